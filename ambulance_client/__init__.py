@@ -1,0 +1,1 @@
+"""ambulance_client."""

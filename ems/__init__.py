@@ -1,0 +1,1 @@
+"""Emergency medical transport coordination server."""

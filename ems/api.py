@@ -1,0 +1,265 @@
+"""The thin layer every JSON endpoint goes through.
+
+``endpoint`` parses the body and query with pydantic, checks the caller's role,
+calls the view, commits the request's session, serialises the result and records
+the route in the OpenAPI document served at ``/api/v1/openapi.json``.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+from pydantic import BaseModel, ValidationError
+
+from ems import events
+from ems.auth.models import Role
+from ems.db import get_session
+from ems.errors import ValidationFailed
+
+API_PREFIX = "/api/v1"
+
+
+@dataclass(frozen=True)
+class Route:
+    rule: str
+    method: str
+    summary: str
+    tag: str
+    body: type[BaseModel] | None
+    query: type[BaseModel] | None
+    response: Any
+    status: int
+    roles: tuple[Role, ...] | None
+    errors: tuple[int, ...]
+
+
+ROUTES: list[Route] = []
+
+
+def parse_body(model: type[BaseModel]) -> BaseModel:
+    if not request.is_json:
+        raise ValidationFailed(
+            "the body must be JSON (Content-Type: application/json)",
+            code="unsupported_media_type",
+            status=415,
+        )
+    data = request.get_json(silent=True)
+    if data is None:
+        raise ValidationFailed("the body is not valid JSON", code="malformed_json")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ValidationFailed(
+            "the body does not match the schema",
+            extra={"errors": _errors(exc)},
+        ) from None
+
+
+def parse_query(model: type[BaseModel]) -> BaseModel:
+    try:
+        return model.model_validate(request.args.to_dict())
+    except ValidationError as exc:
+        raise ValidationFailed(
+            "the query does not match the schema", extra={"errors": _errors(exc)}
+        ) from None
+
+
+def _errors(exc: ValidationError) -> list[dict[str, Any]]:
+    return [
+        {"loc": [str(p) for p in e["loc"]], "msg": e["msg"], "type": e["type"]}
+        for e in exc.errors(include_url=False, include_input=False)
+    ]
+
+
+def serialize(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, list | tuple):
+        return [serialize(v) for v in value]
+    return value
+
+
+def endpoint(
+    bp: Blueprint,
+    rule: str,
+    *,
+    method: str = "GET",
+    body: type[BaseModel] | None = None,
+    query: type[BaseModel] | None = None,
+    response: Any = None,
+    status: int = 200,
+    roles: Sequence[Role] | None = None,
+    summary: str = "",
+    errors: Sequence[int] = (),
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Declare a JSON endpoint. ``roles=None`` means any authenticated user;
+    an empty sequence means public."""
+
+    from ems.auth.service import require_user
+
+    prefix = bp.url_prefix or ""
+    ROUTES.append(
+        Route(
+            rule=prefix + rule,
+            method=method,
+            summary=summary,
+            tag=bp.name,
+            body=body,
+            query=query,
+            response=response,
+            status=status,
+            roles=tuple(roles) if roles is not None else None,
+            errors=tuple(errors),
+        )
+    )
+
+    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(view)
+        def wrapper(**kwargs: Any) -> Response:
+            if roles is None or len(roles) > 0:
+                require_user(roles)
+            if body is not None:
+                kwargs["body"] = parse_body(body)
+            if query is not None:
+                kwargs["query"] = parse_query(query)
+            result = view(**kwargs)
+            get_session().commit()
+            events.flush()
+            if isinstance(result, Response):
+                return result
+            if status == 204:
+                return Response(status=204)
+            resp = jsonify(serialize(result))
+            resp.status_code = status
+            return resp
+
+        bp.add_url_rule(rule, endpoint=view.__name__, view_func=wrapper, methods=[method])
+        return wrapper
+
+    return decorate
+
+
+def _path_params(rule: str) -> tuple[str, list[dict[str, Any]]]:
+    params = []
+    for conv, name in re.findall(r"<(?:(\w+):)?(\w+)>", rule):
+        schema = {"type": "integer"} if conv == "int" else {"type": "string"}
+        params.append({"name": name, "in": "path", "required": True, "schema": schema})
+    return re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule), params
+
+
+def openapi_document() -> dict[str, Any]:
+    from pydantic import TypeAdapter
+    from pydantic.json_schema import models_json_schema
+
+    models: set[type[BaseModel]] = set()
+    for r in ROUTES:
+        for m in (r.body, r.response):
+            inner = _model_of(m)
+            if inner is not None:
+                models.add(inner)
+    _, defs = models_json_schema(
+        [(m, "validation") for m in sorted(models, key=lambda m: m.__name__)],
+        ref_template="#/components/schemas/{model}",
+    )
+    schemas: dict[str, Any] = dict(defs.get("$defs", {}))
+    problem = {
+        "type": "object",
+        "required": ["code", "status", "title"],
+        "properties": {
+            "type": {"type": "string"},
+            "title": {"type": "string"},
+            "status": {"type": "integer"},
+            "code": {"type": "string"},
+            "detail": {"type": "string"},
+        },
+    }
+    schemas["Problem"] = problem
+    paths: dict[str, Any] = {}
+    for r in ROUTES:
+        path, params = _path_params(r.rule)
+        op: dict[str, Any] = {
+            "operationId": f"{r.method.lower()}_{re.sub(r'[^a-zA-Z0-9]+', '_', path).strip('_')}",
+            "summary": r.summary,
+            "tags": [r.tag],
+            "parameters": list(params),
+            "responses": {},
+        }
+        if r.query is not None:
+            qschema = r.query.model_json_schema()
+            required = set(qschema.get("required", []))
+            for name, prop in qschema.get("properties", {}).items():
+                prop = {k: v for k, v in prop.items() if k != "title"}
+                op["parameters"].append(
+                    {"name": name, "in": "query", "required": name in required, "schema": prop}
+                )
+        if r.body is not None:
+            op["requestBody"] = {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {"$ref": f"#/components/schemas/{r.body.__name__}"}
+                    }
+                },
+            }
+        if r.status == 204:
+            op["responses"]["204"] = {"description": "No content"}
+        else:
+            content: dict[str, Any] = {}
+            if r.response is not None:
+                inner = _model_of(r.response)
+                if inner is not None:
+                    ref = {"$ref": f"#/components/schemas/{inner.__name__}"}
+                    is_list = getattr(r.response, "__origin__", None) is list
+                    content = {
+                        "application/json": {
+                            "schema": {"type": "array", "items": ref} if is_list else ref
+                        }
+                    }
+                else:
+                    content = {
+                        "application/json": {"schema": TypeAdapter(r.response).json_schema()}
+                    }
+            op["responses"][str(r.status)] = {"description": "Success", "content": content}
+        problem_ref = {
+            "description": "Problem",
+            "content": {
+                "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+            },
+        }
+        codes = set(r.errors) | {400, 413}
+        if r.roles is None or len(r.roles) > 0:
+            codes |= {401, 403}
+            op["security"] = [{"bearer": []}]
+        else:
+            op["security"] = []
+        if params:
+            codes.add(404)
+        for code in sorted(codes):
+            op["responses"][str(code)] = problem_ref
+        paths.setdefault(path, {})[r.method.lower()] = op
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "EMS coordination API", "version": "1"},
+        "servers": [{"url": "/"}],
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+    }
+
+
+def _model_of(t: Any) -> type[BaseModel] | None:
+    if isinstance(t, type) and issubclass(t, BaseModel):
+        return t
+    args = getattr(t, "__args__", ())
+    if getattr(t, "__origin__", None) is list and args:
+        inner = args[0]
+        if isinstance(inner, type) and issubclass(inner, BaseModel):
+            return inner
+    return None

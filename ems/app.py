@@ -1,0 +1,159 @@
+"""The application factory. It reads as the table of contents of the server."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from flask import Flask, Response, g, jsonify, request
+from sqlalchemy.exc import IntegrityError, OperationalError
+from werkzeug.exceptions import HTTPException
+
+from ems import db, ratelimit
+from ems.config import Config
+from ems.errors import EmsError
+from ems.logs import configure_logging
+
+log = logging.getLogger("ems")
+
+
+def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
+    if not isinstance(config, Config):
+        config = Config.from_env(config)
+    app = Flask(__name__, static_folder="web/static", static_url_path="/static")
+    app.config.from_mapping(config.to_flask())
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    configure_logging(app.config["LOG_LEVEL"])
+    db.init_app(app)
+    ratelimit.init_app(app)
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_request_hooks(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    from ems import events, metrics
+
+    events.init_app(app)
+    metrics.init_app(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    from ems.auth.api import bp as auth_bp
+    from ems.cards.api import bp as cards_bp
+    from ems.dispatch.api import bp as dispatch_bp
+    from ems.fleet.api import bp as fleet_bp
+    from ems.hospitals.api import bp as hospitals_bp
+    from ems.incidents.api import bp as incidents_bp
+    from ems.meta import bp as meta_bp
+    from ems.transports.api import bp as transports_bp
+    from ems.web.views import bp as web_bp
+
+    for bp in (
+        meta_bp,
+        auth_bp,
+        hospitals_bp,
+        fleet_bp,
+        incidents_bp,
+        transports_bp,
+        dispatch_bp,
+        cards_bp,
+        web_bp,
+    ):
+        app.register_blueprint(bp)
+
+
+def problem(err: EmsError) -> Response:
+    resp = jsonify(err.to_problem(instance=request.path))
+    resp.status_code = err.status
+    resp.mimetype = "application/problem+json"
+    if err.status == 401:
+        resp.headers["WWW-Authenticate"] = "Bearer"
+    if err.status == 429:
+        resp.headers["Retry-After"] = str(err.extra.get("retry_after_s", 60))
+    return resp
+
+
+def _after_failure() -> None:
+    """Undo the request's writes, then keep the record of what was refused."""
+    from ems.audit.service import flush_denials
+
+    session = g.pop("db_session", None)
+    if session is not None:
+        session.rollback()
+        session.close()
+    if g.get("pending_denials"):
+        with db.get_db().session_scope() as audit_session:
+            flush_denials(audit_session)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    @app.errorhandler(EmsError)
+    def handle_ems_error(err: EmsError) -> Response:
+        _after_failure()
+        return problem(err)
+
+    @app.errorhandler(IntegrityError)
+    def handle_integrity(err: IntegrityError) -> Response:
+        _after_failure()
+        return problem(
+            EmsError("the change conflicts with existing data", code="conflict", status=409)
+        )
+
+    @app.errorhandler(OperationalError)
+    def handle_db_down(err: OperationalError) -> Response:
+        _after_failure()
+        log.error("database unavailable", extra={"error": type(err).__name__})
+        return problem(
+            EmsError("the database is unavailable; retry", code="db_unavailable", status=503)
+        )
+
+    @app.errorhandler(HTTPException)
+    def handle_http(err: HTTPException) -> Response:
+        _after_failure()
+        code = {
+            404: "not_found",
+            405: "method_not_allowed",
+            413: "payload_too_large",
+            400: "bad_request",
+        }.get(err.code or 500, "http_error")
+        return problem(EmsError(err.description or err.name, code=code, status=err.code or 500))
+
+    @app.errorhandler(Exception)
+    def handle_unexpected(err: Exception) -> Response:
+        _after_failure()
+        log.exception("unhandled error")
+        return problem(EmsError("internal error", code="internal_error", status=500))
+
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Permissions-Policy": "geolocation=(self), camera=(self), microphone=()",
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; "
+        "connect-src 'self' ws: wss:; style-src 'self' 'unsafe-inline'; "
+        "script-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'self'"
+    ),
+}
+
+
+def register_request_hooks(app: Flask) -> None:
+    @app.before_request
+    def assign_request_id() -> None:
+        incoming = request.headers.get("X-Request-Id", "")
+        g.request_id = incoming if 0 < len(incoming) <= 64 else uuid.uuid4().hex
+
+    @app.after_request
+    def add_headers(resp: Response) -> Response:
+        resp.headers["X-Request-Id"] = g.get("request_id", "")
+        for name, value in SECURITY_HEADERS.items():
+            resp.headers.setdefault(name, value)
+        if request.path.startswith("/api/"):
+            resp.headers.setdefault("Cache-Control", "no-store")
+        return resp

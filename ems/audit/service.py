@@ -1,0 +1,154 @@
+"""Writing and verifying the audit log.
+
+Every entry stores the SHA-256 of its own content and of the entry before it, so
+that editing or deleting a row breaks the chain and ``ems audit verify`` finds it.
+Entries for refused actions are written after the request's own transaction was
+rolled back, in a transaction of their own, so that a refusal is never lost.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from flask import g, has_request_context
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from ems.audit.models import AuditEntry
+from ems.auth.models import User
+from ems.db import utcnow
+
+_CHAIN_LOCK = 7_100_119  # PostgreSQL advisory lock key that serialises chain appends
+
+
+def _digest(entry: AuditEntry) -> str:
+    content = {
+        "at": entry.at.isoformat(),
+        "actor_id": entry.actor_id,
+        "actor_role": entry.actor_role,
+        "action": entry.action,
+        "outcome": entry.outcome,
+        "target_type": entry.target_type,
+        "target_id": entry.target_id,
+        "patient_id": entry.patient_id,
+        "request_id": entry.request_id,
+        "detail": entry.detail,
+        "prev_hash": entry.prev_hash,
+    }
+    blob = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def record(
+    *,
+    session: Session,
+    actor: User | None,
+    action: str,
+    outcome: str = "ok",
+    target_type: str = "",
+    target_id: str = "",
+    patient_id: int | None = None,
+    detail: dict[str, Any] | None = None,
+) -> AuditEntry:
+    """Append an entry in the caller's transaction; it lands when that commits."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _CHAIN_LOCK})
+    prev = session.scalar(select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1))
+    entry = AuditEntry(
+        at=utcnow(),
+        actor_id=actor.id if actor else None,
+        actor_role=actor.role.value if actor else "",
+        action=action,
+        outcome=outcome,
+        target_type=target_type,
+        target_id=target_id,
+        patient_id=patient_id,
+        request_id=g.get("request_id", "") if has_request_context() else "",
+        detail=detail or {},
+        prev_hash=prev or "",
+    )
+    entry.hash = _digest(entry)
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+@dataclass
+class PendingDenial:
+    actor_id: int | None
+    action: str
+    target_type: str
+    target_id: str
+    patient_id: int | None
+    detail: dict[str, Any]
+
+
+def deny(
+    *,
+    actor: User | None,
+    action: str,
+    code: str,
+    target_type: str = "",
+    target_id: str = "",
+    patient_id: int | None = None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """Note a refused action; the error handler writes it after the rollback."""
+    pending: list[PendingDenial] = g.setdefault("pending_denials", [])
+    pending.append(
+        PendingDenial(
+            actor_id=actor.id if actor else None,
+            action=action,
+            target_type=target_type,
+            target_id=target_id,
+            patient_id=patient_id,
+            detail={"code": code, **(detail or {})},
+        )
+    )
+
+
+def flush_denials(session: Session) -> None:
+    pending: list[PendingDenial] = g.pop("pending_denials", [])
+    for d in pending:
+        actor = session.get(User, d.actor_id) if d.actor_id else None
+        record(
+            session=session,
+            actor=actor,
+            action=d.action,
+            outcome="denied",
+            target_type=d.target_type,
+            target_id=d.target_id,
+            patient_id=d.patient_id,
+            detail=d.detail,
+        )
+
+
+@dataclass
+class ChainReport:
+    entries: int
+    ok: bool
+    first_bad_id: int | None = None
+    reason: str = ""
+
+
+def verify_chain(*, session: Session, batch: int = 5000) -> ChainReport:
+    prev = ""
+    count = 0
+    last_id = 0
+    while True:
+        rows = session.scalars(
+            select(AuditEntry).where(AuditEntry.id > last_id).order_by(AuditEntry.id).limit(batch)
+        ).all()
+        if not rows:
+            return ChainReport(entries=count, ok=True)
+        for entry in rows:
+            if entry.prev_hash != prev:
+                return ChainReport(count, False, entry.id, "link to the previous entry broken")
+            if _digest(entry) != entry.hash:
+                return ChainReport(count, False, entry.id, "content does not match its hash")
+            prev = entry.hash
+            count += 1
+            last_id = entry.id

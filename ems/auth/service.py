@@ -1,0 +1,138 @@
+"""Accounts, passwords, bearer tokens and the role checks every endpoint relies on."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from collections.abc import Sequence
+
+from flask import current_app, g, request
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from ems.auth.models import ApiToken, Role, User
+from ems.db import get_session, utcnow
+from ems.errors import Conflict, Forbidden, NotFound, Unauthenticated, ValidationFailed
+from ems.fleet.models import Unit
+from ems.hospitals.models import Hospital
+
+# Checked against when the username is unknown, so that timing does not reveal it.
+_DUMMY_HASH = generate_password_hash("not-a-real-password")
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_user(
+    *,
+    session: Session,
+    username: str,
+    password: str,
+    role: Role,
+    display_name: str = "",
+    unit_id: int | None = None,
+    hospital_id: int | None = None,
+) -> User:
+    if role is Role.PARAMEDIC and unit_id is None:
+        raise ValidationFailed("a paramedic account is bound to a unit", code="unit_required")
+    if role is Role.ER_STAFF and hospital_id is None:
+        raise ValidationFailed(
+            "an ER staff account is bound to a hospital", code="hospital_required"
+        )
+    if unit_id is not None and session.get(Unit, unit_id) is None:
+        raise NotFound(f"unit {unit_id} does not exist", code="unit_not_found")
+    if hospital_id is not None and session.get(Hospital, hospital_id) is None:
+        raise NotFound(f"hospital {hospital_id} does not exist", code="hospital_not_found")
+    if session.scalar(select(User.id).where(User.username == username)) is not None:
+        raise Conflict(f"username {username!r} is taken", code="username_taken")
+    user = User(
+        username=username,
+        password_hash=generate_password_hash(password),
+        role=role,
+        display_name=display_name or username,
+        unit_id=unit_id if role is Role.PARAMEDIC else None,
+        hospital_id=hospital_id if role is Role.ER_STAFF else None,
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+def authenticate(*, session: Session, username: str, password: str) -> User:
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None or not user.active:
+        check_password_hash(_DUMMY_HASH, password)
+        raise Unauthenticated("wrong username or password", code="invalid_credentials")
+    if not check_password_hash(user.password_hash, password):
+        raise Unauthenticated("wrong username or password", code="invalid_credentials")
+    return user
+
+
+def issue_token(*, session: Session, user: User, ttl_s: int) -> tuple[str, ApiToken]:
+    token = secrets.token_urlsafe(32)
+    row = ApiToken(
+        token_hash=hash_token(token),
+        user_id=user.id,
+        expires_at=utcnow() + dt.timedelta(seconds=ttl_s),
+    )
+    session.add(row)
+    session.flush()
+    return token, row
+
+
+def user_for_token(*, session: Session, token: str) -> User:
+    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
+    if row is None or row.revoked or row.expires_at <= utcnow():
+        raise Unauthenticated("the token is unknown, revoked or expired", code="invalid_token")
+    user = session.get(User, row.user_id)
+    if user is None or not user.active:
+        raise Unauthenticated("the account is disabled", code="invalid_token")
+    return user
+
+
+def revoke_token(*, session: Session, token: str) -> None:
+    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
+    if row is not None:
+        row.revoked = True
+
+
+def bearer_token() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        return None
+    return value.strip()
+
+
+def current_user() -> User:
+    user: User | None = g.get("user")
+    if user is None:
+        raise Unauthenticated()
+    return user
+
+
+def require_user(roles: Sequence[Role] | None = None) -> User:
+    """Authenticate the request and check the caller's role (``None``: any role)."""
+    user: User | None = g.get("user")
+    if user is None:
+        token = bearer_token()
+        if token is None:
+            raise Unauthenticated("send 'Authorization: Bearer <token>'")
+        user = user_for_token(session=get_session(), token=token)
+        g.user = user
+    if roles is not None and user.role not in roles and user.role is not Role.ADMIN:
+        raise Forbidden(f"the {user.role.value} role may not do this", code="role_forbidden")
+    return user
+
+
+def require_on_duty(user: User) -> None:
+    """Off-duty staff may look but not change anything."""
+    if not user.on_duty:
+        raise Forbidden("off-duty staff cannot change operational data", code="off_duty")
+
+
+def token_ttl() -> int:
+    return int(current_app.config["TOKEN_TTL_S"])

@@ -1,0 +1,45 @@
+"""Prometheus metrics: request latency, dispatch decisions and acceptance times."""
+
+from __future__ import annotations
+
+import time
+
+from flask import Flask, Response, g, request
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+
+REQUEST_LATENCY = Histogram(
+    "ems_http_request_seconds",
+    "API request latency",
+    ["method", "endpoint", "status"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+DISPATCH_DECISIONS = Counter("ems_dispatch_decisions_total", "Units assigned by the dispatcher")
+HOSPITAL_REQUESTS = Counter(
+    "ems_hospital_requests_total", "Hospital acceptance requests by outcome", ["outcome"]
+)
+ACCEPTANCE_SECONDS = Histogram(
+    "ems_acceptance_seconds",
+    "Time from a request's sending to the hospital's answer",
+    buckets=(5, 15, 30, 60, 120, 300, 600, 1800),
+)
+
+
+def init_app(app: Flask) -> None:
+    @app.before_request
+    def _start_timer() -> None:
+        g.t0 = time.perf_counter()
+
+    @app.after_request
+    def _observe(resp: Response) -> Response:
+        t0 = g.get("t0")
+        if t0 is not None and request.path.startswith("/api/"):
+            REQUEST_LATENCY.labels(
+                request.method,
+                request.url_rule.rule if request.url_rule else "unmatched",
+                str(resp.status_code),
+            ).observe(time.perf_counter() - t0)
+        return resp
+
+    @app.get("/metrics")
+    def metrics() -> Response:
+        return Response(generate_latest(), mimetype=CONTENT_TYPE_LATEST)

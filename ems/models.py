@@ -1,0 +1,49 @@
+"""Every ORM model, imported in one place so that Alembic and the tests see the whole schema."""
+
+from __future__ import annotations
+
+from ems.audit.models import AuditEntry
+from ems.auth.models import ApiToken, Role, User
+from ems.fleet.models import Station, Unit, UnitStatus
+from ems.hospitals.models import (
+    BedAvailability,
+    BedCategory,
+    Capability,
+    DiversionStatus,
+    EmergencyLevel,
+    Hospital,
+)
+from ems.incidents.models import Incident, IncidentStatus, Urgency
+from ems.transports.models import (
+    DeclineReason,
+    HospitalRequest,
+    RequestStatus,
+    Transport,
+    TransportEvent,
+    TransportStatus,
+)
+
+__all__ = [
+    "ApiToken",
+    "AuditEntry",
+    "BedAvailability",
+    "BedCategory",
+    "Capability",
+    "DeclineReason",
+    "DiversionStatus",
+    "EmergencyLevel",
+    "Hospital",
+    "HospitalRequest",
+    "Incident",
+    "IncidentStatus",
+    "RequestStatus",
+    "Role",
+    "Station",
+    "Transport",
+    "TransportEvent",
+    "TransportStatus",
+    "Unit",
+    "UnitStatus",
+    "Urgency",
+    "User",
+]

@@ -1,0 +1,112 @@
+"""A transport (one unit carrying one patient of an incident), its FDMA timeline,
+and the acceptance requests sent to hospitals on its behalf."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import Any
+
+from sqlalchemy import JSON, Enum, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ems.db import Base, UTCDateTime, utcnow
+
+
+class TransportStatus(enum.StrEnum):
+    ACTIVE = "active"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+# FDMA intervals, in order: event kind -> Transport column.
+TIMELINE: tuple[tuple[str, str], ...] = (
+    ("call_received", "call_received_at"),
+    ("dispatched", "dispatched_at"),
+    ("arrived_scene", "arrived_scene_at"),
+    ("patient_contact", "patient_contact_at"),
+    ("loaded", "loaded_at"),
+    ("departed_scene", "departed_scene_at"),
+    ("arrived_hospital", "arrived_hospital_at"),
+    ("handover", "handover_at"),
+)
+
+
+class Transport(Base):
+    __tablename__ = "transports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    # Set once the patient is identified (card verification links the record).
+    patient_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    destination_hospital_id: Mapped[int | None] = mapped_column(
+        ForeignKey("hospitals.id"), index=True, default=None
+    )
+    bed_category: Mapped[str | None] = mapped_column(String(16), default=None)
+    status: Mapped[TransportStatus] = mapped_column(
+        Enum(TransportStatus, native_enum=False, length=16), default=TransportStatus.ACTIVE
+    )
+    call_received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    dispatched_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+    arrived_scene_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+    patient_contact_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+    loaded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+    departed_scene_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+    arrived_hospital_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+    handover_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class TransportEvent(Base):
+    __tablename__ = "transport_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    transport_id: Mapped[int] = mapped_column(ForeignKey("transports.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    recorded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    # A tablet that replays its queue after an outage sends the same key again.
+    idempotency_key: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class RequestStatus(enum.StrEnum):
+    SENT = "sent"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    CANCELLED = "cancelled"
+
+
+class DeclineReason(enum.StrEnum):
+    BEDS_FULL = "beds_full"
+    CANNOT_TREAT = "cannot_treat"
+    OUTSIDE_SPECIALTY = "outside_specialty"
+    NO_SPECIALIST = "no_specialist"
+    IN_SURGERY = "in_surgery"
+    OTHER = "other"
+
+
+class HospitalRequest(Base):
+    __tablename__ = "hospital_requests"
+    __table_args__ = (UniqueConstraint("transport_id", "hospital_id", "round"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    transport_id: Mapped[int] = mapped_column(ForeignKey("transports.id"), index=True)
+    hospital_id: Mapped[int] = mapped_column(ForeignKey("hospitals.id"), index=True)
+    # Requests are sent in rounds of parallel inquiries; a re-plan opens a new round.
+    round: Mapped[int] = mapped_column(Integer, default=1)
+    status: Mapped[RequestStatus] = mapped_column(
+        Enum(RequestStatus, native_enum=False, length=16), default=RequestStatus.SENT
+    )
+    bed_category: Mapped[str] = mapped_column(String(16))
+    sent_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    responded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+    decline_reason: Mapped[DeclineReason | None] = mapped_column(
+        Enum(DeclineReason, native_enum=False, length=24), default=None
+    )
+    note: Mapped[str] = mapped_column(String(500), default="")
+    eta_s: Mapped[int | None] = mapped_column(Integer, default=None)
+    sent_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    responded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)

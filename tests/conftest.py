@@ -1,0 +1,95 @@
+"""Shared fixtures: an app with a fresh database per test, on SQLite and, when
+``TEST_DATABASE_URL`` is set, on PostgreSQL too."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine, text
+
+from ems.app import create_app
+from ems.cli import upgrade_database
+from ems.db import Base, get_db
+
+PG_URL = os.environ.get("TEST_DATABASE_URL", "")
+BACKENDS = ["sqlite", "postgres"] if PG_URL else ["sqlite"]
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.sqlite3"
+    upgrade_database(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_migrated() -> str:
+    engine = create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1))
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+    upgrade_database(PG_URL)
+    return PG_URL
+
+
+def _truncate_pg(url: str) -> None:
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        template: Path = request.getfixturevalue("sqlite_template")
+        path = tmp_path / "ems.sqlite3"
+        shutil.copy(template, path)
+        yield f"sqlite:///{path}"
+    else:
+        url: str = request.getfixturevalue("pg_migrated")
+        _truncate_pg(url)
+        yield url
+        _truncate_pg(url)
+
+
+@pytest.fixture
+def app_config(db_url: str, tmp_path: Path) -> dict[str, Any]:
+    return {
+        "ENV": "test",
+        "DATABASE_URL": db_url,
+        "PKI_DIR": str(tmp_path / "pki"),
+        "REGION_DIR": str(tmp_path / "region"),
+        "LOGIN_RATE_PER_MIN": 1000,
+    }
+
+
+@pytest.fixture
+def app(app_config: dict[str, Any]) -> Iterator[Flask]:
+    app = create_app(app_config)
+    yield app
+    get_db(app).engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def session(app: Flask) -> Iterator[Any]:
+    """A session for arranging data; commits when the block ends."""
+    with app.app_context(), get_db(app).session_scope() as s:
+        yield s
+
+
+from tests.factories import *  # noqa: E402, F403
