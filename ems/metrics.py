@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 from flask import Flask, Response, g, request
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
 
 REQUEST_LATENCY = Histogram(
     "ems_http_request_seconds",
@@ -42,4 +50,10 @@ def init_app(app: Flask) -> None:
 
     @app.get("/metrics")
     def metrics() -> Response:
+        # Under several gunicorn workers, PROMETHEUS_MULTIPROC_DIR makes every worker's
+        # samples visible whichever worker answers the scrape.
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)
+            return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
         return Response(generate_latest(), mimetype=CONTENT_TYPE_LATEST)
