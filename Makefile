@@ -9,7 +9,7 @@ PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/test
 REDIS_TEST_URL ?= redis://127.0.0.1:6379/15
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench setup system services lint typecheck pytest screenshots clean
+.PHONY: demo test bench setup system services lint typecheck pytest screenshots clean load faults
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(PY) || $$(scripts/find-python) -m venv $(VENV)
@@ -46,6 +46,14 @@ test: setup services lint typecheck pytest
 
 bench: setup services
 	$(PY) -m bench.run
+
+# make load: 300 units, 30 streams × 3 viewers, dispatch traffic for 60 s (PostgreSQL, 4 workers).
+load: setup services
+	$(PY) -m bench.load --duration 60
+
+# make faults: relay killed mid-stream, PostgreSQL restarted (throwaway cluster), tablet cut off 60 s.
+faults: setup services
+	$(PY) -m bench.faults
 
 screenshots: setup
 	$(PY) -m tests.browser.screenshots

@@ -13,7 +13,11 @@ def main() -> None:
 
 
 def _register() -> None:
-    for name in ("ambulance_client.card_cli", "ambulance_client.stream_cli"):
+    for name in (
+        "ambulance_client.card_cli",
+        "ambulance_client.stream_cli",
+        "ambulance_client.tablet_cli",
+    ):
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:

@@ -48,7 +48,10 @@ def parse_body(model: type[BaseModel]) -> BaseModel:
             code="unsupported_media_type",
             status=415,
         )
-    data = request.get_json(silent=True)
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:  # absurdly deep nesting: hostile, not a server fault
+        data = None
     if data is None:
         raise ValidationFailed("the body is not valid JSON", code="malformed_json")
     try:
@@ -147,7 +150,11 @@ def endpoint(
 def _path_params(rule: str) -> tuple[str, list[dict[str, Any]]]:
     params = []
     for conv, name in re.findall(r"<(?:(\w+):)?(\w+)>", rule):
-        schema = {"type": "integer"} if conv == "int" else {"type": "string"}
+        schema = (
+            {"type": "integer", "minimum": 0, "maximum": 2**31 - 1}
+            if conv == "int"
+            else {"type": "string"}
+        )
         params.append({"name": name, "in": "path", "required": True, "schema": schema})
     return re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule), params
 

@@ -7,8 +7,9 @@ import uuid
 from typing import Any
 
 from flask import Flask, Response, g, jsonify, request
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter
 
 from ems import db, ratelimit
 from ems.config import Config
@@ -22,6 +23,7 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     if not isinstance(config, Config):
         config = Config.from_env(config)
     app = Flask(__name__, static_folder="web/static", static_url_path="/static")
+    app.url_map.converters["int"] = DatabaseId
     app.config.from_mapping(config.to_flask())
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     configure_logging(app.config["LOG_LEVEL"])
@@ -32,6 +34,15 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     register_errorhandlers(app)
     register_request_hooks(app)
     return app
+
+
+class DatabaseId(IntegerConverter):
+    """``<int:…>`` path ids bounded to the database's integer column, so that an
+    absurd id is a plain 404 instead of an overflow inside the database driver."""
+
+    def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(map, *args, **kwargs)
 
 
 def register_extensions(app: Flask) -> None:
@@ -50,6 +61,7 @@ def register_blueprints(app: Flask) -> None:
     from ems.incidents.api import bp as incidents_bp
     from ems.meta import bp as meta_bp
     from ems.transports.api import bp as transports_bp
+    from ems.vitals.api import bp as vitals_bp
     from ems.web.views import bp as web_bp
 
     for bp in (
@@ -61,6 +73,7 @@ def register_blueprints(app: Flask) -> None:
         transports_bp,
         dispatch_bp,
         cards_bp,
+        vitals_bp,
         web_bp,
     ):
         app.register_blueprint(bp)
@@ -101,6 +114,20 @@ def register_errorhandlers(app: Flask) -> None:
         _after_failure()
         return problem(
             EmsError("the change conflicts with existing data", code="conflict", status=409)
+        )
+
+    @app.errorhandler(DataError)
+    @app.errorhandler(OverflowError)
+    def handle_bad_value(err: Exception) -> Response:
+        # A value the schema let through but the database cannot hold (an id beyond
+        # the integer range, a NUL byte in text): the caller's input, not our fault.
+        _after_failure()
+        return problem(
+            EmsError(
+                "a value is out of range or holds characters that cannot be stored",
+                code="value_out_of_range",
+                status=400,
+            )
         )
 
     @app.errorhandler(OperationalError)

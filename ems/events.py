@@ -75,15 +75,16 @@ class LocalBroker:
 class RedisBroker(LocalBroker):
     """Publishes through Redis; one listener thread per process feeds local subscribers."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, channel: str = CHANNEL) -> None:
         super().__init__()
         import redis
 
         self._redis = redis.Redis.from_url(url)
+        self.channel = channel
         self._thread: threading.Thread | None = None
 
     def publish(self, event: Event) -> None:
-        self._redis.publish(CHANNEL, event.to_json())
+        self._redis.publish(self.channel, event.to_json())
 
     def subscribe(self) -> queue.Queue[Event]:
         if self._thread is None:
@@ -93,14 +94,17 @@ class RedisBroker(LocalBroker):
 
     def _listen(self) -> None:
         pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
-        pubsub.subscribe(CHANNEL)
+        pubsub.subscribe(self.channel)
         for message in pubsub.listen():
             LocalBroker.publish(self, Event.from_json(message["data"]))
 
 
 def init_app(app: Flask) -> None:
     url = app.config.get("REDIS_URL")
-    app.extensions["ems_events"] = RedisBroker(url) if url else LocalBroker()
+    # The stream relay listens on the same channel (``RelaySettings.events_channel``);
+    # EVENTS_CHANNEL exists so that test runs sharing one Redis server stay apart.
+    channel = app.config.get("EVENTS_CHANNEL") or CHANNEL
+    app.extensions["ems_events"] = RedisBroker(url, channel) if url else LocalBroker()
 
 
 def broker() -> LocalBroker:

@@ -4,6 +4,14 @@ from __future__ import annotations
 
 from ems.audit.models import AuditEntry
 from ems.auth.models import ApiToken, Role, User
+from ems.cards.models import (
+    Card,
+    CardChallenge,
+    Device,
+    Patient,
+    PatientRecord,
+    RecordRelease,
+)
 from ems.fleet.models import Station, Unit, UnitStatus
 from ems.hospitals.models import (
     BedAvailability,
@@ -22,6 +30,7 @@ from ems.transports.models import (
     TransportEvent,
     TransportStatus,
 )
+from ems.vitals.models import EcgSegment, VitalSigns
 
 __all__ = [
     "ApiToken",
@@ -29,13 +38,20 @@ __all__ = [
     "BedAvailability",
     "BedCategory",
     "Capability",
+    "Card",
+    "CardChallenge",
     "DeclineReason",
+    "Device",
     "DiversionStatus",
+    "EcgSegment",
     "EmergencyLevel",
     "Hospital",
     "HospitalRequest",
     "Incident",
     "IncidentStatus",
+    "Patient",
+    "PatientRecord",
+    "RecordRelease",
     "RequestStatus",
     "Role",
     "Station",
@@ -46,4 +62,5 @@ __all__ = [
     "UnitStatus",
     "Urgency",
     "User",
+    "VitalSigns",
 ]

@@ -22,6 +22,22 @@ PG_URL = os.environ.get("TEST_DATABASE_URL", "")
 BACKENDS = ["sqlite", "postgres"] if PG_URL else ["sqlite"]
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _fast_password_hashing() -> Iterator[None]:
+    """Tests create hundreds of accounts: scrypt's deliberate slowness (~0.4 s per hash
+    here) would dominate the run. Verification reads the method from the stored hash."""
+    import ems.auth.service as auth_service
+
+    original = auth_service.generate_password_hash
+
+    def cheap(password: str, method: str = "", salt_length: int = 16) -> str:
+        return original(password, method="pbkdf2:sha256:1000", salt_length=salt_length)
+
+    auth_service.generate_password_hash = cheap  # type: ignore[assignment]
+    yield
+    auth_service.generate_password_hash = original
+
+
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("template") / "template.sqlite3"

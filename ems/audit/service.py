@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import g, has_request_context
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text
 from sqlalchemy.orm import Session
 
 from ems.audit.models import AuditEntry
@@ -53,10 +53,13 @@ def record(
     patient_id: int | None = None,
     detail: dict[str, Any] | None = None,
 ) -> AuditEntry:
-    """Append an entry in the caller's transaction; it lands when that commits."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _CHAIN_LOCK})
-    prev = session.scalar(select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1))
+    """Add an entry to the caller's transaction; it joins the chain when that commits.
+
+    The chain is linked at commit time, not here: linking takes a lock that
+    serialises every audited write, and holding it from here to the end of the
+    request made all writers queue behind the slowest request (measured by
+    ``bench/load.py``). Entries of a transaction that rolls back are dropped.
+    """
     entry = AuditEntry(
         at=utcnow(),
         actor_id=actor.id if actor else None,
@@ -68,12 +71,39 @@ def record(
         patient_id=patient_id,
         request_id=g.get("request_id", "") if has_request_context() else "",
         detail=detail or {},
-        prev_hash=prev or "",
     )
-    entry.hash = _digest(entry)
-    session.add(entry)
-    session.flush()
+    pending: list[AuditEntry] | None = session.info.get(_PENDING)
+    if pending is None:
+        pending = session.info[_PENDING] = []
+        event.listen(session, "before_commit", _link_pending)
+        event.listen(session, "after_rollback", _drop_pending)
+    pending.append(entry)
     return entry
+
+
+_PENDING = "ems_audit_pending"
+
+
+def _link_pending(session: Session) -> None:
+    """Append the transaction's entries to the chain, just before it commits."""
+    pending: list[AuditEntry] = session.info.get(_PENDING) or []
+    if not pending:
+        return
+    session.info[_PENDING] = []
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _CHAIN_LOCK})
+    prev = session.scalar(select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1))
+    for entry in pending:
+        entry.prev_hash = prev or ""
+        entry.hash = _digest(entry)
+        session.add(entry)
+        session.flush()  # ids follow chain order, under the lock
+        prev = entry.hash
+
+
+def _drop_pending(session: Session) -> None:
+    if session.info.get(_PENDING):
+        session.info[_PENDING] = []
 
 
 @dataclass

@@ -1,9 +1,186 @@
-"""JSON endpoints of dispatch."""
+"""JSON endpoints of dispatch: unit recommendations and assignment, hospital
+recommendations, the hospital-request lifecycle and mass-casualty allocation.
+
+Thin views: each parses, checks who is asking, calls ``ems.dispatch.service``.
+The optimizer runs in the request thread (no event loop here).
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+from pathlib import Path
 
-from ems.api import API_PREFIX
+from flask import Blueprint, current_app
+
+from ems.api import API_PREFIX, endpoint
+from ems.auth.models import Role
+from ems.auth.service import current_user, require_on_duty
+from ems.db import get_session
+from ems.dispatch import routing, service
+from ems.dispatch.region import DEFAULT_REGION, region_dir
+from ems.dispatch.schemas import (
+    AcceptRead,
+    AssignmentPlanRead,
+    AssignPendingCreate,
+    DeclineCreate,
+    DeclineRead,
+    HospitalRecommendationsRead,
+    HospitalRequestRead,
+    MciCreate,
+    MciRead,
+    RequestListQuery,
+    RequestRoundCreate,
+    RequestRoundRead,
+    UnitRecommendationQuery,
+    UnitRecommendationRead,
+)
 
 bp = Blueprint("dispatch", __name__, url_prefix=API_PREFIX)
+
+DISPATCH = (Role.DISPATCHER,)
+CREW = (Role.PARAMEDIC, Role.DISPATCHER)
+
+
+def router() -> routing.Router:
+    base = current_app.config["REGION_DIR"]
+    key = current_app.config.get("REGION", DEFAULT_REGION)
+    return routing.router_for(Path(region_dir(base, key)))
+
+
+@endpoint(
+    bp,
+    "/dispatch/unit-recommendations",
+    query=UnitRecommendationQuery,
+    response=list[UnitRecommendationRead],
+    roles=DISPATCH,
+    summary="Available units ranked by ETA to an incident",
+)
+def unit_recommendations(query: UnitRecommendationQuery) -> list[UnitRecommendationRead]:
+    return service.unit_recommendations(
+        session=get_session(), incident_id=query.incident_id, router=router(), actor=current_user()
+    )
+
+
+@endpoint(
+    bp,
+    "/dispatch/assign-pending",
+    method="POST",
+    body=AssignPendingCreate,
+    response=AssignmentPlanRead,
+    roles=DISPATCH,
+    summary="Optimal assignment of pending incidents to available units",
+    errors=(409,),
+)
+def assign_pending(body: AssignPendingCreate) -> AssignmentPlanRead:
+    user = current_user()
+    require_on_duty(user)
+    return service.assign_pending(
+        session=get_session(), router=router(), actor=user, apply=body.apply
+    )
+
+
+@endpoint(
+    bp,
+    "/transports/<int:transport_id>/hospital-recommendations",
+    response=HospitalRecommendationsRead,
+    roles=CREW,
+    summary="Hospitals ranked for this patient, with ETA, reasons and exclusions",
+)
+def hospital_recommendations(transport_id: int) -> HospitalRecommendationsRead:
+    return service.hospital_recommendations(
+        session=get_session(), transport_id=transport_id, router=router(), actor=current_user()
+    )
+
+
+@endpoint(
+    bp,
+    "/transports/<int:transport_id>/hospital-requests",
+    method="POST",
+    body=RequestRoundCreate,
+    response=RequestRoundRead,
+    status=201,
+    roles=CREW,
+    summary="Ask several hospitals at once; the first accept wins",
+    errors=(409,),
+)
+def open_round(transport_id: int, body: RequestRoundCreate) -> RequestRoundRead:
+    user = current_user()
+    require_on_duty(user)
+    return service.open_round(
+        session=get_session(),
+        transport_id=transport_id,
+        router=router(),
+        actor=user,
+        hospital_ids=body.hospital_ids,
+        k=body.k,
+    )
+
+
+@endpoint(
+    bp,
+    "/hospital-requests",
+    query=RequestListQuery,
+    response=list[HospitalRequestRead],
+    roles=(Role.ER_STAFF, Role.DISPATCHER, Role.PARAMEDIC),
+    summary="Hospital requests visible to the caller",
+)
+def list_requests(query: RequestListQuery) -> list[HospitalRequestRead]:
+    return service.list_requests(
+        session=get_session(),
+        user=current_user(),
+        status=query.status,
+        transport_id=query.transport_id,
+    )
+
+
+@endpoint(
+    bp,
+    "/hospital-requests/<int:request_id>/accept",
+    method="POST",
+    response=AcceptRead,
+    roles=(Role.ER_STAFF,),
+    summary="Accept the patient (first accept wins; claims a bed)",
+    errors=(409,),
+)
+def accept(request_id: int) -> AcceptRead:
+    user = current_user()
+    require_on_duty(user)
+    return service.accept(session=get_session(), request_id=request_id, actor=user)
+
+
+@endpoint(
+    bp,
+    "/hospital-requests/<int:request_id>/decline",
+    method="POST",
+    body=DeclineCreate,
+    response=DeclineRead,
+    roles=(Role.ER_STAFF,),
+    summary="Decline; the next round goes out at once when none is left open",
+    errors=(409,),
+)
+def decline(request_id: int, body: DeclineCreate) -> DeclineRead:
+    user = current_user()
+    require_on_duty(user)
+    return service.decline(
+        session=get_session(),
+        request_id=request_id,
+        actor=user,
+        reason=body.reason,
+        note=body.note,
+        router=router(),
+    )
+
+
+@endpoint(
+    bp,
+    "/dispatch/mci",
+    method="POST",
+    body=MciCreate,
+    response=MciRead,
+    roles=DISPATCH,
+    summary="Mass-casualty allocation of patients to hospitals under surge capacity",
+    errors=(409,),
+)
+def mass_casualty(body: MciCreate) -> MciRead:
+    user = current_user()
+    require_on_duty(user)
+    return service.mass_casualty(session=get_session(), body=body, router=router(), actor=user)

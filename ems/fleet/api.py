@@ -1,9 +1,124 @@
-"""JSON endpoints of fleet."""
+"""JSON endpoints of units: the fleet board, status changes by hand, and the
+positions the ambulance tablets report."""
 
 from __future__ import annotations
 
 from flask import Blueprint
 
-from ems.api import API_PREFIX
+from ems.api import API_PREFIX, endpoint
+from ems.audit import service as audit
+from ems.auth.models import Role, User
+from ems.auth.service import current_user, require_on_duty
+from ems.db import get_session
+from ems.errors import Forbidden
+from ems.fleet import service
+from ems.fleet.schemas import PositionUpdate, UnitQuery, UnitRead, UnitStatusUpdate
+from ems.incidents import service as incidents
+from ems.transports import service as transports
 
 bp = Blueprint("fleet", __name__, url_prefix=API_PREFIX)
+
+
+def _guard(actor: User, action: str, unit_id: int) -> None:
+    """Own unit and on duty, or the refusal goes to the audit log."""
+    try:
+        service.check_acts_for(actor=actor, unit_id=unit_id)
+        require_on_duty(actor)
+    except Forbidden as err:
+        audit.deny(
+            actor=actor, action=action, code=err.code, target_type="unit", target_id=str(unit_id)
+        )
+        raise
+
+
+@endpoint(
+    bp,
+    "/units",
+    query=UnitQuery,
+    response=list[UnitRead],
+    roles=(Role.DISPATCHER, Role.PARAMEDIC),
+    summary="Units with their status and last position",
+)
+def list_units(*, query: UnitQuery) -> list[UnitRead]:
+    session = get_session()
+    return service.to_read(
+        session=session, units=service.list_all(session=session, status=query.status)
+    )
+
+
+@endpoint(
+    bp,
+    "/units/<int:unit_id>",
+    response=UnitRead,
+    roles=(Role.DISPATCHER, Role.PARAMEDIC),
+    summary="One unit",
+    errors=(404,),
+)
+def get_unit(*, unit_id: int) -> UnitRead:
+    session = get_session()
+    unit = service.get(session=session, unit_id=unit_id)
+    return service.to_read(session=session, units=[unit])[0]
+
+
+@endpoint(
+    bp,
+    "/units/<int:unit_id>/status",
+    method="POST",
+    body=UnitStatusUpdate,
+    response=UnitRead,
+    roles=(Role.DISPATCHER, Role.PARAMEDIC),
+    summary="Change a unit's status by hand (available / out of service / stand down)",
+    errors=(404, 409),
+)
+def set_status(*, unit_id: int, body: UnitStatusUpdate) -> UnitRead:
+    session = get_session()
+    actor = current_user()
+    unit = service.get(session=session, unit_id=unit_id)
+    _guard(actor, "unit.status", unit.id)
+    was = unit.status
+    stood_down = transports.set_unit_status(session=session, unit=unit, to=body.status, actor=actor)
+    audit.record(
+        session=session,
+        actor=actor,
+        action="unit.status",
+        target_type="unit",
+        target_id=str(unit.id),
+        detail={
+            "from": was.value,
+            "to": unit.status.value,
+            "stood_down_transport": stood_down.id if stood_down else None,
+        },
+    )
+    if stood_down is not None:
+        transports.announce(stood_down)
+        incidents.announce(session=session, incident_id=stood_down.incident_id)
+    return service.announce(session=session, unit=unit)
+
+
+@endpoint(
+    bp,
+    "/units/<int:unit_id>/position",
+    method="PUT",
+    body=PositionUpdate,
+    response=UnitRead,
+    roles=(Role.PARAMEDIC,),
+    summary="Report the unit's position (its own crew); older fixes than the last are ignored",
+    errors=(404,),
+)
+def set_position(*, unit_id: int, body: PositionUpdate) -> UnitRead:
+    session = get_session()
+    actor = current_user()
+    unit = service.get(session=session, unit_id=unit_id)
+    _guard(actor, "unit.position", unit.id)
+    if not service.update_position(
+        session=session, unit=unit, lat=body.lat, lon=body.lon, at=body.at
+    ):
+        return service.to_read(session=session, units=[unit])[0]
+    audit.record(
+        session=session,
+        actor=actor,
+        action="unit.position",
+        target_type="unit",
+        target_id=str(unit.id),
+    )
+    return service.announce(session=session, unit=unit)

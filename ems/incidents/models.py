@@ -18,6 +18,22 @@ class Urgency(enum.StrEnum):
     MINOR = "minor"  # 軽症
 
 
+class Condition(enum.StrEnum):
+    """What the call-taker suspects; the dispatcher's optimizer matches it to
+    hospital capabilities and bed categories."""
+
+    CARDIAC_ARREST = "cardiac_arrest"
+    CHEST_PAIN_STEMI = "chest_pain_stemi"
+    STROKE = "stroke"
+    MAJOR_TRAUMA = "major_trauma"
+    BURNS = "burns"
+    PAEDIATRIC = "paediatric"
+    OBSTETRIC = "obstetric"
+    PSYCHIATRIC = "psychiatric"
+    RESPIRATORY = "respiratory"
+    OTHER = "other"
+
+
 class IncidentStatus(enum.StrEnum):
     PENDING = "pending"
     ASSIGNED = "assigned"
@@ -38,6 +54,7 @@ class Incident(Base):
     # The caller's account of what happened, in their words.
     caller_account: Mapped[str] = mapped_column(String(2000), default="")
     chief_complaint: Mapped[str] = mapped_column(String(200))
+    # A ``Condition`` value, or "" while unknown.
     suspected_condition: Mapped[str] = mapped_column(String(64), default="")
     urgency: Mapped[Urgency] = mapped_column(Enum(Urgency, native_enum=False, length=16))
     patient_age: Mapped[int | None] = mapped_column(Integer, default=None)

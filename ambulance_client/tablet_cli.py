@@ -1,0 +1,59 @@
+"""``ems-ambulance tablet``: serve the paramedic page on the tablet itself."""
+
+from __future__ import annotations
+
+import logging
+
+import click
+
+from ambulance_client.agent import CardSettings, StreamSettings, TabletService, serve
+
+
+def register(main: click.Group) -> None:
+    @main.command("tablet")
+    @click.option(
+        "--server", default="http://127.0.0.1:5000", show_default=True, help="API base URL"
+    )
+    @click.option(
+        "--relay", default="ws://127.0.0.1:8765", show_default=True, help="relay WebSocket URL"
+    )
+    @click.option(
+        "--listen", default="127.0.0.1:8780", show_default=True, help="host:port of the page"
+    )
+    @click.option("--pkcs11-module", default="", help="PKCS#11 module of the card reader")
+    @click.option(
+        "--token-label", default=None, help="the card's token label (default: first card)"
+    )
+    @click.option("--softhsm-conf", default=None, help="SOFTHSM2_CONF of a mock card")
+    @click.option("--device-dir", default=None, help="the tablet's device key (PIN-less reads)")
+    @click.option("--source", default="synthetic", show_default=True, help="camera source")
+    @click.option("--codec", type=click.Choice(["h264", "jpeg"]), default="h264", show_default=True)
+    def tablet(
+        server: str,
+        relay: str,
+        listen: str,
+        pkcs11_module: str,
+        token_label: str | None,
+        softhsm_conf: str | None,
+        device_dir: str | None,
+        source: str,
+        codec: str,
+    ) -> None:
+        """Serve the paramedic tablet page, with the card reader and the stream."""
+        host, _, port = listen.rpartition(":")
+        if not host or not port.isdigit():
+            raise click.BadParameter("use host:port", param_hint="--listen")
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+        service = TabletService(
+            server_url=server,
+            relay_url=relay,
+            card=CardSettings(
+                module_path=pkcs11_module,
+                token_label=token_label,
+                softhsm_conf=softhsm_conf,
+                device_dir=device_dir,
+            ),
+            stream=StreamSettings(relay_url=relay, source=source, codec=codec),
+        )
+        click.echo(f"tablet page at http://{host}:{port}/ (server {server})", err=True)
+        serve(service, host, int(port))

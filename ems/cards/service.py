@@ -1,0 +1,744 @@
+"""Card authentication and the release of a patient's record to a transport.
+
+The exchange: the paramedic of a transport's unit asks for a challenge (a random
+nonce, valid 60 s, bound to the transport and the paramedic); the card signs it
+after PIN entry; the server checks the certificate (issuer, validity, key usage,
+chain to the root, revocation), the signature and the challenge (fresh, unused,
+same transport), then links the patient to the transport and releases the record.
+
+The PIN-less path replaces the card's signature by the crew's attestation (face
+matched to the card photo, reason) signed by the tablet's device key; the release
+carries the lower assurance and waits for an administrator's review.
+
+Record reads are open only to the crew that verified the card and to ER staff of
+the hospital that accepted the transport. Every read is audited with the patient.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import json
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from ems.audit import service as audit
+from ems.audit.models import AuditEntry
+from ems.auth.models import Role, User
+from ems.auth.service import require_on_duty
+from ems.cards import pki, records
+from ems.cards.models import (
+    Assurance,
+    Card,
+    CardChallenge,
+    CardStatus,
+    Device,
+    Patient,
+    PatientRecord,
+    RecordRelease,
+    ReviewStatus,
+)
+from ems.cards.pki import CardAuthRefused
+from ems.cards.records import RecordCipher, Sealed
+from ems.db import utcnow
+from ems.errors import Conflict, Forbidden, NotFound
+from ems.transports.models import HospitalRequest, RequestStatus, Transport, TransportStatus
+
+CHALLENGE_TTL_S = 60
+NONCE_BYTES = 32
+ASSURANCE_NOTICE = {
+    Assurance.PIN: "カード＋暗証番号で本人確認済み (card and PIN)",
+    Assurance.PINLESS_ATTESTED: (
+        "暗証番号なし・顔写真の目視確認による閲覧 (no PIN: face matched by the crew; under review)"
+    ),
+}
+
+
+# --- patients and their records ----------------------------------------------------------
+
+
+def create_patient(*, session: Session, cipher: RecordCipher, bundle: dict[str, Any]) -> Patient:
+    valid = records.validate_bundle(bundle)
+    patient = Patient()
+    session.add(patient)
+    session.flush()
+    sealed = cipher.seal(records.dump_bundle(valid), patient_id=patient.id)
+    session.add(
+        PatientRecord(
+            patient_id=patient.id,
+            ciphertext=sealed.ciphertext,
+            nonce=sealed.nonce,
+            key_id=sealed.key_id,
+        )
+    )
+    session.flush()
+    return patient
+
+
+def replace_record(
+    *, session: Session, cipher: RecordCipher, patient_id: int, bundle: dict[str, Any]
+) -> PatientRecord:
+    row = _record_row(session=session, patient_id=patient_id)
+    valid = records.validate_bundle(bundle)
+    sealed = cipher.seal(records.dump_bundle(valid), patient_id=patient_id)
+    row.ciphertext, row.nonce, row.key_id = sealed.ciphertext, sealed.nonce, sealed.key_id
+    row.updated_at = utcnow()
+    session.flush()
+    return row
+
+
+def _record_row(*, session: Session, patient_id: int) -> PatientRecord:
+    row = session.scalar(select(PatientRecord).where(PatientRecord.patient_id == patient_id))
+    if row is None:
+        raise NotFound(f"patient {patient_id} has no record", code="record_not_found")
+    return row
+
+
+def read_bundle(*, session: Session, cipher: RecordCipher, patient_id: int) -> dict[str, Any]:
+    row = _record_row(session=session, patient_id=patient_id)
+    plain = cipher.open(
+        Sealed(key_id=row.key_id, nonce=row.nonce, ciphertext=row.ciphertext),
+        patient_id=patient_id,
+    )
+    return records.load_bundle(plain)
+
+
+def rotate_records(*, session: Session, cipher: RecordCipher) -> int:
+    """Re-encrypt every record not under the current key; returns how many."""
+    count = 0
+    for row in session.scalars(select(PatientRecord).where(PatientRecord.key_id != cipher.current)):
+        plain = cipher.open(
+            Sealed(key_id=row.key_id, nonce=row.nonce, ciphertext=row.ciphertext),
+            patient_id=row.patient_id,
+        )
+        sealed = cipher.seal(plain, patient_id=row.patient_id)
+        row.ciphertext, row.nonce, row.key_id = sealed.ciphertext, sealed.nonce, sealed.key_id
+        count += 1
+    session.flush()
+    return count
+
+
+# --- cards and devices --------------------------------------------------------------------
+
+
+def register_card(
+    *, session: Session, patient_id: int, serial: str, cert: x509.Certificate
+) -> Card:
+    if session.get(Patient, patient_id) is None:
+        raise NotFound(f"patient {patient_id} does not exist", code="patient_not_found")
+    card = Card(
+        serial=serial,
+        patient_id=patient_id,
+        cert_serial=pki.cert_serial_hex(cert),
+        cert_fingerprint=pki.fingerprint(cert),
+        not_after=cert.not_valid_after_utc,
+    )
+    session.add(card)
+    session.flush()
+    return card
+
+
+def card_by_serial(*, session: Session, serial: str) -> Card:
+    card = session.scalar(select(Card).where(Card.serial == serial))
+    if card is None:
+        raise NotFound(f"card {serial} is not registered", code="card_not_found")
+    return card
+
+
+def revoke_card(*, session: Session, serial: str, pki_dir: str) -> Card:
+    """Mark the card revoked and publish a new CRL that lists its certificate."""
+    from pathlib import Path
+
+    card = card_by_serial(session=session, serial=serial)
+    if card.status is CardStatus.REVOKED:
+        raise Conflict(f"card {serial} is already revoked", code="card_revoked")
+    card.status = CardStatus.REVOKED
+    card.revoked_at = utcnow()
+    pki.revoke(Path(pki_dir), ca=pki.CARD_CA, serial_number=int(card.cert_serial, 16))
+    session.flush()
+    return card
+
+
+def register_device(*, session: Session, name: str, unit_id: int, cert: x509.Certificate) -> Device:
+    from ems.fleet.models import Unit
+
+    if session.get(Unit, unit_id) is None:
+        raise NotFound(f"unit {unit_id} does not exist", code="unit_not_found")
+    existing = session.scalar(select(Device).where(Device.name == name))
+    if existing is not None:
+        raise Conflict(f"device {name} already exists", code="device_exists")
+    device = Device(
+        name=name,
+        unit_id=unit_id,
+        cert_serial=pki.cert_serial_hex(cert),
+        cert_fingerprint=pki.fingerprint(cert),
+    )
+    session.add(device)
+    session.flush()
+    return device
+
+
+# --- challenges ------------------------------------------------------------------------------
+
+
+def _crew_transport(*, session: Session, user: User, transport_id: int) -> Transport:
+    transport = session.get(Transport, transport_id)
+    if transport is None:
+        raise NotFound(f"transport {transport_id} does not exist", code="transport_not_found")
+    if user.role is not Role.PARAMEDIC or user.unit_id != transport.unit_id:
+        raise Forbidden(
+            "only the paramedics of the transport's unit may identify its patient",
+            code="not_transport_crew",
+        )
+    require_on_duty(user)
+    if transport.status is not TransportStatus.ACTIVE:
+        raise Conflict(
+            f"transport {transport_id} is {transport.status.value}", code="transport_not_active"
+        )
+    return transport
+
+
+def create_challenge(
+    *, session: Session, user: User, transport_id: int, now: dt.datetime | None = None
+) -> CardChallenge:
+    _crew_transport(session=session, user=user, transport_id=transport_id)
+    now = now or utcnow()
+    challenge = CardChallenge(
+        id=secrets.token_hex(16),
+        nonce=secrets.token_bytes(NONCE_BYTES),
+        transport_id=transport_id,
+        user_id=user.id,
+        created_at=now,
+        expires_at=now + dt.timedelta(seconds=CHALLENGE_TTL_S),
+    )
+    session.add(challenge)
+    session.flush()
+    return challenge
+
+
+def _check_challenge(
+    *,
+    session: Session,
+    user: User,
+    challenge_id: str,
+    transport_id: int | None,
+    now: dt.datetime,
+) -> tuple[CardChallenge, Transport]:
+    challenge = session.get(CardChallenge, challenge_id)
+    if challenge is None:
+        raise CardAuthRefused("unknown challenge", code="challenge_not_found", status=404)
+    if transport_id is not None and transport_id != challenge.transport_id:
+        raise CardAuthRefused(
+            "the challenge was issued for another transport",
+            code="challenge_transport_mismatch",
+            status=409,
+        )
+    if challenge.user_id != user.id:
+        raise CardAuthRefused(
+            "the challenge was issued to someone else", code="challenge_other_user"
+        )
+    if challenge.used_at is not None:
+        raise CardAuthRefused("the challenge was already used", code="challenge_used", status=409)
+    if now > challenge.expires_at:
+        raise CardAuthRefused(
+            f"the challenge expired (valid {CHALLENGE_TTL_S} s); ask for a new one",
+            code="challenge_expired",
+            status=409,
+        )
+    transport = _crew_transport(session=session, user=user, transport_id=challenge.transport_id)
+    return challenge, transport
+
+
+def _consume(*, session: Session, challenge: CardChallenge, now: dt.datetime) -> None:
+    # Conditional update: of two concurrent verifications of one challenge, one wins.
+    result = session.execute(
+        update(CardChallenge)
+        .where(CardChallenge.id == challenge.id, CardChallenge.used_at.is_(None))
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(result, "rowcount", 1) != 1:
+        raise CardAuthRefused("the challenge was already used", code="challenge_used", status=409)
+    session.refresh(challenge)
+
+
+def _known_card(*, session: Session, cert: x509.Certificate) -> Card:
+    card = session.scalar(select(Card).where(Card.cert_fingerprint == pki.fingerprint(cert)))
+    if card is None:
+        raise CardAuthRefused("the card is not registered with a patient", code="card_unknown")
+    if card.status is CardStatus.REVOKED:
+        raise CardAuthRefused(
+            "the card has been revoked", code="certificate_revoked", patient_id=card.patient_id
+        )
+    return card
+
+
+def _card_certificate(
+    *, session: Session, pki_dir: str, certificate: str, now: dt.datetime
+) -> tuple[x509.Certificate, Card]:
+    cert = pki.parse_certificate(certificate)
+    # Recognising the card first lets a refusal of a known card reach its holder's log.
+    card = session.scalar(select(Card).where(Card.cert_fingerprint == pki.fingerprint(cert)))
+    try:
+        pki.trust_anchors(pki_dir).verify(cert, ca=pki.CARD_CA, now=now)
+    except CardAuthRefused as err:
+        err.patient_id = card.patient_id if card else None
+        raise
+    return cert, _known_card(session=session, cert=cert)
+
+
+@dataclass
+class Release:
+    release: RecordRelease
+    summary: dict[str, Any]
+
+
+def _link_patient(*, transport: Transport, card: Card) -> None:
+    if transport.patient_id is not None and transport.patient_id != card.patient_id:
+        raise CardAuthRefused(
+            "another patient is already identified on this transport",
+            code="transport_patient_mismatch",
+            status=409,
+            patient_id=card.patient_id,
+        )
+    transport.patient_id = card.patient_id
+
+
+def verify_card(
+    *,
+    session: Session,
+    pki_dir: str,
+    cipher: RecordCipher,
+    user: User,
+    challenge_id: str,
+    transport_id: int | None,
+    certificate: str,
+    signature: str,
+    now: dt.datetime | None = None,
+) -> Release:
+    now = now or utcnow()
+    sig = pki.decode_base64(signature, what="signature", limit=pki.MAX_SIGNATURE_BYTES)
+    challenge, transport = _check_challenge(
+        session=session, user=user, challenge_id=challenge_id, transport_id=transport_id, now=now
+    )
+    cert, card = _card_certificate(
+        session=session, pki_dir=pki_dir, certificate=certificate, now=now
+    )
+    try:
+        pki.verify_signature(cert, data=challenge.nonce, signature=sig, code="bad_signature")
+    except CardAuthRefused as err:
+        err.patient_id = card.patient_id
+        raise
+    _consume(session=session, challenge=challenge, now=now)
+    _link_patient(transport=transport, card=card)
+    release = RecordRelease(
+        transport_id=transport.id,
+        patient_id=card.patient_id,
+        card_id=card.id,
+        assurance=Assurance.PIN,
+        released_at=now,
+        released_by=user.id,
+        challenge_id=challenge.id,
+        unit_id=transport.unit_id,
+        review_status=ReviewStatus.NOT_REQUIRED,
+    )
+    session.add(release)
+    session.flush()
+    audit.record(
+        session=session,
+        actor=user,
+        action="card_auth.verify",
+        target_type="transport",
+        target_id=str(transport.id),
+        patient_id=card.patient_id,
+        detail={"assurance": Assurance.PIN.value, "card": card.serial},
+    )
+    summary = _read_summary(
+        session=session, cipher=cipher, user=user, release=release, path="card_verification"
+    )
+    return Release(release=release, summary=summary)
+
+
+def attestation_message(
+    *,
+    challenge_id: str,
+    nonce: bytes,
+    transport_id: int,
+    card_certificate_der: bytes,
+    reason: str,
+    face_match_confirmed: bool,
+) -> bytes:
+    """The bytes the tablet's device key signs for a PIN-less read (the tablet builds
+    the same in ``ambulance_client.card.attestation_message``)."""
+    content = {
+        "purpose": "ems-pinless-attestation/v1",
+        "challenge_id": challenge_id,
+        "nonce": base64.b64encode(nonce).decode(),
+        "transport_id": transport_id,
+        "card_certificate_sha256": hashlib.sha256(card_certificate_der).hexdigest(),
+        "reason": reason,
+        "face_match_confirmed": face_match_confirmed,
+    }
+    return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def pinless_access(
+    *,
+    session: Session,
+    pki_dir: str,
+    cipher: RecordCipher,
+    user: User,
+    challenge_id: str,
+    transport_id: int,
+    certificate: str,
+    reason: str,
+    face_match_confirmed: bool,
+    device_certificate: str,
+    attestation_signature: str,
+    now: dt.datetime | None = None,
+) -> Release:
+    now = now or utcnow()
+    if not face_match_confirmed:
+        raise CardAuthRefused(
+            "without PIN the crew must confirm the face matches the card photo",
+            code="face_match_required",
+            status=400,
+        )
+    sig = pki.decode_base64(
+        attestation_signature, what="attestation signature", limit=pki.MAX_SIGNATURE_BYTES
+    )
+    challenge, transport = _check_challenge(
+        session=session, user=user, challenge_id=challenge_id, transport_id=transport_id, now=now
+    )
+    device_cert = pki.parse_certificate(device_certificate)
+    try:
+        pki.trust_anchors(pki_dir).verify(device_cert, ca=pki.DEVICE_CA, now=now)
+    except CardAuthRefused as err:
+        if not err.code.startswith("untrusted"):
+            err.code = f"device_{err.code}"
+        raise
+    device = session.scalar(
+        select(Device).where(Device.cert_fingerprint == pki.fingerprint(device_cert))
+    )
+    if device is None:
+        raise CardAuthRefused("the tablet is not registered", code="untrusted_device")
+    if device.revoked_at is not None:
+        raise CardAuthRefused(
+            "the tablet's certificate is revoked", code="device_certificate_revoked"
+        )
+    if device.unit_id != transport.unit_id:
+        raise CardAuthRefused("the tablet belongs to another unit", code="device_unit_mismatch")
+    cert, card = _card_certificate(
+        session=session, pki_dir=pki_dir, certificate=certificate, now=now
+    )
+    message = attestation_message(
+        challenge_id=challenge.id,
+        nonce=challenge.nonce,
+        transport_id=transport.id,
+        card_certificate_der=cert.public_bytes(serialization.Encoding.DER),
+        reason=reason,
+        face_match_confirmed=face_match_confirmed,
+    )
+    try:
+        pki.verify_signature(device_cert, data=message, signature=sig, code="bad_attestation")
+    except CardAuthRefused as err:
+        err.patient_id = card.patient_id
+        raise
+    _consume(session=session, challenge=challenge, now=now)
+    _link_patient(transport=transport, card=card)
+    release = RecordRelease(
+        transport_id=transport.id,
+        patient_id=card.patient_id,
+        card_id=card.id,
+        assurance=Assurance.PINLESS_ATTESTED,
+        released_at=now,
+        released_by=user.id,
+        challenge_id=challenge.id,
+        device_id=device.id,
+        reason=reason,
+        face_match_confirmed=True,
+        unit_id=transport.unit_id,
+        review_status=ReviewStatus.PENDING,
+    )
+    session.add(release)
+    session.flush()
+    audit.record(
+        session=session,
+        actor=user,
+        action="card_auth.pinless",
+        target_type="transport",
+        target_id=str(transport.id),
+        patient_id=card.patient_id,
+        detail={
+            "assurance": Assurance.PINLESS_ATTESTED.value,
+            "card": card.serial,
+            "device": device.name,
+            "reason": reason,
+            "flagged_for_review": True,
+        },
+    )
+    summary = _read_summary(
+        session=session, cipher=cipher, user=user, release=release, path="card_pinless"
+    )
+    return Release(release=release, summary=summary)
+
+
+def card_event(
+    *,
+    session: Session,
+    user: User,
+    transport_id: int,
+    certificate: str,
+    event: str,
+    tries_left: int | None,
+) -> None:
+    """A wrong PIN or a locked card, reported by the tablet: audited as a refusal."""
+    _crew_transport(session=session, user=user, transport_id=transport_id)
+    cert = pki.parse_certificate(certificate)
+    card = session.scalar(select(Card).where(Card.cert_fingerprint == pki.fingerprint(cert)))
+    audit.record(
+        session=session,
+        actor=user,
+        action="card_auth.pin",
+        outcome="denied",
+        target_type="transport",
+        target_id=str(transport_id),
+        patient_id=card.patient_id if card else None,
+        detail={"code": event, "tries_left": tries_left, "card": card.serial if card else ""},
+    )
+
+
+# --- reading the record ------------------------------------------------------------------------
+
+
+def _read_summary(
+    *, session: Session, cipher: RecordCipher, user: User, release: RecordRelease, path: str
+) -> dict[str, Any]:
+    bundle = read_bundle(session=session, cipher=cipher, patient_id=release.patient_id)
+    audit.record(
+        session=session,
+        actor=user,
+        action="patient_record.read",
+        target_type="transport",
+        target_id=str(release.transport_id),
+        patient_id=release.patient_id,
+        detail={"path": path, "assurance": release.assurance.value},
+    )
+    return records.summarize(bundle)
+
+
+def get_patient_record(
+    *, session: Session, cipher: RecordCipher, user: User, transport_id: int
+) -> Release:
+    """The record released to this transport, for its crew or the accepting ER."""
+    transport = session.get(Transport, transport_id)
+    if transport is None:
+        raise NotFound(f"transport {transport_id} does not exist", code="transport_not_found")
+    if user.role is Role.PARAMEDIC and user.unit_id == transport.unit_id:
+        path = "crew"
+    elif user.role is Role.ER_STAFF and user.hospital_id is not None:
+        accepted = session.scalar(
+            select(HospitalRequest.id).where(
+                HospitalRequest.transport_id == transport_id,
+                HospitalRequest.hospital_id == user.hospital_id,
+                HospitalRequest.status == RequestStatus.ACCEPTED,
+            )
+        )
+        if accepted is None:
+            raise CardAuthRefused(
+                "only the hospital that accepted this transport may read the record",
+                code="record_forbidden",
+                patient_id=transport.patient_id,
+            )
+        path = "accepting_er"
+    else:
+        raise CardAuthRefused(
+            "only the transport's crew and the accepting ER may read the record",
+            code="record_forbidden",
+            patient_id=transport.patient_id,
+        )
+    release = None
+    if transport.patient_id is not None:
+        release = session.scalar(
+            select(RecordRelease)
+            .where(
+                RecordRelease.transport_id == transport_id,
+                RecordRelease.patient_id == transport.patient_id,
+            )
+            .order_by(RecordRelease.released_at.desc(), RecordRelease.id.desc())
+            .limit(1)
+        )
+    if release is None:
+        raise NotFound(
+            "no patient has been identified by card on this transport",
+            code="record_not_released",
+        )
+    summary = _read_summary(session=session, cipher=cipher, user=user, release=release, path=path)
+    return Release(release=release, summary=summary)
+
+
+# --- what a patient (or an auditor) sees ---------------------------------------------------------
+
+
+def access_log(*, session: Session, patient_id: int) -> list[dict[str, Any]]:
+    """Every look-up of a patient's record, and every refused attempt (マイナポータル's view)."""
+    if session.get(Patient, patient_id) is None:
+        raise NotFound(f"patient {patient_id} does not exist", code="patient_not_found")
+    rows = session.execute(
+        select(AuditEntry, User)
+        .outerjoin(User, User.id == AuditEntry.actor_id)
+        .where(AuditEntry.patient_id == patient_id)
+        .order_by(AuditEntry.id)
+    ).all()
+    out = []
+    for entry, actor in rows:
+        detail = entry.detail or {}
+        transport_id = (
+            int(entry.target_id)
+            if entry.target_type == "transport" and entry.target_id.isdigit()
+            else None
+        )
+        out.append(
+            {
+                "at": entry.at,
+                "action": entry.action,
+                "outcome": entry.outcome,
+                "actor_id": entry.actor_id,
+                "actor_username": actor.username if actor else "",
+                "actor_role": entry.actor_role,
+                "unit_id": actor.unit_id if actor else None,
+                "hospital_id": actor.hospital_id if actor else None,
+                "transport_id": transport_id,
+                "path": str(detail.get("path", "")),
+                "assurance": str(detail.get("assurance", "")),
+                "code": str(detail.get("code", "")),
+            }
+        )
+    return out
+
+
+def list_reviews(*, session: Session, status: ReviewStatus) -> list[RecordRelease]:
+    return list(
+        session.scalars(
+            select(RecordRelease)
+            .where(RecordRelease.review_status == status)
+            .order_by(RecordRelease.released_at)
+        )
+    )
+
+
+def review_release(
+    *, session: Session, user: User, release_id: int, outcome: str, note: str
+) -> RecordRelease:
+    release = session.get(RecordRelease, release_id)
+    if release is None:
+        raise NotFound(f"release {release_id} does not exist", code="release_not_found")
+    if release.review_status is not ReviewStatus.PENDING:
+        raise Conflict("this access is not awaiting review", code="not_pending_review")
+    release.review_status = ReviewStatus(outcome)
+    release.reviewed_by = user.id
+    release.reviewed_at = utcnow()
+    release.review_note = note
+    audit.record(
+        session=session,
+        actor=user,
+        action="card_auth.review",
+        target_type="record_release",
+        target_id=str(release.id),
+        patient_id=release.patient_id,
+        detail={"outcome": outcome},
+    )
+    session.flush()
+    return release
+
+
+# --- issuance (the municipal office's side) ---------------------------------------------------
+
+
+def new_card_serial() -> str:
+    return "MN" + "".join(secrets.choice("0123456789") for _ in range(10))
+
+
+def issue_card(
+    *,
+    session: Session,
+    pki_dir: str,
+    store: Any,
+    patient_id: int,
+    pin: str,
+    serial: str | None = None,
+    not_before: dt.datetime | None = None,
+    not_after: dt.datetime | None = None,
+    key_usage: x509.KeyUsage | None = None,
+) -> Card:
+    """A new card for a patient: token and on-token key pair, certificate, registration.
+
+    ``store`` is an ``ems.cards.tokens.CardStore``; the validity and key-usage
+    overrides exist to manufacture bad cards for tests."""
+    from pathlib import Path
+
+    if session.get(Patient, patient_id) is None:
+        raise NotFound(f"patient {patient_id} does not exist", code="patient_not_found")
+    serial = serial or new_card_serial()
+    public_key = store.create_card(serial, pin=pin)
+    cert = pki.issue_leaf(
+        Path(pki_dir),
+        ca=pki.CARD_CA,
+        public_key=public_key,
+        common_name=serial,
+        not_before=not_before,
+        not_after=not_after,
+        key_usage=key_usage,
+    )
+    ca_cert = pki.load_cert_file(pki.cert_path(Path(pki_dir), pki.CARD_CA))
+    store.store_certificate(serial, pin=pin, cert=cert, ca_cert=ca_cert)
+    return register_card(session=session, patient_id=patient_id, serial=serial, cert=cert)
+
+
+def issue_device(
+    *, session: Session, pki_dir: str, unit_id: int, name: str, out_dir: str
+) -> Device:
+    """A tablet's device key and certificate, written to ``out_dir`` (key 0600)."""
+    import os
+    from pathlib import Path
+
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    cert = pki.issue_leaf(
+        Path(pki_dir), ca=pki.DEVICE_CA, public_key=key.public_key(), common_name=name
+    )
+    device = register_device(session=session, name=name, unit_id=unit_id, cert=cert)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    fd = os.open(out / "device.key", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+    (out / "device.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return device
+
+
+def revoke_device(*, session: Session, name: str, pki_dir: str) -> Device:
+    from pathlib import Path
+
+    device = session.scalar(select(Device).where(Device.name == name))
+    if device is None:
+        raise NotFound(f"device {name} is not registered", code="device_not_found")
+    if device.revoked_at is None:
+        device.revoked_at = utcnow()
+        pki.revoke(Path(pki_dir), ca=pki.DEVICE_CA, serial_number=int(device.cert_serial, 16))
+    session.flush()
+    return device

@@ -1,0 +1,182 @@
+"""Request and response bodies of the dispatch endpoints."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ems.transports.models import DeclineReason, RequestStatus
+
+TravelSource = Literal["valhalla", "straight_line"]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ReasonRead(BaseModel):
+    """One reason: translate by ``code`` (``reason.<code>``) with ``params``; ``text`` is
+    an English rendering for people reading the JSON."""
+
+    code: str
+    params: dict[str, Any]
+    text: str
+
+
+class UnitRecommendationQuery(_In):
+    incident_id: int = Field(gt=0)
+
+
+class UnitRecommendationRead(BaseModel):
+    unit_id: int
+    call_sign: str
+    eta_s: int
+    source: TravelSource
+    reasons: list[ReasonRead]
+
+
+class AssignPendingCreate(_In):
+    # Carry the plan out through the incident service when it is available.
+    apply: bool = False
+
+
+class AssignmentRead(BaseModel):
+    incident_id: int
+    unit_id: int
+    call_sign: str
+    eta_s: int
+    source: TravelSource
+    urgency: str
+
+
+class AssignmentPlanRead(BaseModel):
+    assignments: list[AssignmentRead]
+    unassigned: list[int]
+    weighted_response_s: int
+    coverage_loss: int
+    applied: bool
+
+
+class RankedHospitalRead(BaseModel):
+    hospital_id: int
+    name: str
+    eta_s: int
+    source: TravelSource
+    score_s: float
+    bed_status: Literal["available", "unknown", "stale"]
+    beds_available: int | None
+    acceptance_p: float
+    reasons: list[ReasonRead]
+
+
+class ExcludedHospitalRead(BaseModel):
+    hospital_id: int
+    name: str
+    reasons: list[ReasonRead]
+
+
+class HospitalRecommendationsRead(BaseModel):
+    transport_id: int
+    bed_category: str
+    required_capabilities: list[str]
+    needs: list[ReasonRead]
+    hospitals: list[RankedHospitalRead]
+    excluded: list[ExcludedHospitalRead]
+    suggested: list[int]  # the next round's hospitals
+    p_at_least_one: float
+
+
+class RequestRoundCreate(_In):
+    hospital_ids: list[int] | None = Field(default=None, min_length=1, max_length=20)
+    k: int | None = Field(default=None, ge=1, le=10)
+
+
+class HospitalRequestRead(BaseModel):
+    id: int
+    transport_id: int
+    hospital_id: int
+    hospital_name: str
+    round: int
+    status: RequestStatus
+    bed_category: str
+    eta_s: int | None
+    sent_at: dt.datetime
+    responded_at: dt.datetime | None
+    decline_reason: DeclineReason | None
+    note: str
+    # The patient at a glance, so that the ER can answer without opening the call.
+    urgency: str | None = None
+    chief_complaint: str = ""
+    suspected_condition: str = ""
+    patient_age: int | None = None
+    patient_sex: str = ""
+    unit_id: int | None = None
+    unit_call_sign: str = ""
+
+
+class RequestRoundRead(BaseModel):
+    transport_id: int
+    round: int
+    requests: list[HospitalRequestRead]
+    p_at_least_one: float
+
+
+class RequestListQuery(_In):
+    status: RequestStatus | None = None
+    transport_id: int | None = Field(default=None, gt=0)
+
+
+class AcceptRead(BaseModel):
+    request: HospitalRequestRead
+    transport_id: int
+    destination_hospital_id: int
+    bed_status: Literal["claimed", "unknown", "stale"]
+    cancelled_request_ids: list[int]
+
+
+class DeclineCreate(_In):
+    reason: DeclineReason
+    note: str = Field(default="", max_length=500)
+
+
+class DeclineRead(BaseModel):
+    request: HospitalRequestRead
+    next_round: RequestRoundRead | None
+    exhausted: bool
+
+
+class MciPatientIn(_In):
+    id: str = Field(min_length=1, max_length=64)
+    triage: Literal["red", "yellow", "green", "black"]
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+
+
+class MciCreate(_In):
+    patients: list[MciPatientIn] = Field(min_length=1, max_length=5000)
+    hospital_ids: list[int] | None = Field(default=None, min_length=1, max_length=500)
+    # hospital id → triage class → surge capacity; defaults from the bed figures.
+    surge: dict[int, dict[Literal["red", "yellow", "green"], int]] | None = None
+    # Patients already on their way keep their hospital: patient id → hospital id.
+    locked: dict[str, int] = Field(default_factory=dict)
+
+
+class MciAllocationRead(BaseModel):
+    patient_id: str
+    triage: str
+    hospital_id: int
+    eta_s: int
+    source: TravelSource
+    locked: bool
+
+
+class MciRead(BaseModel):
+    allocations: list[MciAllocationRead]
+    unallocated: list[str]
+    not_transported: list[str]
+    capacity: dict[int, dict[str, int]]
+    load: dict[int, dict[str, int]]
+    weighted_time_s: int
+    optimal: bool

@@ -1,0 +1,161 @@
+"""Starting and stopping the system's processes (server, relay, agents) as children
+that never outlive their parent.
+
+Each child runs in its own process group, so that stopping it reaches the workers
+it forked too (gunicorn's). ``stop`` sends SIGTERM to the group, waits, and only
+then SIGKILLs; ``Supervisor`` stops its children in the reverse order of starting.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+
+@dataclass
+class Child:
+    name: str
+    proc: subprocess.Popen[bytes]
+    log_path: Path | None = None
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def signal(self, sig: int) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, sig)
+
+    def stop(self, timeout_s: float = 10.0) -> int:
+        """SIGTERM the child's group, then SIGKILL what is left; returns the exit code."""
+        if self.alive():
+            self.signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                self.signal(signal.SIGKILL)
+                self.proc.wait(5)
+        # Workers of a group leader that died may linger: make sure the group is gone.
+        self.signal(signal.SIGKILL)
+        return self.proc.returncode if self.proc.returncode is not None else -9
+
+    def tail(self, lines: int = 30) -> str:
+        if self.log_path is None or not self.log_path.exists():
+            return ""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+@dataclass
+class Supervisor:
+    log_dir: Path
+    env: dict[str, str] = field(default_factory=dict)
+    children: list[Child] = field(default_factory=list)
+    quiet: bool = True
+
+    def start(
+        self,
+        name: str,
+        argv: Sequence[str],
+        *,
+        env: dict[str, str] | None = None,
+        quiet: bool | None = None,
+    ) -> Child:
+        """Start a child; a quiet one writes to ``<log_dir>/<name>.log``, a loud one
+        to this process's terminal."""
+        quiet = self.quiet if quiet is None else quiet
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        log_path = self.log_dir / f"{name}.log"
+        out: IO[bytes] | None = log_path.open("ab") if quiet else None
+        full_env = {**os.environ, **self.env, **(env or {})}
+        proc = subprocess.Popen(
+            list(argv),
+            stdout=out,
+            stderr=subprocess.STDOUT if quiet else None,
+            stdin=subprocess.DEVNULL,
+            env=full_env,
+            start_new_session=True,
+        )
+        if out is not None:
+            out.close()
+        child = Child(name, proc, log_path if quiet else None)
+        self.children.append(child)
+        return child
+
+    def stop_all(self, timeout_s: float = 10.0) -> None:
+        for child in reversed(self.children):
+            child.stop(timeout_s)
+
+    def replace(self, old: Child, new: Child) -> None:
+        self.children = [new if c is old else c for c in self.children]
+
+
+def python_argv(*args: str) -> list[str]:
+    return [sys.executable, *args]
+
+
+def wait_for_port(
+    host: str, port: int, *, timeout_s: float = 30.0, child: Child | None = None
+) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if child is not None and not child.alive():
+            raise RuntimeError(f"{child.name} exited with {child.proc.returncode}:\n{child.tail()}")
+        with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
+            return
+        time.sleep(0.1)
+    raise TimeoutError(f"nothing listens on {host}:{port} after {timeout_s} s")
+
+
+def wait_for_http(url: str, *, timeout_s: float = 30.0, child: Child | None = None) -> None:
+    deadline = time.monotonic() + timeout_s
+    last = ""
+    while time.monotonic() < deadline:
+        if child is not None and not child.alive():
+            raise RuntimeError(f"{child.name} exited with {child.proc.returncode}:\n{child.tail()}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except OSError as exc:
+            last = str(exc)
+        time.sleep(0.2)
+    raise TimeoutError(f"{url} not healthy after {timeout_s} s ({last})")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / ticks
+
+
+def group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

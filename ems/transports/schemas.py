@@ -1,0 +1,127 @@
+"""Request and response bodies of the transport endpoints: the FDMA timeline,
+its intervals, and today's figures for the KPI panel."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from ems.hospitals.models import BedCategory
+from ems.hospitals.schemas import DbId, Timestamp
+from ems.transports.models import TransportStatus
+
+TimelineKind = Literal[
+    "call_received",
+    "dispatched",
+    "arrived_scene",
+    "patient_contact",
+    "loaded",
+    "departed_scene",
+    "arrived_hospital",
+    "handover",
+]
+
+DATA_MAX_BYTES = 4096
+
+
+class TimelineStep(BaseModel):
+    kind: TimelineKind
+    at: dt.datetime | None
+
+
+class Interval(BaseModel):
+    start: TimelineKind
+    end: TimelineKind
+    seconds: float | None
+
+
+class TransportRead(BaseModel):
+    id: int
+    incident_id: int
+    unit_id: int
+    patient_id: int | None
+    destination_hospital_id: int | None
+    bed_category: str | None
+    status: TransportStatus
+    created_at: dt.datetime
+    timeline: list[TimelineStep]
+    intervals: list[Interval]
+    # The two figures FDMA publishes every year.
+    call_to_scene_s: float | None
+    call_to_hospital_s: float | None
+
+
+class TransportQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    active: bool | None = None
+
+
+class TimelineEventCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: TimelineKind
+    # When it happened; defaults to now. A tablet replaying its queue sends the original time.
+    at: Timestamp | None = None
+    # The same key sent twice records once: the replay gets the first result back.
+    idempotency_key: (
+        Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")] | None
+    ) = None
+    data: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("data")
+    @classmethod
+    def _small(cls, value: dict[str, Any]) -> dict[str, Any]:
+        blob = json.dumps(value, ensure_ascii=False)
+        if len(blob.encode()) > DATA_MAX_BYTES:
+            raise ValueError(f"data may hold at most {DATA_MAX_BYTES} bytes of JSON")
+        if "\\u0000" in blob:
+            raise ValueError("data may not contain NUL characters")
+        return value
+
+
+class TimelineEventRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    kind: TimelineKind
+    at: dt.datetime
+    recorded_at: dt.datetime
+    idempotency_key: str | None
+
+
+class TimelineEventResult(BaseModel):
+    event: TimelineEventRead
+    transport: TransportRead
+    # True when this answer repeats the one given to the first request with the same key.
+    replayed: bool
+
+
+class DestinationUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    hospital_id: DbId
+    bed_category: BedCategory | None = None
+
+
+class IntervalStats(BaseModel):
+    start: TimelineKind
+    end: TimelineKind
+    mean_min: float | None
+    n: int
+
+
+class TodayStats(BaseModel):
+    date: dt.date
+    timezone: str
+    transports: int
+    active: int
+    completed: int
+    cancelled: int
+    call_to_scene_min_mean: float | None
+    call_to_hospital_min_mean: float | None
+    call_to_hospital_min_p90: float | None
+    # FDMA's 2013/2016 national mean, the figure regions measure themselves against.
+    baseline_call_to_hospital_min: float
+    # Positive: slower than the baseline.
+    vs_baseline_min: float | None
+    intervals: list[IntervalStats]

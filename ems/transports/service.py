@@ -1,0 +1,551 @@
+"""Transports: assigning a unit to an incident, the FDMA timeline, who may see what,
+and today's interval figures.
+
+Concurrency: assignment and every timeline step are conditional UPDATEs checked by
+their row count. PostgreSQL (read committed) makes the second of two racing
+writers wait for the first and then re-evaluate the condition, which no longer
+holds; SQLite serialises writers at BEGIN IMMEDIATE. Either way one wins and the
+other gets a 409 with nothing written. Rows are locked in one order (unit, then
+transport, then incident) so that two requests never wait on each other in a cycle.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import statistics
+from collections.abc import Sequence
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import ColumnElement, and_, exists, or_, select, update
+from sqlalchemy.orm import Session
+
+from ems.auth.models import Role, User
+from ems.db import utcnow
+from ems.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from ems.events import Event, emit
+from ems.fleet import service as fleet
+from ems.fleet.models import Unit, UnitStatus
+from ems.hospitals import service as hospitals
+from ems.hospitals.models import BedCategory
+from ems.hospitals.schemas import DB_ID_MAX
+from ems.incidents import service as incidents
+from ems.incidents.models import Incident, IncidentStatus
+from ems.transports.models import (
+    TIMELINE,
+    HospitalRequest,
+    RequestStatus,
+    Transport,
+    TransportEvent,
+    TransportStatus,
+)
+from ems.transports.schemas import (
+    Interval,
+    IntervalStats,
+    TimelineKind,
+    TimelineStep,
+    TodayStats,
+    TransportRead,
+)
+
+KINDS: tuple[str, ...] = tuple(kind for kind, _ in TIMELINE)
+COLUMN: dict[str, str] = dict(TIMELINE)
+CLOCK_SKEW = dt.timedelta(minutes=1)
+BASELINE_CALL_TO_HOSPITAL_MIN = 39.3
+LOCAL_TZ = ZoneInfo("Asia/Tokyo")
+
+# Timeline steps that move the unit along its status machine.
+UNIT_FOLLOWS: dict[str, UnitStatus] = {
+    "arrived_scene": UnitStatus.ON_SCENE,
+    "departed_scene": UnitStatus.TRANSPORTING,
+    "arrived_hospital": UnitStatus.AT_HOSPITAL,
+    "handover": UnitStatus.AVAILABLE,
+}
+
+# A request still open at a hospital lets its ER staff see the transport.
+OPEN_REQUEST = (RequestStatus.SENT, RequestStatus.ACCEPTED)
+
+
+def get(*, session: Session, transport_id: int) -> Transport:
+    transport = session.get(Transport, transport_id) if 0 < transport_id <= DB_ID_MAX else None
+    if transport is None:
+        raise NotFound(f"transport {transport_id} does not exist", code="transport_not_found")
+    return transport
+
+
+# --- who sees what -------------------------------------------------------------------------
+
+
+def _visible_clause(actor: User) -> ColumnElement[bool] | None:
+    """The SQL condition limiting transports to the actor's; None: all of them."""
+    if actor.role in (Role.ADMIN, Role.DISPATCHER):
+        return None
+    if actor.role is Role.PARAMEDIC:
+        return Transport.unit_id == (actor.unit_id or -1)
+    hospital_id = actor.hospital_id or -1
+    return or_(
+        Transport.destination_hospital_id == hospital_id,
+        exists().where(
+            HospitalRequest.transport_id == Transport.id,
+            HospitalRequest.hospital_id == hospital_id,
+            HospitalRequest.status.in_(OPEN_REQUEST),
+        ),
+    )
+
+
+def list_visible(
+    *, session: Session, actor: User, active: bool | None = None, limit: int = 500
+) -> Sequence[Transport]:
+    query = select(Transport).order_by(Transport.id.desc()).limit(limit)
+    clause = _visible_clause(actor)
+    if clause is not None:
+        query = query.where(clause)
+    if active is True:
+        query = query.where(Transport.status == TransportStatus.ACTIVE)
+    elif active is False:
+        query = query.where(Transport.status != TransportStatus.ACTIVE)
+    return session.scalars(query).all()
+
+
+def check_may_view(*, session: Session, actor: User, transport: Transport) -> None:
+    clause = _visible_clause(actor)
+    if clause is None:
+        return
+    visible = session.scalar(select(Transport.id).where(Transport.id == transport.id, clause))
+    if visible is None:
+        # ER staff of another hospital learn nothing, not even that it exists.
+        code = "not_your_unit" if actor.role is Role.PARAMEDIC else "not_your_hospital"
+        raise Forbidden("this transport is not addressed to you", code=code)
+
+
+def check_may_view_incident(*, session: Session, actor: User, incident: Incident) -> None:
+    clause = _visible_clause(actor)
+    if clause is None:
+        return
+    found = session.scalar(
+        select(Transport.id).where(and_(Transport.incident_id == incident.id, clause)).limit(1)
+    )
+    if found is None:
+        raise Forbidden("this incident is not addressed to you", code="not_yours")
+
+
+def check_may_record(*, actor: User, transport: Transport) -> None:
+    if actor.role in (Role.ADMIN, Role.DISPATCHER):
+        return
+    if actor.role is Role.PARAMEDIC and actor.unit_id == transport.unit_id:
+        return
+    raise Forbidden(
+        "only the transport's own crew or a dispatcher records it", code="not_your_unit"
+    )
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+def _seconds(a: dt.datetime | None, b: dt.datetime | None) -> float | None:
+    if a is None or b is None:
+        return None
+    return (b - a).total_seconds()
+
+
+def to_read(transport: Transport) -> TransportRead:
+    stamps = [getattr(transport, col) for _, col in TIMELINE]
+    kinds: list[TimelineKind] = list(KINDS)  # type: ignore[arg-type]
+    return TransportRead(
+        id=transport.id,
+        incident_id=transport.incident_id,
+        unit_id=transport.unit_id,
+        patient_id=transport.patient_id,
+        destination_hospital_id=transport.destination_hospital_id,
+        bed_category=transport.bed_category,
+        status=transport.status,
+        created_at=transport.created_at,
+        timeline=[TimelineStep(kind=k, at=at) for k, at in zip(kinds, stamps, strict=True)],
+        intervals=[
+            Interval(start=kinds[i], end=kinds[i + 1], seconds=_seconds(stamps[i], stamps[i + 1]))
+            for i in range(len(kinds) - 1)
+        ],
+        call_to_scene_s=_seconds(transport.call_received_at, transport.arrived_scene_at),
+        call_to_hospital_s=_seconds(transport.call_received_at, transport.arrived_hospital_at),
+    )
+
+
+def announce(transport: Transport) -> TransportRead:
+    """Tell dispatchers, the unit's crew and the destination hospital (if one is set).
+
+    The payload is the transport as ``GET /transports/<id>`` returns it plus
+    ``transport_id``: the stream relay listens for ``transport.*`` events on the
+    events channel and re-checks at once who may watch that transport, so that a
+    re-routed transport cuts the hospital it left without waiting for the periodic
+    re-check.
+    """
+    read = to_read(transport)
+    destination = transport.destination_hospital_id
+    roles: tuple[str, ...] = ("dispatcher", "paramedic", "admin")
+    if destination is not None:
+        roles += ("er_staff",)
+    emit(
+        Event(
+            "transport.updated",
+            {**read.model_dump(mode="json"), "transport_id": read.id},
+            roles=roles,
+            unit_id=transport.unit_id,
+            hospital_id=destination,
+        )
+    )
+    return read
+
+
+# --- assignment ----------------------------------------------------------------------------
+
+
+def assign(*, session: Session, incident_id: int, unit_id: int, actor: User) -> Transport:
+    """Dispatch a unit to a pending incident; exactly one of two racing assignments wins."""
+    incident = incidents.get(session=session, incident_id=incident_id)
+    unit = fleet.get(session=session, unit_id=unit_id)
+    if incident.status is not IncidentStatus.PENDING:
+        raise Conflict(
+            f"incident {incident.id} is {incident.status.value}, not pending",
+            code="incident_not_pending",
+        )
+    if unit.status is not UnitStatus.AVAILABLE:
+        raise Conflict(f"unit {unit.call_sign} is {unit.status.value}", code="unit_unavailable")
+    now = utcnow()
+    # The unit first: its row lock decides the race between two dispatchers.
+    fleet.transition(
+        session=session, unit=unit, to=UnitStatus.DISPATCHED, lost_code="unit_unavailable", now=now
+    )
+    claimed = session.execute(
+        update(Incident)
+        .where(Incident.id == incident.id, Incident.status == IncidentStatus.PENDING)
+        .values(status=IncidentStatus.ASSIGNED)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict(
+            f"incident {incident.id} was assigned meanwhile", code="incident_not_pending"
+        )
+    session.refresh(incident)
+    transport = Transport(
+        incident_id=incident.id,
+        unit_id=unit.id,
+        status=TransportStatus.ACTIVE,
+        call_received_at=incident.received_at,
+        dispatched_at=now,
+    )
+    session.add(transport)
+    session.flush()
+    unit.current_transport_id = transport.id
+    session.add_all(
+        [
+            TransportEvent(
+                transport_id=transport.id,
+                kind="call_received",
+                at=incident.received_at,
+                recorded_by=incident.created_by,
+            ),
+            TransportEvent(
+                transport_id=transport.id, kind="dispatched", at=now, recorded_by=actor.id
+            ),
+        ]
+    )
+    session.flush()
+    return transport
+
+
+def _active_transport(session: Session, unit: Unit) -> Transport | None:
+    if unit.current_transport_id is None:
+        return None
+    transport = session.get(Transport, unit.current_transport_id)
+    if transport is None or transport.status is not TransportStatus.ACTIVE:
+        return None
+    return transport
+
+
+def set_unit_status(
+    *, session: Session, unit: Unit, to: UnitStatus, actor: User
+) -> Transport | None:
+    """A status change by hand. Freeing a unit that works a transport stands the
+    transport down: before arrival the incident goes back to the pending queue;
+    on scene (nobody to carry) the incident closes. Returns that transport."""
+    fleet.check_manual_status(unit=unit, to=to)
+    transport = _active_transport(session, unit) if to is UnitStatus.AVAILABLE else None
+    was = unit.status
+    fleet.transition(session=session, unit=unit, to=to)
+    if transport is None:
+        return None
+    transport.status = TransportStatus.CANCELLED
+    incident = session.get(Incident, transport.incident_id)
+    if incident is not None and incident.status is IncidentStatus.ASSIGNED:
+        incident.status = (
+            IncidentStatus.PENDING if was is UnitStatus.DISPATCHED else IncidentStatus.CLOSED
+        )
+    session.add(
+        TransportEvent(
+            transport_id=transport.id,
+            kind="stood_down",
+            at=utcnow(),
+            recorded_by=actor.id,
+            data={"unit_status_was": was.value},
+        )
+    )
+    session.flush()
+    return transport
+
+
+def cancel_incident(*, session: Session, incident: Incident, actor: User) -> list[Transport]:
+    """Cancel a call. A unit still on its way is freed; once a crew is on scene the
+    call is theirs to finish. Returns the transports stood down."""
+    if incident.status not in (IncidentStatus.PENDING, IncidentStatus.ASSIGNED):
+        raise Conflict(
+            f"incident {incident.id} is already {incident.status.value}",
+            code="illegal_transition",
+        )
+    transports = session.scalars(
+        select(Transport).where(
+            Transport.incident_id == incident.id, Transport.status == TransportStatus.ACTIVE
+        )
+    ).all()
+    units = [fleet.get(session=session, unit_id=t.unit_id) for t in transports]
+    for unit in units:
+        if unit.status is not UnitStatus.DISPATCHED:
+            raise Conflict(
+                f"unit {unit.call_sign} is already {unit.status.value}; the crew closes the call",
+                code="incident_in_progress",
+            )
+    for unit, transport in zip(units, transports, strict=True):
+        fleet.transition(session=session, unit=unit, to=UnitStatus.AVAILABLE)
+        transport.status = TransportStatus.CANCELLED
+    seen = incident.status
+    result = session.execute(
+        update(Incident)
+        .where(Incident.id == incident.id, Incident.status == seen)
+        .values(status=IncidentStatus.CANCELLED)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict(f"incident {incident.id} changed meanwhile; reload", code="incident_changed")
+    session.refresh(incident)
+    session.flush()
+    return list(transports)
+
+
+# --- the timeline --------------------------------------------------------------------------
+
+
+def find_replay(
+    *, session: Session, transport: Transport, kind: str, key: str | None
+) -> TransportEvent | None:
+    """The event an earlier request with this idempotency key recorded, if any."""
+    if key is None:
+        return None
+    event = session.scalar(select(TransportEvent).where(TransportEvent.idempotency_key == key))
+    if event is None:
+        return None
+    if event.transport_id != transport.id or event.kind != kind:
+        raise Conflict(
+            "this idempotency key was used for a different event", code="idempotency_key_reused"
+        )
+    return event
+
+
+def record_event(
+    *,
+    session: Session,
+    transport: Transport,
+    kind: str,
+    at: dt.datetime | None,
+    key: str | None,
+    data: dict[str, object],
+    actor: User,
+) -> tuple[TransportEvent, bool]:
+    """Set one timeline timestamp, once, in FDMA order. Returns (event, replayed)."""
+    replay = find_replay(session=session, transport=transport, kind=kind, key=key)
+    if replay is not None:
+        return replay, True
+    try:
+        return _record(session, transport, kind, at, key, data, actor), False
+    except Conflict:
+        # We lost a race, perhaps to the same tablet replaying this very request
+        # (the winner has committed by now, so a fresh read sees its event).
+        replay = find_replay(session=session, transport=transport, kind=kind, key=key)
+        if replay is not None:
+            return replay, True
+        raise
+
+
+def _record(
+    session: Session,
+    transport: Transport,
+    kind: str,
+    at: dt.datetime | None,
+    key: str | None,
+    data: dict[str, object],
+    actor: User,
+) -> TransportEvent:
+    index = KINDS.index(kind)
+    column = COLUMN[kind]
+    _check_step(transport, kind)
+    previous_at: dt.datetime = getattr(transport, COLUMN[KINDS[index - 1]])
+    now = utcnow()
+    if at is None:
+        at = max(now, previous_at)
+    if at > now + CLOCK_SKEW:
+        raise ValidationFailed("the event lies in the future", code="at_in_future")
+    if at < previous_at:
+        raise ValidationFailed(
+            f"{kind} cannot precede {KINDS[index - 1]} ({previous_at.isoformat()})",
+            code="at_before_previous",
+        )
+    if kind == "arrived_hospital" and transport.destination_hospital_id is None:
+        raise Conflict("set the destination hospital first", code="no_destination")
+
+    unit = fleet.get(session=session, unit_id=transport.unit_id)
+    follows = UNIT_FOLLOWS.get(kind)
+    if follows is not None:
+        try:
+            fleet.transition(session=session, unit=unit, to=follows, now=min(at, now))
+        except Conflict:
+            _explain_lost_race(session, transport, kind)
+            raise
+
+    col = getattr(Transport, column)
+    prev_col = getattr(Transport, COLUMN[KINDS[index - 1]])
+    written = session.execute(
+        update(Transport)
+        .where(
+            Transport.id == transport.id,
+            Transport.status == TransportStatus.ACTIVE,
+            col.is_(None),
+            prev_col.is_not(None),
+        )
+        .values({column: at})
+        .execution_options(synchronize_session=False)
+    )
+    if written.rowcount != 1:  # type: ignore[attr-defined]
+        _explain_lost_race(session, transport, kind)
+        raise Conflict(f"transport {transport.id} changed meanwhile; reload", code="conflict")
+    session.refresh(transport)
+    if kind == "handover":
+        transport.status = TransportStatus.COMPLETED
+        incident = session.get(Incident, transport.incident_id)
+        if incident is not None and incident.status is IncidentStatus.ASSIGNED:
+            incident.status = IncidentStatus.CLOSED
+    event = TransportEvent(
+        transport_id=transport.id,
+        kind=kind,
+        at=at,
+        recorded_by=actor.id,
+        idempotency_key=key,
+        data=dict(data),
+    )
+    session.add(event)
+    session.flush()
+    return event
+
+
+def _explain_lost_race(session: Session, transport: Transport, kind: str) -> None:
+    """Someone changed the transport between our read and our write: say what."""
+    session.refresh(transport)
+    _check_step(transport, kind)
+
+
+def _check_step(transport: Transport, kind: str) -> None:
+    index = KINDS.index(kind)
+    if getattr(transport, COLUMN[kind]) is not None:
+        raise Conflict(f"{kind} is already recorded", code="already_recorded")
+    if transport.status is not TransportStatus.ACTIVE:
+        raise Conflict(
+            f"transport {transport.id} is {transport.status.value}", code="transport_closed"
+        )
+    missing = [k for k in KINDS[:index] if getattr(transport, COLUMN[k]) is None]
+    if missing:
+        raise Conflict(
+            f"{kind} comes after {missing[0]}, which is not recorded yet",
+            code="out_of_order",
+            extra={"missing": missing},
+        )
+
+
+def set_destination(
+    *,
+    session: Session,
+    transport: Transport,
+    hospital_id: int,
+    bed_category: BedCategory | None,
+) -> None:
+    if transport.status is not TransportStatus.ACTIVE:
+        raise Conflict(
+            f"transport {transport.id} is {transport.status.value}", code="transport_closed"
+        )
+    if transport.arrived_hospital_at is not None:
+        raise Conflict("the unit has already arrived at a hospital", code="already_arrived")
+    hospital = hospitals.get(session=session, hospital_id=hospital_id)
+    transport.destination_hospital_id = hospital.id
+    if bed_category is not None:
+        transport.bed_category = bed_category.value
+    session.flush()
+
+
+# --- today's figures -----------------------------------------------------------------------
+
+
+def _p90(values: list[float]) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    # Nearest rank: the smallest value at or above which 10 % of the runs lie.
+    return ordered[max(0, math.ceil(0.9 * len(ordered)) - 1)]
+
+
+def _mean(values: list[float]) -> float | None:
+    return round(statistics.fmean(values), 2) if values else None
+
+
+def stats_today(*, session: Session, now: dt.datetime | None = None) -> TodayStats:
+    now = now or utcnow()
+    local = now.astimezone(LOCAL_TZ)
+    start = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    end = start + dt.timedelta(days=1)
+    rows = session.scalars(
+        select(Transport).where(
+            Transport.call_received_at >= start.astimezone(dt.UTC),
+            Transport.call_received_at < end.astimezone(dt.UTC),
+        )
+    ).all()
+
+    def minutes(a: str, b: str) -> list[float]:
+        out = []
+        for t in rows:
+            s = _seconds(getattr(t, COLUMN[a]), getattr(t, COLUMN[b]))
+            if s is not None and t.status is not TransportStatus.CANCELLED:
+                out.append(s / 60)
+        return out
+
+    to_hospital = minutes("call_received", "arrived_hospital")
+    mean_hospital = _mean(to_hospital)
+    p90 = _p90(to_hospital)
+    return TodayStats(
+        date=start.date(),
+        timezone=str(LOCAL_TZ),
+        transports=len(rows),
+        active=sum(t.status is TransportStatus.ACTIVE for t in rows),
+        completed=sum(t.status is TransportStatus.COMPLETED for t in rows),
+        cancelled=sum(t.status is TransportStatus.CANCELLED for t in rows),
+        call_to_scene_min_mean=_mean(minutes("call_received", "arrived_scene")),
+        call_to_hospital_min_mean=mean_hospital,
+        call_to_hospital_min_p90=round(p90, 2) if p90 is not None else None,
+        baseline_call_to_hospital_min=BASELINE_CALL_TO_HOSPITAL_MIN,
+        vs_baseline_min=round(mean_hospital - BASELINE_CALL_TO_HOSPITAL_MIN, 2)
+        if mean_hospital is not None
+        else None,
+        intervals=[
+            IntervalStats(
+                start=KINDS[i],  # type: ignore[arg-type]
+                end=KINDS[i + 1],  # type: ignore[arg-type]
+                mean_min=_mean(minutes(KINDS[i], KINDS[i + 1])),
+                n=len(minutes(KINDS[i], KINDS[i + 1])),
+            )
+            for i in range(len(KINDS) - 1)
+        ],
+    )

@@ -1,0 +1,1 @@
+"""Vitals and ECG streamed from the ambulance, stored with the transport."""

@@ -1,0 +1,260 @@
+"""Storing and reading the vitals and ECG streamed from the ambulance, and who may see them.
+
+The relay calls ``store_records`` (off its event loop) before it acknowledges a
+frame to the tablet; rows are keyed by (transport, sequence) and inserted with
+"on conflict do nothing", so a replay after an outage is stored exactly once.
+"""
+
+from __future__ import annotations
+
+import array
+import datetime as dt
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Table, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from ems.auth.models import Role, User
+from ems.transports.models import HospitalRequest, RequestStatus, Transport, TransportEvent
+from ems.vitals.models import EcgSegment, VitalSigns
+from ems.vitals.schemas import StreamNote, VitalsPayload
+
+
+@dataclass(frozen=True)
+class TransportAccess:
+    """What decides who may see a transport's stream: plain data, cheap to re-check."""
+
+    transport_id: int
+    unit_id: int
+    destination_hospital_id: int | None
+    accepted_hospital_ids: frozenset[int]
+    active: bool
+    patient_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Principal:
+    user_id: int
+    role: Role
+    unit_id: int | None
+    hospital_id: int | None
+    on_duty: bool = True
+
+    @classmethod
+    def of(cls, user: User) -> Principal:
+        return cls(user.id, user.role, user.unit_id, user.hospital_id, user.on_duty)
+
+
+def load_access(*, session: Session, transport_id: int) -> TransportAccess | None:
+    t = session.get(Transport, transport_id)
+    if t is None:
+        return None
+    accepted = session.scalars(
+        select(HospitalRequest.hospital_id).where(
+            HospitalRequest.transport_id == transport_id,
+            HospitalRequest.status == RequestStatus.ACCEPTED,
+        )
+    ).all()
+    return TransportAccess(
+        transport_id=t.id,
+        unit_id=t.unit_id,
+        destination_hospital_id=t.destination_hospital_id,
+        accepted_hospital_ids=frozenset(accepted),
+        active=t.status.value == "active",
+        patient_id=t.patient_id,
+    )
+
+
+def receiving_hospitals(access: TransportAccess) -> frozenset[int]:
+    """The hospitals whose ER may follow the patient.
+
+    Once a destination is set it decides alone: a transport re-routed elsewhere
+    stops being visible to the hospital it left, even if that one had accepted.
+    """
+    if access.destination_hospital_id is not None:
+        return frozenset({access.destination_hospital_id})
+    return access.accepted_hospital_ids
+
+
+def may_view_stream(who: Principal, access: TransportAccess) -> bool:
+    """Live stream viewers: dispatchers, and the ER of the receiving hospital."""
+    if who.role in (Role.ADMIN, Role.DISPATCHER):
+        return True
+    if who.role is Role.ER_STAFF:
+        return who.hospital_id is not None and who.hospital_id in receiving_hospitals(access)
+    return False
+
+
+def may_read_record(who: Principal, access: TransportAccess) -> bool:
+    """The stored vitals: the stream's viewers plus the crew of the transport's unit."""
+    if who.role is Role.PARAMEDIC:
+        return who.unit_id is not None and who.unit_id == access.unit_id
+    return may_view_stream(who, access)
+
+
+def may_publish(who: Principal, access: TransportAccess) -> bool:
+    if who.role is Role.ADMIN:
+        return True
+    return (
+        who.role is Role.PARAMEDIC
+        and who.on_duty
+        and who.unit_id is not None
+        and who.unit_id == access.unit_id
+        and access.active
+    )
+
+
+# --- storing ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VitalsRecord:
+    seq: int
+    measured_at: dt.datetime
+    values: VitalsPayload
+
+
+@dataclass(frozen=True)
+class EcgRecord:
+    seq: int
+    started_at: dt.datetime
+    sample_rate_hz: int
+    samples_uv: Sequence[int]
+
+
+@dataclass(frozen=True)
+class NoteRecord:
+    seq: int
+    at: dt.datetime
+    note: StreamNote
+
+
+Record = VitalsRecord | EcgRecord | NoteRecord
+
+
+@dataclass
+class StoreResult:
+    """Sequence numbers stored now, and those that were already there."""
+
+    stored: list[int] = field(default_factory=list)
+    duplicates: list[int] = field(default_factory=list)
+
+
+def _samples_blob(samples: Sequence[int]) -> bytes:
+    a = array.array("h", samples)
+    if sys.byteorder != "little":
+        a.byteswap()
+    return a.tobytes()
+
+
+def _samples_list(blob: bytes) -> list[int]:
+    a = array.array("h")
+    a.frombytes(blob)
+    if sys.byteorder != "little":
+        a.byteswap()
+    return a.tolist()
+
+
+def _insert_ignore(session: Session, table: Table, rows: list[dict[str, Any]]) -> set[int]:
+    """Insert rows, skipping (transport_id, seq) already stored; returns the new seqs."""
+    if not rows:
+        return set()
+    dialect = session.get_bind().dialect.name
+    ins: Any
+    if dialect == "postgresql":
+        ins = postgresql.insert(table)
+    elif dialect == "sqlite":
+        ins = sqlite.insert(table)
+    else:  # pragma: no cover - only the two backends are supported
+        raise RuntimeError(f"unsupported database {dialect}")
+    stmt = ins.on_conflict_do_nothing(index_elements=["transport_id", "seq"]).returning(table.c.seq)
+    return {int(s) for s in session.scalars(stmt, rows).all()}
+
+
+def store_records(
+    *, session: Session, transport_id: int, records: Sequence[Record], recorded_by: int | None
+) -> StoreResult:
+    """Store a batch of records; flushes, never commits."""
+    now = dt.datetime.now(dt.UTC)
+    vitals = [
+        {
+            "transport_id": transport_id,
+            "seq": r.seq,
+            "measured_at": r.measured_at,
+            "received_at": now,
+            "recorded_by": recorded_by,
+            **r.values.model_dump(),
+        }
+        for r in records
+        if isinstance(r, VitalsRecord)
+    ]
+    ecg = [
+        {
+            "transport_id": transport_id,
+            "seq": r.seq,
+            "started_at": r.started_at,
+            "received_at": now,
+            "recorded_by": recorded_by,
+            "sample_rate_hz": r.sample_rate_hz,
+            "sample_count": len(r.samples_uv),
+            "samples": _samples_blob(r.samples_uv),
+        }
+        for r in records
+        if isinstance(r, EcgRecord)
+    ]
+    new = _insert_ignore(session, VitalSigns.__table__, vitals)  # type: ignore[arg-type]
+    new |= _insert_ignore(session, EcgSegment.__table__, ecg)  # type: ignore[arg-type]
+    for r in records:
+        if not isinstance(r, NoteRecord):
+            continue
+        key = f"stream:{transport_id}:{r.seq}"
+        if session.scalar(select(TransportEvent.id).where(TransportEvent.idempotency_key == key)):
+            continue
+        session.add(
+            TransportEvent(
+                transport_id=transport_id,
+                kind="crew_note",
+                at=r.at,
+                recorded_by=recorded_by,
+                idempotency_key=key,
+                data={"text": r.note.text, **r.note.data},
+            )
+        )
+        new.add(r.seq)
+    session.flush()
+    result = StoreResult()
+    for r in records:
+        (result.stored if r.seq in new else result.duplicates).append(r.seq)
+    return result
+
+
+# --- reading ---------------------------------------------------------------------
+
+
+def list_vitals(
+    *, session: Session, transport_id: int, after_seq: int = 0, limit: int = 200
+) -> list[VitalSigns]:
+    return list(
+        session.scalars(
+            select(VitalSigns)
+            .where(VitalSigns.transport_id == transport_id, VitalSigns.seq > after_seq)
+            .order_by(VitalSigns.seq)
+            .limit(limit)
+        ).all()
+    )
+
+
+def list_ecg(
+    *, session: Session, transport_id: int, after_seq: int = 0, limit: int = 200
+) -> list[tuple[int, dt.datetime, int, list[int]]]:
+    rows = session.scalars(
+        select(EcgSegment)
+        .where(EcgSegment.transport_id == transport_id, EcgSegment.seq > after_seq)
+        .order_by(EcgSegment.seq)
+        .limit(limit)
+    ).all()
+    return [(r.seq, r.started_at, r.sample_rate_hz, _samples_list(r.samples)) for r in rows]

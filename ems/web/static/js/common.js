@@ -1,0 +1,337 @@
+// Shared by every page: language, session, API calls, live events and small formatters.
+// Japanese is the default language; the choice is kept in localStorage.
+
+const LANG_KEY = "ems.lang";
+const TOKEN_KEY = "ems.token";
+const USER_KEY = "ems.user";
+
+const dictionaries = {};
+let lang = localStorage.getItem(LANG_KEY) === "en" ? "en" : "ja";
+const langListeners = [];
+
+export function currentLang() {
+  return lang;
+}
+
+async function loadDictionary(code) {
+  if (!dictionaries[code]) {
+    const resp = await fetch(`/static/i18n/${code}.json`, { cache: "no-cache" });
+    dictionaries[code] = await resp.json();
+  }
+  return dictionaries[code];
+}
+
+/** Translate ``key``; ``{name}`` placeholders are filled from ``vars``. */
+export function t(key, vars = {}) {
+  const dict = dictionaries[lang] || {};
+  let text = dict[key] ?? dictionaries.ja?.[key] ?? key;
+  for (const [name, value] of Object.entries(vars)) {
+    text = text.replaceAll(`{${name}}`, String(value));
+  }
+  return text;
+}
+
+/** Fill every element marked with data-i18n (text), data-i18n-placeholder,
+ * data-i18n-aria-label or data-i18n-title under ``root``. */
+export function applyI18n(root = document) {
+  document.documentElement.lang = lang;
+  for (const el of root.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
+  for (const el of root.querySelectorAll("[data-i18n-placeholder]")) {
+    el.setAttribute("placeholder", t(el.dataset.i18nPlaceholder));
+  }
+  for (const el of root.querySelectorAll("[data-i18n-aria-label]")) {
+    el.setAttribute("aria-label", t(el.dataset.i18nAriaLabel));
+  }
+  for (const el of root.querySelectorAll("[data-i18n-title]")) {
+    el.setAttribute("title", t(el.dataset.i18nTitle));
+  }
+  for (const btn of root.querySelectorAll("[data-lang-toggle]")) {
+    btn.textContent = lang === "ja" ? "English" : "日本語";
+    btn.setAttribute("lang", lang === "ja" ? "en" : "ja");
+    btn.setAttribute("aria-label", t("common.switch_language"));
+  }
+  const title = document.querySelector("[data-i18n-doc-title]");
+  if (title) document.title = `${t(title.dataset.i18nDocTitle)} — ${t("app.name")}`;
+}
+
+export async function initI18n() {
+  await Promise.all([loadDictionary("ja"), loadDictionary(lang)]);
+  applyI18n();
+  for (const btn of document.querySelectorAll("[data-lang-toggle]")) {
+    btn.addEventListener("click", () => setLang(lang === "ja" ? "en" : "ja"));
+  }
+}
+
+export async function setLang(code) {
+  lang = code === "en" ? "en" : "ja";
+  localStorage.setItem(LANG_KEY, lang);
+  await loadDictionary(lang);
+  applyI18n();
+  for (const fn of langListeners) fn(lang);
+}
+
+/** Called again after every language switch, to re-render dynamic parts. */
+export function onLangChange(fn) {
+  langListeners.push(fn);
+}
+
+/** Pick the name in the current language from objects with name / name_en. */
+export function localName(obj) {
+  if (!obj) return "";
+  return lang === "en" && obj.name_en ? obj.name_en : obj.name || obj.name_en || "";
+}
+
+// --- session ---------------------------------------------------------------
+
+export function session() {
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  const raw = sessionStorage.getItem(USER_KEY);
+  return token && raw ? { token, user: JSON.parse(raw) } : null;
+}
+
+export function saveSession(token, user) {
+  sessionStorage.setItem(TOKEN_KEY, token);
+  sessionStorage.setItem(USER_KEY, JSON.stringify(user));
+}
+
+export function clearSession() {
+  sessionStorage.removeItem(TOKEN_KEY);
+  sessionStorage.removeItem(USER_KEY);
+}
+
+/** The page's user, or a redirect to the login page when there is none
+ * or the role does not fit the page. */
+export function requireSession(roles, loginUrl = "/login") {
+  const s = session();
+  if (!s || (roles && !roles.includes(s.user.role) && s.user.role !== "admin")) {
+    const next = encodeURIComponent(location.pathname);
+    location.replace(`${loginUrl}?next=${next}`);
+    throw new Error("not signed in");
+  }
+  return s;
+}
+
+export class ApiError extends Error {
+  constructor(status, problem) {
+    super(problem?.detail || problem?.title || `HTTP ${status}`);
+    this.status = status;
+    this.code = problem?.code || "http_error";
+    this.problem = problem || {};
+  }
+}
+
+/** Call the JSON API with the session's bearer token. */
+export async function api(path, { method = "GET", body, signal, headers = {} } = {}) {
+  const s = session();
+  const init = { method, headers: { Accept: "application/json", ...headers }, signal };
+  if (s) init.headers.Authorization = `Bearer ${s.token}`;
+  if (body !== undefined) {
+    init.headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  let resp;
+  try {
+    resp = await fetch(path, init);
+  } catch (err) {
+    throw new ApiError(0, { code: "network_error", detail: String(err) });
+  }
+  if (resp.status === 204) return null;
+  const text = await resp.text();
+  let data = null;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch {
+    data = { detail: text };
+  }
+  if (!resp.ok) {
+    if (resp.status === 401 && s && path !== "/api/v1/auth/token") {
+      clearSession();
+      location.replace(`/login?next=${encodeURIComponent(location.pathname)}`);
+    }
+    throw new ApiError(resp.status, data);
+  }
+  return data;
+}
+
+/** A readable message for an API error, in the current language. */
+export function errorText(err) {
+  if (err instanceof ApiError) {
+    const key = `error.${err.code}`;
+    const translated = t(key);
+    return translated === key ? `${t("error.generic")} (${err.code}): ${err.message}` : translated;
+  }
+  return String(err?.message || err);
+}
+
+// --- live updates ------------------------------------------------------------
+
+/** Subscribe to the server's events. ``handlers`` maps event types to callbacks;
+ * ``onResync`` runs after every (re)connection, since events may have been missed. */
+export function liveEvents(handlers, { onResync, url } = {}) {
+  const s = session();
+  const indicator = document.querySelector("[data-live]");
+  const setState = (state) => {
+    if (!indicator) return;
+    indicator.dataset.live = state;
+    indicator.textContent = t(`live.${state}`);
+  };
+  const src = new EventSource(url || `/api/v1/events?access_token=${encodeURIComponent(s.token)}`);
+  let everOpened = false;
+  src.addEventListener("open", () => {
+    setState("connected");
+    if (everOpened && onResync) onResync();
+    everOpened = true;
+  });
+  src.addEventListener("error", () => setState("reconnecting"));
+  for (const [type, fn] of Object.entries(handlers)) {
+    src.addEventListener(type, (ev) => {
+      let data = {};
+      try {
+        data = JSON.parse(ev.data);
+      } catch {
+        /* a malformed event is ignored; the next resync repairs the view */
+      }
+      fn(data, type);
+    });
+  }
+  onLangChange(() => setState(indicator?.dataset.live || "reconnecting"));
+  return src;
+}
+
+// --- formatting --------------------------------------------------------------
+
+export function fmtTime(iso) {
+  if (!iso) return "—";
+  const d = new Date(iso);
+  return d.toLocaleTimeString(lang === "en" ? "en-GB" : "ja-JP", {
+    hour: "2-digit",
+    minute: "2-digit",
+  });
+}
+
+export function fmtDateTime(iso) {
+  if (!iso) return "—";
+  const d = new Date(iso);
+  return d.toLocaleString(lang === "en" ? "en-GB" : "ja-JP", {
+    month: "short",
+    day: "numeric",
+    hour: "2-digit",
+    minute: "2-digit",
+  });
+}
+
+/** Minutes as "12.3 分" / "12.3 min". */
+export function fmtMinutes(min) {
+  if (min === null || min === undefined || Number.isNaN(min)) return "—";
+  return t("unit.minutes", { n: Number(min).toFixed(1) });
+}
+
+/** Seconds of an ETA as whole minutes. */
+export function fmtEta(seconds) {
+  if (seconds === null || seconds === undefined) return "—";
+  return t("unit.eta_minutes", { n: Math.max(1, Math.round(seconds / 60)) });
+}
+
+/** "3 分前" / "in 12 min" relative to now. */
+export function fmtRelative(iso) {
+  if (!iso) return "—";
+  const diffMin = Math.round((new Date(iso).getTime() - Date.now()) / 60000);
+  if (Math.abs(diffMin) < 1) return t("time.now");
+  return diffMin > 0 ? t("time.in_min", { n: diffMin }) : t("time.min_ago", { n: -diffMin });
+}
+
+export function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key === "class") node.className = value;
+    else if (key === "dataset") Object.assign(node.dataset, value);
+    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else if (key === "text") node.textContent = value;
+    else node.setAttribute(key, value === true ? "" : value);
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+/** Announce a short message to everyone, screen readers included. */
+export function toast(message, kind = "info") {
+  let box = document.getElementById("toasts");
+  if (!box) {
+    box = el("div", { id: "toasts", class: "toasts", role: "status", "aria-live": "polite" });
+    document.body.append(box);
+  }
+  const item = el("div", { class: `toast toast-${kind}` }, message);
+  box.append(item);
+  setTimeout(() => item.remove(), kind === "error" ? 8000 : 4000);
+}
+
+export function startClock(node) {
+  const tick = () => {
+    node.textContent = new Date().toLocaleTimeString(lang === "en" ? "en-GB" : "ja-JP", {
+      hour: "2-digit",
+      minute: "2-digit",
+      second: "2-digit",
+    });
+  };
+  tick();
+  setInterval(tick, 1000);
+}
+
+/** Header: user name, role, clock and sign-out. */
+export function initHeader(s, { logoutUrl = "/login" } = {}) {
+  const name = document.querySelector("[data-user-name]");
+  if (name) name.textContent = s.user.display_name || s.user.username;
+  const clock = document.querySelector("[data-clock]");
+  if (clock) startClock(clock);
+  for (const btn of document.querySelectorAll("[data-logout]")) {
+    btn.addEventListener("click", async () => {
+      try {
+        await api("/api/v1/auth/token", { method: "DELETE" });
+      } catch {
+        /* signing out locally is enough when the server is unreachable */
+      }
+      clearSession();
+      location.replace(logoutUrl);
+    });
+  }
+}
+
+export const URGENCIES = ["critical", "serious", "moderate", "minor"];
+export const TIMELINE = [
+  "call_received",
+  "dispatched",
+  "arrived_scene",
+  "patient_contact",
+  "loaded",
+  "departed_scene",
+  "arrived_hospital",
+  "handover",
+];
+export const BED_CATEGORIES = [
+  "general",
+  "icu",
+  "ccu",
+  "scu",
+  "paediatric",
+  "maternity",
+  "burn",
+  "psychiatric",
+];
+export const DECLINE_REASONS = [
+  "beds_full",
+  "cannot_treat",
+  "outside_specialty",
+  "no_specialist",
+  "in_surgery",
+  "other",
+];
+
+/** Replace a node's children, skipping null/false (replaceChildren would print "null"). */
+export function fill(node, ...children) {
+  node.replaceChildren(...children.flat().filter((c) => c !== null && c !== undefined && c !== false));
+  return node;
+}

@@ -1,0 +1,390 @@
+"""The stream protocol with no I/O: the binary frame header, the payloads of
+ECG and vitals frames, the room registry and the per-viewer fan-out policy.
+
+The asyncio server (``hospital_gateway.server``) and the tablet's publisher
+(``ambulance_client.streamer``) are thin shells around this module; everything
+here is plain data in, plain data out, so that it can be tested without sockets.
+
+Errors::
+
+    ProtocolError                 a frame the relay drops (``code`` says why)
+    ├── code "malformed_frame"    bad magic, unknown kind, inconsistent length
+    ├── code "truncated_frame"    shorter than its header says
+    ├── code "unsupported_version"
+    └── code "frame_too_large"    payload over the limit of its kind
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import struct
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+MAGIC = b"EV"
+VERSION = 1
+# magic, version, kind, flags, 3 reserved bytes, transport id, sequence,
+# capture timestamp (µs since the Unix epoch), payload length. Network byte order.
+HEADER = struct.Struct(">2sBBB3xIQQI")
+HEADER_SIZE = HEADER.size  # 32 bytes
+
+FLAG_KEYFRAME = 0x01
+
+
+class Kind(enum.IntEnum):
+    VIDEO_H264 = 1
+    VIDEO_JPEG = 2
+    ECG = 3
+    VITALS = 4
+    CONTROL = 5
+    EVENT = 6
+
+    @property
+    def is_video(self) -> bool:
+        return self in (Kind.VIDEO_H264, Kind.VIDEO_JPEG)
+
+    @property
+    def is_record(self) -> bool:
+        """Part of the medical record: persisted, acknowledged, never dropped."""
+        return self in (Kind.ECG, Kind.VITALS, Kind.EVENT)
+
+
+# Largest payload per kind. A 720p H.264 keyframe at 1 Mbit/s is ~60 kB and a
+# 720p JPEG at quality 80 ~150 kB; ten seconds of 250 Hz ECG is 5 kB.
+MAX_PAYLOAD: dict[Kind, int] = {
+    Kind.VIDEO_H264: 768 * 1024,
+    Kind.VIDEO_JPEG: 768 * 1024,
+    Kind.ECG: 16 * 1024,
+    Kind.VITALS: 4 * 1024,
+    Kind.CONTROL: 4 * 1024,
+    Kind.EVENT: 8 * 1024,
+}
+MAX_FRAME = HEADER_SIZE + max(MAX_PAYLOAD.values())
+
+
+class ProtocolError(Exception):
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    transport_id: int
+    seq: int
+    capture_us: int
+    kind: Kind
+    keyframe: bool
+    payload: bytes
+
+    def encode(self) -> bytes:
+        return encode_frame(self)
+
+
+def encode_frame(frame: Frame) -> bytes:
+    if len(frame.payload) > MAX_PAYLOAD[frame.kind]:
+        raise ProtocolError("frame_too_large", f"{frame.kind.name} payload over the limit")
+    flags = FLAG_KEYFRAME if frame.keyframe else 0
+    head = HEADER.pack(
+        MAGIC,
+        VERSION,
+        int(frame.kind),
+        flags,
+        frame.transport_id,
+        frame.seq,
+        frame.capture_us,
+        len(frame.payload),
+    )
+    return head + frame.payload
+
+
+def decode_header(data: bytes | bytearray | memoryview) -> tuple[Kind, int, int, int, bool, int]:
+    """(kind, transport_id, seq, capture_us, keyframe, payload_len) of a frame."""
+    if len(data) < HEADER_SIZE:
+        raise ProtocolError("truncated_frame", f"{len(data)} bytes: shorter than the header")
+    magic, version, kind, flags, transport_id, seq, capture_us, length = HEADER.unpack_from(data)
+    if magic != MAGIC:
+        raise ProtocolError("malformed_frame", "bad magic")
+    if version != VERSION:
+        raise ProtocolError("unsupported_version", f"frame version {version}, relay speaks 1")
+    try:
+        k = Kind(kind)
+    except ValueError:
+        raise ProtocolError("malformed_frame", f"unknown kind {kind}") from None
+    if length > MAX_PAYLOAD[k]:
+        raise ProtocolError("frame_too_large", f"{k.name} payload of {length} bytes")
+    return k, transport_id, seq, capture_us, bool(flags & FLAG_KEYFRAME), length
+
+
+def decode_frame(data: bytes | bytearray | memoryview) -> Frame:
+    kind, transport_id, seq, capture_us, keyframe, length = decode_header(data)
+    actual = len(data) - HEADER_SIZE
+    if actual < length:
+        raise ProtocolError("truncated_frame", f"payload of {actual} bytes, header says {length}")
+    if actual > length:
+        raise ProtocolError("malformed_frame", f"payload of {actual} bytes, header says {length}")
+    return Frame(
+        transport_id=transport_id,
+        seq=seq,
+        capture_us=capture_us,
+        kind=kind,
+        keyframe=keyframe,
+        payload=bytes(data[HEADER_SIZE:]),
+    )
+
+
+# --- payloads of the record kinds -------------------------------------------------
+
+ECG_HEAD = struct.Struct("<HH")  # sample rate (Hz), sample count; then int16 LE samples (µV)
+
+
+def encode_ecg(sample_rate_hz: int, samples_uv: Iterable[int]) -> bytes:
+    values = [max(-32768, min(32767, int(v))) for v in samples_uv]
+    return ECG_HEAD.pack(sample_rate_hz, len(values)) + struct.pack(f"<{len(values)}h", *values)
+
+
+def decode_ecg(payload: bytes) -> tuple[int, list[int]]:
+    if len(payload) < ECG_HEAD.size:
+        raise ProtocolError("malformed_frame", "ECG payload shorter than its header")
+    rate, count = ECG_HEAD.unpack_from(payload)
+    if rate == 0 or len(payload) != ECG_HEAD.size + 2 * count:
+        raise ProtocolError("malformed_frame", "ECG sample count does not match the payload")
+    return rate, list(struct.unpack_from(f"<{count}h", payload, ECG_HEAD.size))
+
+
+def encode_json(value: dict[str, Any]) -> bytes:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def decode_json(payload: bytes) -> dict[str, Any]:
+    try:
+        value = json.loads(payload)
+    except (UnicodeDecodeError, ValueError):
+        raise ProtocolError("malformed_frame", "payload is not JSON") from None
+    if not isinstance(value, dict):
+        raise ProtocolError("malformed_frame", "payload is not a JSON object")
+    return value
+
+
+# --- fan-out policy ---------------------------------------------------------------
+
+
+class Push(enum.Enum):
+    QUEUED = "queued"
+    DROPPED = "dropped"  # video dropped; the viewer skips to the next keyframe
+    OVERFLOW = "overflow"  # the viewer cannot keep up with the record lane: cut it
+
+
+@dataclass
+class ViewerQueue:
+    """What is waiting to be sent to one viewer.
+
+    Records (ECG, vitals, events) go first and are never dropped; a viewer whose
+    record backlog passes ``max_records`` is not keeping up and is disconnected
+    (it reloads the history from the API when it comes back). Video is
+    latest-frame-wins but never breaks a GOP: once a frame is dropped, every
+    delta frame is skipped until the next keyframe, so the decoder never sees
+    garbage. Memory per viewer is bounded by ``max_video_bytes`` + records.
+    """
+
+    max_video_frames: int = 4
+    max_video_bytes: int = 1024 * 1024
+    max_records: int = 2000
+    records: deque[bytes] = field(default_factory=deque)
+    video: deque[bytes] = field(default_factory=deque)
+    video_bytes: int = 0
+    need_keyframe: bool = True
+    # Extra room while a joining viewer drains the GOP it was seeded with.
+    burst: int = 0
+    burst_bytes: int = 0
+    dropped: int = 0
+    sent: int = 0
+
+    def push(self, frame: Frame, raw: bytes) -> Push:
+        if frame.kind.is_video:
+            return self._push_video(frame.keyframe, raw)
+        if len(self.records) >= self.max_records:
+            return Push.OVERFLOW
+        self.records.append(raw)
+        return Push.QUEUED
+
+    def push_control(self, raw: bytes) -> Push:
+        if len(self.records) >= self.max_records:
+            return Push.OVERFLOW
+        self.records.append(raw)
+        return Push.QUEUED
+
+    def _push_video(self, keyframe: bool, raw: bytes) -> Push:
+        if keyframe:
+            # A keyframe makes everything queued before it useless: latest wins.
+            self.dropped += len(self.video)
+            self.video.clear()
+            self.burst = self.burst_bytes = 0
+            self.video.append(raw)
+            self.video_bytes = len(raw)
+            self.need_keyframe = False
+            return Push.QUEUED
+        if self.need_keyframe:
+            self.dropped += 1
+            return Push.DROPPED
+        if (
+            len(self.video) >= self.max_video_frames + self.burst
+            or self.video_bytes + len(raw) > self.max_video_bytes + self.burst_bytes
+        ):
+            # Fell behind: drop the backlog and wait for a keyframe.
+            self.dropped += len(self.video) + 1
+            self.video.clear()
+            self.video_bytes = 0
+            self.need_keyframe = True
+            return Push.DROPPED
+        self.video.append(raw)
+        self.video_bytes += len(raw)
+        return Push.QUEUED
+
+    def seed(self, gop: list[tuple[Frame, bytes]]) -> None:
+        """Start a joining viewer on a whole cached GOP (bounded by the cache)."""
+        if not gop:
+            return
+        self.video.clear()
+        self.video.extend(raw for _, raw in gop)
+        self.video_bytes = sum(len(raw) for _, raw in gop)
+        self.burst, self.burst_bytes = len(gop), self.video_bytes
+        self.need_keyframe = False
+
+    def pop(self) -> bytes | None:
+        if self.records:
+            self.sent += 1
+            return self.records.popleft()
+        if self.video:
+            raw = self.video.popleft()
+            self.video_bytes -= len(raw)
+            if len(self.video) < self.max_video_frames:
+                self.burst = self.burst_bytes = 0
+            self.sent += 1
+            return raw
+        return None
+
+    def __len__(self) -> int:
+        return len(self.records) + len(self.video)
+
+
+@dataclass
+class GopCache:
+    """The last keyframe and the delta frames after it, so that a joining viewer
+    starts decoding at once. Bounded: past the limits only the keyframe is kept
+    and the joining viewer waits for the next one (a fresh one is requested)."""
+
+    max_frames: int = 60
+    max_bytes: int = 2 * 1024 * 1024
+    frames: list[tuple[Frame, bytes]] = field(default_factory=list)
+    nbytes: int = 0
+    complete: bool = False
+
+    def add(self, frame: Frame, raw: bytes) -> None:
+        if frame.keyframe:
+            self.frames = [(frame, raw)]
+            self.nbytes = len(raw)
+            self.complete = True
+            return
+        if not self.complete:
+            return
+        if len(self.frames) >= self.max_frames or self.nbytes + len(raw) > self.max_bytes:
+            self.complete = False
+            self.frames = self.frames[:1] if self.frames[0][0].keyframe else []
+            return
+        self.frames.append((frame, raw))
+        self.nbytes += len(raw)
+
+    def replay(self) -> list[tuple[Frame, bytes]]:
+        return list(self.frames) if self.complete else []
+
+    @property
+    def has_keyframe(self) -> bool:
+        return self.complete and bool(self.frames)
+
+
+@dataclass
+class Room:
+    """One transport's stream: its viewers and what a joining viewer needs."""
+
+    transport_id: int
+    viewers: dict[int, ViewerQueue] = field(default_factory=dict)
+    gop: GopCache = field(default_factory=GopCache)
+    last_vitals: tuple[Frame, bytes] | None = None
+    # The publisher's stream description (codec, size), replayed to joining viewers.
+    last_control: tuple[Frame, bytes] | None = None
+    publisher: int | None = None
+    frames_in: int = 0
+    last_frame_us: int = 0
+
+    def join(self, viewer_id: int, queue: ViewerQueue | None = None) -> ViewerQueue:
+        """Register a viewer and seed its queue with the cached GOP and vitals."""
+        q = queue if queue is not None else ViewerQueue()
+        if self.last_control is not None:
+            q.push(*self.last_control)
+        q.seed(self.gop.replay())
+        if self.last_vitals is not None:
+            q.push(*self.last_vitals)
+        self.viewers[viewer_id] = q
+        return q
+
+    def leave(self, viewer_id: int) -> None:
+        self.viewers.pop(viewer_id, None)
+
+    def fan_out(self, frame: Frame, raw: bytes) -> dict[int, Push]:
+        """Queue a frame for every viewer; returns each viewer's outcome."""
+        self.frames_in += 1
+        self.last_frame_us = frame.capture_us
+        if frame.kind.is_video:
+            self.gop.add(frame, raw)
+        elif frame.kind is Kind.VITALS:
+            self.last_vitals = (frame, raw)
+        elif frame.kind is Kind.CONTROL:
+            self.last_control = (frame, raw)
+        return {vid: q.push(frame, raw) for vid, q in self.viewers.items()}
+
+    def needs_keyframe(self) -> bool:
+        """Whether some viewer waits for a keyframe that the cache cannot give."""
+        return any(q.need_keyframe for q in self.viewers.values()) and not self.gop.has_keyframe
+
+    def congestion(self) -> tuple[int, int]:
+        """(viewers, viewers dropping video) — fed back to the publisher."""
+        total = len(self.viewers)
+        congested = sum(1 for q in self.viewers.values() if q.dropped > 0)
+        return total, congested
+
+    def reset_counters(self) -> None:
+        for q in self.viewers.values():
+            q.dropped = 0
+
+
+@dataclass
+class Registry:
+    """Every room of one relay process, created on demand and removed when empty."""
+
+    rooms: dict[int, Room] = field(default_factory=dict)
+
+    def room(self, transport_id: int) -> Room:
+        room = self.rooms.get(transport_id)
+        if room is None:
+            room = self.rooms[transport_id] = Room(transport_id)
+        return room
+
+    def get(self, transport_id: int) -> Room | None:
+        return self.rooms.get(transport_id)
+
+    def discard_if_empty(self, transport_id: int) -> None:
+        room = self.rooms.get(transport_id)
+        if room is not None and not room.viewers and room.publisher is None:
+            del self.rooms[transport_id]
+
+    def __iter__(self) -> Iterator[Room]:
+        return iter(list(self.rooms.values()))
+
+
+def error_event(code: str, detail: str = "", **extra: Any) -> str:
+    return json.dumps({"type": "error", "code": code, "detail": detail, **extra})

@@ -1,0 +1,201 @@
+"""Sharing streams between relay processes through Redis pub/sub.
+
+Several relays run behind one address; a tablet publishes to one of them and
+ER viewers may land on any other. The relay that holds the publisher forwards
+every frame to ``<prefix>stream:<transport>``; a relay with viewers of that
+transport subscribes to it. Control messages (a keyframe request from a relay
+whose viewer waits for one) go the other way on ``<prefix>ctl:<transport>``.
+Transport updates from the API (``ems.events``) trigger an immediate re-check
+of the viewers' authorisation.
+
+Each message starts with the sending relay's 16-byte id so that a relay ignores
+its own echo. Records (ECG, vitals) are stored only by the publisher's relay
+before they are forwarded, so the bus never causes a second copy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import uuid
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from ems.events import CHANNEL as EVENTS_CHANNEL
+
+log = logging.getLogger("hospital_gateway.redis")
+
+FrameHandler = Callable[[int, bytes], None]
+ControlHandler = Callable[[int, dict[str, Any]], None]
+UpdateHandler = Callable[[int], None]
+
+# Events from the API that may change who can see a transport.
+TRANSPORT_EVENTS = ("transport.updated", "transport.rerouted", "request.accepted")
+
+
+class RedisBus:
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str = "ems:relay:",
+        events_channel: str = EVENTS_CHANNEL,
+        queue_size: int = 512,
+    ) -> None:
+        self.url = url
+        self.prefix = prefix
+        self.events_channel = events_channel
+        self.origin = uuid.uuid4().bytes
+        self._redis: aioredis.Redis = aioredis.Redis.from_url(url)
+        self._channels: set[str] = {events_channel}
+        self._pubsub: Any = None
+        self._out: deque[tuple[str, bytes]] = deque()
+        self._out_ready = asyncio.Event()
+        self._queue_size = queue_size
+        self._tasks: list[asyncio.Task[None]] = []
+        self.on_frame: FrameHandler = lambda _t, _raw: None
+        self.on_control: ControlHandler = lambda _t, _msg: None
+        self.on_transport_update: UpdateHandler = lambda _t: None
+        self.dropped = 0
+
+    def stream_channel(self, transport_id: int) -> str:
+        return f"{self.prefix}stream:{transport_id}"
+
+    def control_channel(self, transport_id: int) -> str:
+        return f"{self.prefix}ctl:{transport_id}"
+
+    async def start(self) -> None:
+        await self._redis.ping()
+        self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+        await self._pubsub.subscribe(*self._channels)
+        self._tasks = [
+            asyncio.create_task(self._read(), name="redis-read"),
+            asyncio.create_task(self._write(), name="redis-write"),
+        ]
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if self._pubsub is not None:
+            with contextlib.suppress(Exception):
+                await self._pubsub.aclose()
+        with contextlib.suppress(Exception):
+            await self._redis.aclose()
+
+    # --- subscriptions --------------------------------------------------------
+
+    async def _subscribe(self, channel: str) -> None:
+        if channel not in self._channels:
+            self._channels.add(channel)
+            if self._pubsub is not None:
+                await self._pubsub.subscribe(channel)
+
+    async def _unsubscribe(self, channel: str) -> None:
+        if channel in self._channels:
+            self._channels.discard(channel)
+            if self._pubsub is not None:
+                await self._pubsub.unsubscribe(channel)
+
+    async def watch(self, transport_id: int) -> None:
+        """Receive a transport's frames here (this relay has viewers of it)."""
+        await self._subscribe(self.stream_channel(transport_id))
+
+    async def unwatch(self, transport_id: int) -> None:
+        await self._unsubscribe(self.stream_channel(transport_id))
+
+    async def serve(self, transport_id: int) -> None:
+        """Receive control messages for a transport whose publisher is here."""
+        await self._subscribe(self.control_channel(transport_id))
+
+    async def unserve(self, transport_id: int) -> None:
+        await self._unsubscribe(self.control_channel(transport_id))
+
+    # --- publishing -----------------------------------------------------------
+
+    def publish_frame(self, transport_id: int, raw: bytes, *, droppable: bool) -> None:
+        """Queue a frame for the other relays. Video is dropped while Redis lags;
+        records are always queued (they arrive at the pace of the tablet's acks)."""
+        if droppable and len(self._out) >= self._queue_size:
+            self.dropped += 1
+            return
+        self._out.append((self.stream_channel(transport_id), self.origin + raw))
+        self._out_ready.set()
+
+    def publish_control(self, transport_id: int, message: dict[str, Any]) -> None:
+        data = self.origin + json.dumps(message).encode()
+        self._out.append((self.control_channel(transport_id), data))
+        self._out_ready.set()
+
+    async def _write(self) -> None:
+        while True:
+            if not self._out:
+                self._out_ready.clear()
+                await self._out_ready.wait()
+                continue
+            channel, data = self._out[0]
+            try:
+                await self._redis.publish(channel, data)
+            except Exception as exc:  # Redis down: keep serving local viewers, retry
+                log.warning("redis publish failed", extra={"error": type(exc).__name__})
+                await asyncio.sleep(0.5)
+                continue
+            self._out.popleft()
+
+    # --- receiving ------------------------------------------------------------
+
+    async def _read(self) -> None:
+        backoff = 0.2
+        while True:
+            try:
+                message = await self._pubsub.get_message(
+                    ignore_subscribe_messages=True, timeout=1.0
+                )
+                backoff = 0.2
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("redis subscription lost", extra={"error": type(exc).__name__})
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+                with contextlib.suppress(Exception):
+                    await self._pubsub.aclose()
+                    self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+                    await self._pubsub.subscribe(*self._channels)
+                continue
+            if message is None or message.get("type") != "message":
+                continue
+            try:
+                self._dispatch(message["channel"], message["data"])
+            except Exception:
+                log.exception("bad message on the relay bus")
+
+    def _dispatch(self, channel_raw: bytes | str, data: bytes) -> None:
+        channel = channel_raw.decode() if isinstance(channel_raw, bytes) else channel_raw
+        if channel == self.events_channel:
+            event = json.loads(data)
+            if event.get("type") in TRANSPORT_EVENTS or str(event.get("type", "")).startswith(
+                "transport."
+            ):
+                payload = event.get("data") or {}
+                tid = payload.get("transport_id", payload.get("id"))
+                if isinstance(tid, int):
+                    self.on_transport_update(tid)
+            return
+        if data[:16] == self.origin:
+            return
+        body = data[16:]
+        kind, _, tid_text = channel.removeprefix(self.prefix).partition(":")
+        if not tid_text.isdigit():
+            return
+        if kind == "stream":
+            self.on_frame(int(tid_text), body)
+        elif kind == "ctl":
+            self.on_control(int(tid_text), json.loads(body))

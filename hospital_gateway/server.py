@@ -1,0 +1,618 @@
+"""The relay: a thin ``websockets`` asyncio server around ``hospital_gateway.protocol``.
+
+    ws://relay/v1/transports/<id>/publish   the ambulance tablet (one per transport)
+    ws://relay/v1/transports/<id>/view      ER staff and dispatchers
+    GET /healthz                            liveness and load, JSON
+    GET /viewer/ , /viewer/viewer.js        the standalone ER viewer page
+
+A client authenticates with ``Authorization: Bearer <token>`` or, from a browser,
+with a first text message ``{"type": "hello", "token": "…"}``. Vitals, ECG and
+crew notes are stored (off the event loop) before the publisher gets an ack and
+before any viewer sees them. Viewers' rights are re-checked every few seconds and
+at once when the API announces a transport change. ``ems-relay`` runs it; SIGTERM
+closes every connection with 1001 so that clients reconnect elsewhere.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime as dt
+import http
+import itertools
+import json
+import logging
+import re
+import signal
+import time
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import ValidationError
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from ems.config import Config
+from ems.db import Database
+from ems.events import CHANNEL as EVENTS_CHANNEL
+from ems.vitals import service as vitals
+from ems.vitals.schemas import StreamNote, VitalsPayload
+from hospital_gateway.auth import Authorizer, Grant, Refused, Side, still_allowed
+from hospital_gateway.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from hospital_gateway.metrics import RelayMetrics
+from hospital_gateway.protocol import (
+    MAX_FRAME,
+    Frame,
+    Kind,
+    ProtocolError,
+    Push,
+    Registry,
+    ViewerQueue,
+    decode_ecg,
+    decode_frame,
+    decode_json,
+    error_event,
+)
+
+log = logging.getLogger("hospital_gateway")
+
+PATH = re.compile(r"^/v1/transports/(\d{1,10})/(publish|view)$")
+STATIC = Path(__file__).resolve().parent / "static"
+STATIC_FILES = {
+    "/viewer/": ("viewer.html", "text/html; charset=utf-8"),
+    "/viewer/index.html": ("viewer.html", "text/html; charset=utf-8"),
+    "/viewer/viewer.js": ("viewer.js", "text/javascript; charset=utf-8"),
+}
+
+MAX_UNACKED = 5000  # records of one publisher waiting to be stored
+CLOSE_POLICY = 1008  # refused or revoked authorisation
+CLOSE_TRY_AGAIN = 1013  # a viewer that cannot keep up with the record lane
+CLOSE_REPLACED = 4000  # a newer connection of the same transport's publisher
+
+
+@dataclass
+class RelaySettings:
+    host: str = "127.0.0.1"
+    port: int = 8765
+    database_url: str = ""
+    redis_url: str = ""
+    redis_prefix: str = "ems:relay:"
+    # The API publishes its live events here (``ems.events``); ``transport.*`` ones
+    # trigger an immediate access re-check.
+    events_channel: str = EVENTS_CHANNEL
+    max_size: int = MAX_FRAME
+    ping_interval: float = 10.0
+    ping_timeout: float = 10.0
+    # Bytes buffered toward one viewer before ``send`` waits (backpressure).
+    write_limit: int = 64 * 1024
+    auth_timeout_s: float = 5.0
+    recheck_s: float = 2.0
+    token_recheck_s: float = 30.0
+    feedback_s: float = 2.0
+    keyframe_request_s: float = 0.5
+
+    @classmethod
+    def from_config(cls, config: Config, **overrides: Any) -> RelaySettings:
+        base = cls(
+            database_url=config.DATABASE_URL,
+            redis_url=config.REDIS_URL,
+            events_channel=str(config.extra.get("EVENTS_CHANNEL") or EVENTS_CHANNEL),
+        )
+        relay = urlsplit(config.RELAY_URL)
+        if relay.port:
+            base.port = relay.port
+        for key, value in overrides.items():
+            if value is not None:
+                setattr(base, key, value)
+        return base
+
+
+@dataclass
+class Client:
+    id: int
+    ws: ServerConnection
+    transport_id: int
+    grant: Grant
+    token: str
+    queue: ViewerQueue = field(default_factory=ViewerQueue)
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    checked_token_at: float = field(default_factory=time.monotonic)
+
+
+class Relay:
+    def __init__(self, settings: RelaySettings, *, db: Database | None = None) -> None:
+        self.settings = settings
+        self.db = db or Database(settings.database_url)
+        self.authz = Authorizer(self.db)
+        self.registry = Registry()
+        self.viewers: dict[int, Client] = {}
+        self.publishers: dict[int, Client] = {}
+        self.bus: Any = None
+        self.server: Server | None = None
+        self._ids = itertools.count(1)
+        self._tasks: list[asyncio.Task[None]] = []
+        self._recheck_now: set[int] = set()
+        self._recheck_event = asyncio.Event()
+        self._last_keyframe_request: dict[int, float] = {}
+        self._background: set[asyncio.Future[None]] = set()
+        self.stored = 0
+        self.metrics = RelayMetrics()
+
+    # --- life cycle -------------------------------------------------------------
+
+    async def start(self) -> Server:
+        if self.settings.redis_url:
+            from hospital_gateway.redis_bus import RedisBus
+
+            self.bus = RedisBus(
+                self.settings.redis_url,
+                prefix=self.settings.redis_prefix,
+                events_channel=self.settings.events_channel,
+            )
+            self.bus.on_frame = self._on_bus_frame
+            self.bus.on_control = self._on_bus_control
+            self.bus.on_transport_update = self.recheck_soon
+            await self.bus.start()
+        self.server = await serve(
+            self.handler,
+            self.settings.host,
+            self.settings.port,
+            process_request=self.process_request,
+            # Video is already compressed: deflate would only cost CPU and latency.
+            compression=None,
+            max_size=self.settings.max_size,
+            ping_interval=self.settings.ping_interval,
+            ping_timeout=self.settings.ping_timeout,
+            write_limit=self.settings.write_limit,
+        )
+        self._tasks = [
+            asyncio.create_task(self._recheck_loop(), name="recheck"),
+            asyncio.create_task(self._feedback_loop(), name="feedback"),
+        ]
+        return self.server
+
+    @property
+    def port(self) -> int:
+        assert self.server is not None
+        sock = next(iter(self.server.sockets))
+        port: int = sock.getsockname()[1]
+        return port
+
+    async def stop(self) -> None:
+        """Close every connection (1001 going away) and stop the background work."""
+        for task in self._tasks:
+            task.cancel()
+        if self.server is not None:
+            self.server.close()
+            await self.server.wait_closed()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self.bus is not None:
+            await self.bus.close()
+
+    # --- HTTP -------------------------------------------------------------------
+
+    def process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        path = urlsplit(request.path).path
+        if path == "/healthz":
+            body = {
+                "status": "ok",
+                "rooms": len(self.registry.rooms),
+                "publishers": len(self.publishers),
+                "viewers": len(self.viewers),
+                "redis": bool(self.bus),
+            }
+            return _response(http.HTTPStatus.OK, json.dumps(body), "application/json")
+        if path == "/metrics":
+            return _response(http.HTTPStatus.OK, self.metrics.render(self), METRICS_CONTENT_TYPE)
+        if path in STATIC_FILES:
+            name, ctype = STATIC_FILES[path]
+            return _response(http.HTTPStatus.OK, (STATIC / name).read_bytes(), ctype)
+        if request.headers.get("Upgrade", "").lower() != "websocket":
+            return connection.respond(http.HTTPStatus.NOT_FOUND, "not found\n")
+        if not PATH.match(path):
+            return connection.respond(http.HTTPStatus.NOT_FOUND, "unknown stream path\n")
+        return None
+
+    # --- connections ------------------------------------------------------------
+
+    async def handler(self, ws: ServerConnection) -> None:
+        assert ws.request is not None
+        match = PATH.match(urlsplit(ws.request.path).path)
+        if match is None:  # process_request refuses these; kept for direct callers
+            await ws.close(CLOSE_POLICY, "unknown path")
+            return
+        transport_id, side = int(match.group(1)), Side(match.group(2))
+        try:
+            token = await self._token(ws)
+            grant = await asyncio.to_thread(
+                self.authz.authorize, token=token, transport_id=transport_id, side=side
+            )
+        except Refused as exc:
+            with contextlib.suppress(ConnectionClosed):
+                await ws.send(error_event(exc.code, exc.detail))
+                await ws.close(CLOSE_POLICY, exc.code)
+            return
+        except ConnectionClosed:
+            return
+        except Exception:
+            # The database is unreachable: the client retries later (1013), maybe elsewhere.
+            log.exception("authorisation failed")
+            with contextlib.suppress(ConnectionClosed):
+                await ws.send(error_event("relay_unavailable", "try again shortly"))
+                await ws.close(CLOSE_TRY_AGAIN, "relay_unavailable")
+            return
+        client = Client(next(self._ids), ws, transport_id, grant, token)
+        await ws.send(
+            json.dumps(
+                {
+                    "type": "welcome",
+                    "transport_id": transport_id,
+                    "side": side.value,
+                    "role": grant.principal.role.value,
+                }
+            )
+        )
+        if side is Side.PUBLISH:
+            await self._publish(client)
+        else:
+            await self._view(client)
+
+    async def _token(self, ws: ServerConnection) -> str:
+        assert ws.request is not None
+        header = ws.request.headers.get("Authorization", "")
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() == "bearer" and value.strip():
+            return value.strip()
+        # Browsers cannot set headers on a WebSocket: the token comes in a first message,
+        # never in the URL (URLs end up in logs).
+        try:
+            first = await asyncio.wait_for(ws.recv(), self.settings.auth_timeout_s)
+        except TimeoutError:
+            raise Refused("unauthenticated", "send a hello message with a token") from None
+        try:
+            hello = json.loads(first)
+        except (TypeError, ValueError):
+            hello = None
+        if not isinstance(hello, dict) or hello.get("type") != "hello":
+            raise Refused("unauthenticated", "the first message must be a hello with a token")
+        token = hello.get("token")
+        if not isinstance(token, str) or not token:
+            raise Refused("unauthenticated", "the hello message carries no token")
+        return token
+
+    # --- publishing -------------------------------------------------------------
+
+    async def _publish(self, client: Client) -> None:
+        tid = client.transport_id
+        old = self.publishers.get(tid)
+        if old is not None:
+            # The tablet reconnected (Wi-Fi ↔ LTE) before the old link timed out.
+            await old.ws.close(CLOSE_REPLACED, "replaced by a newer connection")
+        self.publishers[tid] = client
+        room = self.registry.room(tid)
+        room.publisher = client.id
+        if self.bus is not None:
+            await self.bus.serve(tid)
+        records: asyncio.Queue[tuple[Frame, bytes, vitals.Record]] = asyncio.Queue()
+        writer = asyncio.create_task(self._store_loop(client, records))
+        try:
+            async for message in client.ws:
+                if isinstance(message, str):
+                    await self._publisher_text(client, message)
+                    continue
+                try:
+                    frame = decode_frame(message)
+                    if frame.transport_id != tid:
+                        raise ProtocolError("wrong_transport", "frame of another transport")
+                    record = _parse_record(frame) if frame.kind.is_record else None
+                except ProtocolError as exc:
+                    await client.ws.send(error_event(exc.code, exc.detail, seq=_seq_of(message)))
+                    continue
+                if record is not None:
+                    if records.qsize() >= MAX_UNACKED:
+                        # Not acknowledged: the tablet keeps it and sends it again.
+                        await client.ws.send(error_event("busy", "too many unacknowledged"))
+                        continue
+                    records.put_nowait((frame, bytes(message), record))
+                else:
+                    self._deliver(tid, frame, bytes(message), local_origin=True)
+        except ConnectionClosed:
+            pass
+        finally:
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await writer
+            if self.publishers.get(tid) is client:
+                del self.publishers[tid]
+                room.publisher = None
+                if self.bus is not None:
+                    await self.bus.unserve(tid)
+                self.registry.discard_if_empty(tid)
+
+    async def _publisher_text(self, client: Client, message: str) -> None:
+        try:
+            msg = json.loads(message)
+        except ValueError:
+            await client.ws.send(error_event("malformed_message", "not JSON"))
+            return
+        if not isinstance(msg, dict):
+            await client.ws.send(error_event("malformed_message", "not a JSON object"))
+
+    async def _store_loop(
+        self, client: Client, records: asyncio.Queue[tuple[Frame, bytes, vitals.Record]]
+    ) -> None:
+        """Store records in batches, in order; fan out the new ones; then acknowledge."""
+        tid, user_id = client.transport_id, client.grant.principal.user_id
+        while True:
+            batch = [await records.get()]
+            while not records.empty() and len(batch) < 500:
+                batch.append(records.get_nowait())
+            backoff = 0.2
+            while True:
+                try:
+                    result = await asyncio.to_thread(
+                        self._store, tid, user_id, [r for _, _, r in batch]
+                    )
+                    break
+                except Exception as exc:
+                    # Not acknowledged: the tablet keeps the records and we retry.
+                    log.warning("storing records failed", extra={"error": type(exc).__name__})
+                    with contextlib.suppress(ConnectionClosed):
+                        await client.ws.send(error_event("storage_unavailable", "retrying"))
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, 5.0)
+            stored = set(result.stored)
+            self.stored += len(stored)
+            for frame, raw, _ in batch:
+                if frame.seq in stored:
+                    self._deliver(tid, frame, raw, local_origin=True)
+            await client.ws.send(
+                json.dumps({"type": "ack", "seqs": [frame.seq for frame, _, _ in batch]})
+            )
+
+    def _store(
+        self, transport_id: int, user_id: int, records: list[vitals.Record]
+    ) -> vitals.StoreResult:
+        with self.db.session_scope() as session:
+            return vitals.store_records(
+                session=session, transport_id=transport_id, records=records, recorded_by=user_id
+            )
+
+    # --- fan-out ----------------------------------------------------------------
+
+    def _deliver(self, tid: int, frame: Frame, raw: bytes, *, local_origin: bool) -> None:
+        if local_origin and self.bus is not None:
+            self.bus.publish_frame(tid, raw, droppable=frame.kind.is_video)
+        room = self.registry.get(tid)
+        if room is None:
+            return
+        outcomes = room.fan_out(frame, raw)
+        for vid, outcome in outcomes.items():
+            viewer = self.viewers.get(vid)
+            if viewer is None:
+                continue
+            if outcome is Push.QUEUED:
+                viewer.wake.set()
+            elif outcome is Push.OVERFLOW:
+                self._spawn(viewer.ws.close(CLOSE_TRY_AGAIN, "viewer too slow"))
+        if frame.kind.is_video and room.needs_keyframe():
+            self.request_keyframe(tid)
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def request_keyframe(self, tid: int) -> None:
+        now = time.monotonic()
+        if now - self._last_keyframe_request.get(tid, 0.0) < self.settings.keyframe_request_s:
+            return
+        self._last_keyframe_request[tid] = now
+        publisher = self.publishers.get(tid)
+        if publisher is not None:
+            self._spawn(_send_quietly(publisher.ws, '{"type":"keyframe_request"}'))
+        elif self.bus is not None:
+            self.bus.publish_control(tid, {"type": "keyframe_request"})
+
+    def _on_bus_frame(self, tid: int, raw: bytes) -> None:
+        try:
+            frame = decode_frame(raw)
+        except ProtocolError:
+            return
+        self._deliver(tid, frame, raw, local_origin=False)
+
+    def _on_bus_control(self, tid: int, message: dict[str, Any]) -> None:
+        if message.get("type") == "keyframe_request" and tid in self.publishers:
+            self._last_keyframe_request.pop(tid, None)
+            self.request_keyframe(tid)
+
+    # --- viewing ----------------------------------------------------------------
+
+    async def _view(self, client: Client) -> None:
+        tid = client.transport_id
+        room = self.registry.room(tid)
+        first_here = not room.viewers
+        self.viewers[client.id] = client
+        room.join(client.id, client.queue)
+        client.wake.set()
+        if self.bus is not None and first_here:
+            await self.bus.watch(tid)
+        if not room.gop.has_keyframe:
+            self.request_keyframe(tid)
+        sender = asyncio.create_task(self._send_loop(client))
+        try:
+            async for message in client.ws:
+                if isinstance(message, bytes):
+                    await client.ws.send(error_event("viewers_cannot_publish", "read-only"))
+                elif '"keyframe_request"' in message:
+                    self.request_keyframe(tid)
+        except ConnectionClosed:
+            pass
+        finally:
+            sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sender
+            self.viewers.pop(client.id, None)
+            room.leave(client.id)
+            if self.bus is not None and not room.viewers:
+                await self.bus.unwatch(tid)
+            self.registry.discard_if_empty(tid)
+
+    async def _send_loop(self, client: Client) -> None:
+        try:
+            while True:
+                raw = client.queue.pop()
+                if raw is None:
+                    client.wake.clear()
+                    await client.wake.wait()
+                    continue
+                # Waits while this viewer's socket buffer is full: only this viewer waits.
+                await client.ws.send(raw)
+        except ConnectionClosed:
+            pass
+
+    # --- authorisation re-checks -----------------------------------------------
+
+    def recheck_soon(self, transport_id: int) -> None:
+        self._recheck_now.add(transport_id)
+        self._recheck_event.set()
+
+    async def _recheck_loop(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._recheck_event.wait(), self.settings.recheck_s)
+            self._recheck_event.clear()
+            self._recheck_now.clear()
+            try:
+                await self.recheck_all()
+            except Exception:
+                log.exception("authorisation re-check failed")
+
+    async def recheck_all(self) -> None:
+        """Cut every connection that lost its right to the stream."""
+        clients = [*self.viewers.values(), *self.publishers.values()]
+        transports = {c.transport_id for c in clients}
+        accesses = {
+            tid: await asyncio.to_thread(self.authz.access, tid) for tid in sorted(transports)
+        }
+        now = time.monotonic()
+        for c in clients:
+            who = c.grant.principal
+            if now - c.checked_token_at >= self.settings.token_recheck_s:
+                c.checked_token_at = now
+                fresh = await asyncio.to_thread(self.authz.principal, c.token)
+                if fresh is None or fresh.user_id != who.user_id:
+                    await self._revoke(c, "invalid_token")
+                    continue
+                who = fresh
+            if not still_allowed(c.grant, who, accesses.get(c.transport_id)):
+                await self._revoke(c, "access_revoked")
+
+    async def _revoke(self, client: Client, code: str) -> None:
+        log.info(
+            "stream access revoked",
+            extra={"transport_id": client.transport_id, "user_id": client.grant.principal.user_id},
+        )
+        await _send_quietly(client.ws, error_event(code, "your access to this stream ended"))
+        await client.ws.close(CLOSE_POLICY, code)
+
+    # --- feedback to publishers -----------------------------------------------
+
+    async def _feedback_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.feedback_s)
+            for tid, publisher in list(self.publishers.items()):
+                room = self.registry.get(tid)
+                if room is None:
+                    continue
+                viewers, congested = room.congestion()
+                room.reset_counters()
+                await _send_quietly(
+                    publisher.ws,
+                    json.dumps({"type": "feedback", "viewers": viewers, "congested": congested}),
+                )
+
+
+def _parse_record(frame: Frame) -> vitals.Record:
+    at = dt.datetime.fromtimestamp(frame.capture_us / 1e6, dt.UTC)
+    try:
+        if frame.kind is Kind.ECG:
+            rate, samples = decode_ecg(frame.payload)
+            return vitals.EcgRecord(frame.seq, at, rate, samples)
+        if frame.kind is Kind.VITALS:
+            return vitals.VitalsRecord(
+                frame.seq, at, VitalsPayload.model_validate(decode_json(frame.payload))
+            )
+        return vitals.NoteRecord(
+            frame.seq, at, StreamNote.model_validate(decode_json(frame.payload))
+        )
+    except ValidationError:
+        raise ProtocolError("invalid_payload", f"{frame.kind.name} payload out of range") from None
+
+
+def _seq_of(message: bytes) -> int | None:
+    try:
+        return decode_frame(message).seq if len(message) >= 32 else None
+    except ProtocolError:
+        return int.from_bytes(message[12:20], "big") if len(message) >= 20 else None
+
+
+async def _send_quietly(ws: ServerConnection, message: str) -> None:
+    with contextlib.suppress(ConnectionClosed):
+        await ws.send(message)
+
+
+def _response(status: http.HTTPStatus, body: str | bytes, content_type: str) -> Response:
+    data = body.encode() if isinstance(body, str) else body
+    headers = Headers(
+        [
+            ("Content-Type", content_type),
+            ("Content-Length", str(len(data))),
+            ("Cache-Control", "no-store"),
+            ("X-Content-Type-Options", "nosniff"),
+        ]
+    )
+    return Response(status.value, status.phrase, headers, data)
+
+
+async def run(settings: RelaySettings) -> None:
+    relay = Relay(settings)
+    await relay.start()
+    log.info("relay listening", extra={"host": settings.host, "port": relay.port})
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("relay stopping")
+    await relay.stop()
+    relay.db.engine.dispose()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The streaming relay between ambulances and ERs (``ems-relay``)."""
+    from ems.logs import configure_logging
+
+    parser = argparse.ArgumentParser(prog="ems-relay", description=main.__doc__)
+    parser.add_argument("--host", default=None)
+    parser.add_argument("--port", type=int, default=None)
+    parser.add_argument("--redis-url", default=None, help="share streams with other relays")
+    args = parser.parse_args(argv)
+    config = Config.from_env()
+    configure_logging(config.LOG_LEVEL)
+    settings = RelaySettings.from_config(
+        config, host=args.host, port=args.port, redis_url=args.redis_url
+    )
+    asyncio.run(run(settings))
+
+
+if __name__ == "__main__":
+    main()

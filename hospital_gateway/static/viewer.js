@@ -1,0 +1,254 @@
+// The ER viewer of one transport's live stream: video (H.264 through WebCodecs,
+// or JPEG), the ECG drawn on a canvas, the latest vitals, the latency and whether
+// the stream is live. It reconnects with backoff, except after a refusal (1008).
+//
+//   import { mountViewer } from "/viewer/viewer.js";
+//   const viewer = mountViewer(element, { relayUrl, transportId, token });
+//   viewer.close();
+//
+// The binary frame header (32 bytes, big-endian) is documented in docs/streaming.md.
+
+const HEADER_SIZE = 32;
+const KIND = { 1: "video_h264", 2: "video_jpeg", 3: "ecg", 4: "vitals", 5: "control", 6: "event" };
+const STALE_AFTER_MS = 3000;
+const ECG_SECONDS = 5;
+
+function parseHeader(buf) {
+  if (buf.byteLength < HEADER_SIZE) return null;
+  const v = new DataView(buf);
+  if (v.getUint8(0) !== 0x45 || v.getUint8(1) !== 0x56 || v.getUint8(2) !== 1) return null;
+  const length = v.getUint32(28);
+  if (HEADER_SIZE + length !== buf.byteLength) return null;
+  return {
+    kind: KIND[v.getUint8(3)] || "unknown",
+    keyframe: (v.getUint8(4) & 1) === 1,
+    transportId: v.getUint32(8),
+    seq: Number(v.getBigUint64(12)),
+    captureUs: Number(v.getBigUint64(20)),
+    payload: new Uint8Array(buf, HEADER_SIZE, length),
+  };
+}
+
+function el(tag, attrs = {}, text = "") {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+  if (text) node.textContent = text;
+  return node;
+}
+
+export function mountViewer(element, { relayUrl, transportId, token }) {
+  const root = el("div", { class: "ems-viewer" });
+  const status = el("div", { class: "ems-viewer-status", "data-state": "connecting" }, "connecting…");
+  const video = el("canvas", { class: "ems-viewer-video", width: "640", height: "360" });
+  const ecg = el("canvas", { class: "ems-viewer-ecg", width: "640", height: "120" });
+  const vitals = el("dl", { class: "ems-viewer-vitals" });
+  root.append(status, video, ecg, vitals);
+  element.replaceChildren(root);
+
+  const videoCtx = video.getContext("2d");
+  const ecgCtx = ecg.getContext("2d");
+  const state = {
+    framesDecoded: 0,
+    framesReceived: 0,
+    latencyMs: null,
+    live: false,
+    lastFrameAt: 0,
+    codec: "avc1.4d001f",
+    ecgRate: 250,
+    ecg: [],
+    closed: false,
+    refused: null,
+  };
+  let ws = null;
+  let decoder = null;
+  let waitKey = true;
+  let backoff = 500;
+  let rafId = 0;
+
+  function publish() {
+    element.dataset.framesDecoded = String(state.framesDecoded);
+    element.dataset.state = state.refused ? "refused" : state.live ? "live" : "stale";
+    element.dataset.latencyMs = state.latencyMs == null ? "" : String(Math.round(state.latencyMs));
+    status.dataset.state = element.dataset.state;
+    const lat = state.latencyMs == null ? "–" : `${Math.round(state.latencyMs)} ms`;
+    const label = state.refused ? `refused (${state.refused})` : state.live ? "LIVE" : "stale";
+    status.textContent = `${label} · latency ${lat} · ${state.framesDecoded} frames`;
+  }
+
+  function shown(captureUs) {
+    state.framesDecoded += 1;
+    // Capture clock (tablet) vs. display clock (ER): both NTP-synchronised.
+    state.latencyMs = Date.now() - captureUs / 1000;
+    publish();
+  }
+
+  function draw(image, captureUs) {
+    const w = image.displayWidth || image.width;
+    const h = image.displayHeight || image.height;
+    if (w && (video.width !== w || video.height !== h)) {
+      video.width = w;
+      video.height = h;
+    }
+    videoCtx.drawImage(image, 0, 0, video.width, video.height);
+    shown(captureUs);
+  }
+
+  function newDecoder() {
+    if (typeof VideoDecoder === "undefined") return null;
+    const d = new VideoDecoder({
+      output: (frame) => {
+        draw(frame, frame.timestamp);
+        frame.close();
+      },
+      error: () => {
+        // A broken stream: start again on the next keyframe.
+        decoder = null;
+        waitKey = true;
+      },
+    });
+    d.configure({ codec: state.codec, optimizeForLatency: true });
+    return d;
+  }
+
+  function onH264(f) {
+    if (waitKey && !f.keyframe) return;
+    if (!decoder || decoder.state === "closed") {
+      if (!f.keyframe) return;
+      decoder = newDecoder();
+      if (!decoder) return;
+    }
+    // A decoder that fell behind drops its backlog and restarts at a keyframe.
+    if (decoder.decodeQueueSize > 8) {
+      if (!f.keyframe) return;
+      decoder.reset();
+      decoder.configure({ codec: state.codec, optimizeForLatency: true });
+    }
+    waitKey = false;
+    decoder.decode(
+      new EncodedVideoChunk({ type: f.keyframe ? "key" : "delta", timestamp: f.captureUs, data: f.payload }),
+    );
+  }
+
+  async function onJpeg(f) {
+    const bitmap = await createImageBitmap(new Blob([f.payload], { type: "image/jpeg" }));
+    draw(bitmap, f.captureUs);
+    bitmap.close();
+  }
+
+  function onEcg(f) {
+    const v = new DataView(f.payload.buffer, f.payload.byteOffset, f.payload.byteLength);
+    if (v.byteLength < 4) return;
+    state.ecgRate = v.getUint16(0, true);
+    const n = v.getUint16(2, true);
+    for (let i = 0; i < n && 4 + 2 * i + 1 < v.byteLength; i++) state.ecg.push(v.getInt16(4 + 2 * i, true));
+    const keep = state.ecgRate * ECG_SECONDS;
+    if (state.ecg.length > keep) state.ecg.splice(0, state.ecg.length - keep);
+  }
+
+  function onVitals(f) {
+    const values = JSON.parse(new TextDecoder().decode(f.payload));
+    const labels = { hr: "HR", spo2: "SpO₂ %", bp_sys: "BP sys", bp_dia: "BP dia", rr: "RR", temp_c: "Temp °C" };
+    vitals.replaceChildren();
+    for (const [key, label] of Object.entries(labels)) {
+      vitals.append(el("dt", {}, label), el("dd", { "data-vital": key }, values[key] == null ? "–" : String(values[key])));
+    }
+  }
+
+  function onControl(f) {
+    const info = JSON.parse(new TextDecoder().decode(f.payload));
+    if (info.codec && info.codec !== "jpeg" && info.codec !== state.codec) {
+      state.codec = info.codec;
+      if (decoder && decoder.state !== "closed") decoder.close();
+      decoder = null;
+      waitKey = true;
+    }
+  }
+
+  function drawEcg() {
+    const w = ecg.width;
+    const h = ecg.height;
+    ecgCtx.fillStyle = "#001a00";
+    ecgCtx.fillRect(0, 0, w, h);
+    const samples = state.ecg;
+    if (samples.length > 1) {
+      const span = state.ecgRate * ECG_SECONDS;
+      ecgCtx.strokeStyle = "#33ff66";
+      ecgCtx.lineWidth = 1.5;
+      ecgCtx.beginPath();
+      // ±1.5 mV fills the strip.
+      samples.forEach((uv, i) => {
+        const x = (i / span) * w;
+        const y = h / 2 - (uv / 1500) * (h / 2);
+        if (i === 0) ecgCtx.moveTo(x, y);
+        else ecgCtx.lineTo(x, y);
+      });
+      ecgCtx.stroke();
+    }
+    const live = Date.now() - state.lastFrameAt < STALE_AFTER_MS;
+    if (live !== state.live) {
+      state.live = live;
+      publish();
+    }
+    rafId = requestAnimationFrame(drawEcg);
+  }
+
+  function onFrame(buf) {
+    const f = parseHeader(buf);
+    if (!f || f.transportId !== Number(transportId)) return;
+    state.framesReceived += 1;
+    state.lastFrameAt = Date.now();
+    if (f.kind === "video_h264") onH264(f);
+    else if (f.kind === "video_jpeg") onJpeg(f);
+    else if (f.kind === "ecg") onEcg(f);
+    else if (f.kind === "vitals") onVitals(f);
+    else if (f.kind === "control") onControl(f);
+  }
+
+  function connect() {
+    if (state.closed) return;
+    ws = new WebSocket(`${relayUrl.replace(/\/$/, "")}/v1/transports/${transportId}/view`);
+    ws.binaryType = "arraybuffer";
+    ws.onopen = () => ws.send(JSON.stringify({ type: "hello", token }));
+    ws.onmessage = (ev) => {
+      if (typeof ev.data === "string") {
+        const msg = JSON.parse(ev.data);
+        if (msg.type === "welcome") backoff = 500;
+        if (msg.type === "error" && ["forbidden", "invalid_token", "access_revoked", "unauthenticated", "transport_not_found"].includes(msg.code)) {
+          state.refused = msg.code;
+          publish();
+        }
+        return;
+      }
+      onFrame(ev.data);
+    };
+    ws.onclose = (ev) => {
+      waitKey = true;
+      if (state.closed || ev.code === 1008) return;
+      setTimeout(connect, backoff * (0.5 + Math.random()));
+      backoff = Math.min(backoff * 2, 10000);
+    };
+  }
+
+  publish();
+  connect();
+  rafId = requestAnimationFrame(drawEcg);
+  // Keep the live/stale flag honest even when the tab does not paint.
+  const staleTimer = setInterval(() => {
+    const live = Date.now() - state.lastFrameAt < STALE_AFTER_MS;
+    if (live !== state.live) {
+      state.live = live;
+      publish();
+    }
+  }, 500);
+
+  return {
+    state,
+    close() {
+      state.closed = true;
+      clearInterval(staleTimer);
+      cancelAnimationFrame(rafId);
+      if (decoder && decoder.state !== "closed") decoder.close();
+      if (ws) ws.close(1000);
+    },
+  };
+}

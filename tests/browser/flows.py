@@ -1,0 +1,164 @@
+"""Steps shared by the browser tests and the screenshot command: signing in, the
+language choice, and an API client to set the scene."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import urllib.error
+import urllib.request
+from typing import Any
+
+from tests.browser.system import CARD_PIN, PASSWORD, System
+
+
+class ApiClient:
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+        self.tokens: dict[str, str] = {}
+
+    def token(self, username: str) -> str:
+        if username not in self.tokens:
+            body = self.call(
+                "POST", "/api/v1/auth/token", {"username": username, "password": PASSWORD}
+            )
+            self.tokens[username] = body["access_token"]
+        return self.tokens[username]
+
+    def call(self, method: str, path: str, body: Any = None, *, as_user: str | None = None) -> Any:
+        headers = {"Content-Type": "application/json"}
+        if as_user:
+            headers["Authorization"] = f"Bearer {self.token(as_user)}"
+        req = urllib.request.Request(
+            self.base_url + path,
+            data=json.dumps(body).encode() if body is not None else None,
+            method=method,
+            headers=headers,
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                raw = resp.read()
+        except urllib.error.HTTPError as err:
+            raise AssertionError(f"{method} {path} → {err.code}: {err.read()[:300]!r}") from None
+        return json.loads(raw) if raw else None
+
+
+def set_language(context: Any, lang: str) -> None:
+    context.add_init_script(f"localStorage.setItem('ems.lang', '{lang}')")
+
+
+def login(page: Any, base_url: str, username: str) -> None:
+    page.goto(f"{base_url}/login")
+    page.fill("#username", username)
+    page.fill("#password", PASSWORD)
+    page.click("#login-form button[type=submit]")
+    page.wait_for_url(lambda url: "/login" not in url, wait_until="commit")
+
+
+def tablet_login(page: Any, username: str = "medic") -> None:
+    page.fill("#tab-login input[name=username]", username)
+    page.fill("#tab-login input[name=password]", PASSWORD)
+    page.click("#tab-login button[type=submit]")
+    page.wait_for_selector("#work-view:not([hidden])")
+
+
+def _iso(d: dt.datetime) -> str:
+    return d.isoformat()
+
+
+def background_scene(api: ApiClient, system: System) -> None:
+    """Calls, dispatched units and hospital requests for the screenshots: the paramedic's
+    unit carries an identified patient accepted by the ER's hospital with the stream on;
+    another crew's request waits for the ER's answer; one call waits for a unit."""
+    seeded = system.seeded
+    hospitals = list(seeded.hospital_ids.values())
+    er_h = seeded.er_hospital_id
+    medic_unit = seeded.paramedic_unit_id
+    now = dt.datetime.now(dt.UTC)
+
+    a = api.call(
+        "POST",
+        "/api/v1/incidents",
+        {
+            "lat": 35.49,
+            "lon": 134.2,
+            "urgency": "serious",
+            "chief_complaint": "胸痛、冷汗",
+            "suspected_condition": "chest_pain_stemi",
+            "address": "みどり市 本町 2-14",
+            "patient_age": 67,
+            "patient_sex": "male",
+            "caller_account": "夫が急に胸を押さえて倒れた",
+            "received_at": _iso(now - dt.timedelta(minutes=14)),
+        },
+        as_user="dispatcher",
+    )
+    api.call(
+        "POST", f"/api/v1/incidents/{a['id']}/assign", {"unit_id": medic_unit}, as_user="dispatcher"
+    )
+    inc = api.call("GET", f"/api/v1/incidents/{a['id']}", as_user="dispatcher")
+    tr_id = inc["transport_id"]
+    for kind in ("arrived_scene", "patient_contact"):
+        api.call("POST", f"/api/v1/transports/{tr_id}/events", {"kind": kind}, as_user="medic")
+    system.tablet.card.verify(token=api.token("medic"), transport_id=tr_id, pin=CARD_PIN)
+    others = [h for h in hospitals if h != er_h][:2]
+    rnd = api.call(
+        "POST",
+        f"/api/v1/transports/{tr_id}/hospital-requests",
+        {"hospital_ids": [er_h, *others]},
+        as_user="medic",
+    )
+    mine = next(r for r in rnd["requests"] if r["hospital_id"] == er_h)
+    api.call("POST", f"/api/v1/hospital-requests/{mine['id']}/accept", {}, as_user="er")
+    api.call("POST", f"/api/v1/transports/{tr_id}/events", {"kind": "loaded"}, as_user="medic")
+    system.tablet.stream.start(token=api.token("medic"), transport_id=tr_id)
+
+    b = api.call(
+        "POST",
+        "/api/v1/incidents",
+        {
+            "lat": 35.43,
+            "lon": 133.36,
+            "urgency": "critical",
+            "chief_complaint": "交通事故 多発外傷",
+            "suspected_condition": "major_trauma",
+            "address": "港町 国道9号 港大橋付近",
+            "patient_age": 34,
+            "patient_sex": "female",
+            "received_at": _iso(now - dt.timedelta(minutes=9)),
+        },
+        as_user="dispatcher",
+    )
+    other_unit = seeded.unit_ids[-1]
+    api.call(
+        "POST", f"/api/v1/incidents/{b['id']}/assign", {"unit_id": other_unit}, as_user="dispatcher"
+    )
+    inc_b = api.call("GET", f"/api/v1/incidents/{b['id']}", as_user="dispatcher")
+    api.call(
+        "POST",
+        f"/api/v1/transports/{inc_b['transport_id']}/hospital-requests",
+        {"hospital_ids": [er_h]},
+        as_user="dispatcher",
+    )
+    for body in (
+        {
+            "lat": 35.42,
+            "lon": 133.84,
+            "urgency": "critical",
+            "chief_complaint": "意識障害、右半身麻痺",
+            "suspected_condition": "stroke",
+            "address": "倉吉野 東町 5-3",
+            "patient_age": 78,
+            "patient_sex": "female",
+            "received_at": _iso(now - dt.timedelta(minutes=2)),
+        },
+        {
+            "lat": 35.51,
+            "lon": 134.24,
+            "urgency": "minor",
+            "chief_complaint": "発熱、脱水",
+            "address": "みどり市 北町 1-8",
+            "patient_age": 88,
+        },
+    ):
+        api.call("POST", "/api/v1/incidents", body, as_user="dispatcher")

@@ -1,0 +1,241 @@
+"""Each role's main flow in real Chromium against a running system, in Japanese and English:
+call → unit → card → history → hospital request → accept → stream visible in the ER →
+handover; the ER's decline in two taps; the tablet's offline queue replayed on reconnect."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.browser import flows
+from tests.browser.system import CARD_PIN, System, launch_browser, running_system
+
+pytestmark = pytest.mark.browser
+
+I18N = Path(__file__).resolve().parents[2] / "ems" / "web" / "static" / "i18n"
+TIMEOUT_MS = 20_000
+
+
+def tr(lang: str, key: str, **kw: Any) -> str:
+    text: str = json.loads((I18N / f"{lang}.json").read_text(encoding="utf-8"))[key]
+    for k, v in kw.items():
+        text = text.replace("{" + k + "}", str(v))
+    return text
+
+
+@pytest.fixture(scope="module")
+def system() -> Iterator[System]:
+    if not Path("/usr/bin/chromium").exists():
+        pytest.skip("Chromium is not installed")
+    with running_system() as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def browser(system: System) -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = launch_browser(pw)
+        yield b
+        b.close()
+
+
+def new_page(browser: Any, lang: str, **kw: Any) -> Any:
+    ctx = browser.new_context(viewport={"width": 1600, "height": 1000}, **kw)
+    ctx.set_default_timeout(TIMEOUT_MS)
+    flows.set_language(ctx, lang)
+    return ctx.new_page()
+
+
+def step(tablet: Any, kind: str) -> None:
+    tablet.locator(f'[data-step="{kind}"]').click()
+    tablet.wait_for_selector(f'[data-step="{kind}"][data-state="done"]')
+
+
+@pytest.mark.parametrize("lang", ["ja", "en"])
+def test_call_to_handover(system: System, browser: Any, lang: str) -> None:
+    seeded = system.seeded
+    complaint = f"胸痛と呼吸苦 ({lang})"
+
+    er = new_page(browser, lang)
+    flows.login(er, system.server_url, "er")
+    er.wait_for_selector("body[data-ready=true]")
+    assert er.locator("#incoming-title").inner_text() == tr(lang, "er.incoming")
+
+    # The dispatcher takes the call and sends the recommended crew in one click.
+    disp = new_page(browser, lang)
+    flows.login(disp, system.server_url, "dispatcher")
+    disp.wait_for_selector("body[data-ready=true]")
+    assert disp.locator("#queue-title").inner_text() == tr(lang, "dispatch.queue")
+    disp.click("#new-call-toggle")
+    disp.fill("#new-call [name=chief_complaint]", complaint)
+    disp.check("#new-call .seg-serious input")
+    disp.select_option("#condition-select", "chest_pain_stemi")
+    disp.select_option("#town-select", index=1)  # the district of the crew's station
+    disp.fill("#new-call [name=address]", "みどり市 本町 3-1")
+    disp.fill("#new-call [name=patient_age]", "71")
+    disp.click("#new-call button[type=submit]")
+    disp.wait_for_selector(".detail-title", state="visible")
+    assert disp.locator(".detail-title").inner_text() == complaint
+    disp.locator(f'[data-assign-unit="{seeded.paramedic_unit_id}"]').click()
+    disp.wait_for_selector(".detail-head .st-inc-assigned")
+    assert tr(lang, "incident_status.assigned") in disp.locator(".detail-head").inner_text()
+
+    # The crew's tablet gets the assignment and records the steps.
+    tablet = new_page(browser, lang, has_touch=True)
+    tablet.goto(f"{system.tablet_url}/")
+    flows.tablet_login(tablet)
+    tablet.wait_for_selector(f"#assign-body >> text={complaint}")
+    assert tablet.locator("#net").inner_text() == tr(lang, "tablet.online")
+    step(tablet, "arrived_scene")
+    step(tablet, "patient_contact")
+
+    # Card tap → PIN pad → history, allergies and medication first.
+    tablet.click("#card-tap")
+    for digit in CARD_PIN:
+        tablet.locator(f'.pinpad [data-key="{digit}"]').click()
+    tablet.locator('.pinpad [data-key="ok"]').click()
+    tablet.wait_for_selector("#card-body .history")
+    sections = tablet.locator("#card-body .history-sec").evaluate_all(
+        "els => els.map(e => e.dataset.section)"
+    )
+    assert sections[:2] == ["allergies", "medications"]
+    assert tr(lang, "history.allergies") in tablet.locator("#card-body").inner_text()
+
+    # Parallel requests from the tablet; the ER sees it live and accepts.
+    tablet.wait_for_selector("#send-requests")
+    er_box = tablet.locator(f"#tab-h-{seeded.er_hospital_id}")
+    if er_box.count():
+        er_box.check()
+    tablet.click("#send-requests")
+    card = er.locator(".request-card", has_text=complaint)
+    if not er_box.count():  # not among the top recommendations: the dispatcher adds it
+        tablet.wait_for_selector(".req")
+        flows.ApiClient(system.server_url).call(
+            "POST",
+            f"/api/v1/transports/{_transport_id(system, complaint)}/hospital-requests",
+            {"hospital_ids": [seeded.er_hospital_id]},
+            as_user="dispatcher",
+        )
+    card.wait_for()
+    card.locator(".btn-accept").click()
+
+    # The answer arrives on the tablet without reloading.
+    tablet.wait_for_selector(".req-accepted")
+    tablet.wait_for_selector("[data-testid=destination]")
+
+    # Stream on: the ER sees decoded video of this patient, and the history.
+    tablet.click("#stream-toggle")
+    tablet.wait_for_selector("[data-testid=stream-state] >> text=" + tr(lang, "tablet.stream_on"))
+    patient = er.locator(".patient-card", has_text=complaint)
+    patient.wait_for()
+    er.wait_for_function(
+        "sel => Number(document.querySelector(sel)?.dataset.framesDecoded || 0) > 3",
+        arg=f'.patient-card[data-transport-id="{_transport_id(system, complaint)}"] .viewer-slot',
+        timeout=30_000,
+    )
+    patient.locator(".history").wait_for()
+    assert patient.locator(".history-sec").first.get_attribute("data-section") == "allergies"
+
+    for kind in ("loaded", "departed_scene", "arrived_hospital"):
+        step(tablet, kind)
+    tablet.locator('[data-step="handover"]').click()
+    tablet.wait_for_selector("#assign-body .empty")  # the run is over: no assignment left
+    deadline = time.monotonic() + 20
+    while system.tablet.stream.status()["running"] and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not system.tablet.stream.status()["running"]  # handover ends the stream
+    patient.locator(f"text={tr(lang, 'er.handed_over')}").wait_for()
+
+    # The dispatcher's board shows the unit back in service, live.
+    row = disp.locator(f'#unit-table tr[data-unit-id="{seeded.paramedic_unit_id}"]')
+    row.locator(".st-available").wait_for()
+    for page in (er, disp, tablet):
+        page.context.close()
+
+
+def _transport_id(system: System, complaint: str) -> int:
+    api = flows.ApiClient(system.server_url)
+    incidents = api.call("GET", "/api/v1/incidents", as_user="dispatcher")
+    items = incidents if isinstance(incidents, list) else incidents.get("items", [])
+    return int(next(i["transport_id"] for i in items if i["chief_complaint"] == complaint))
+
+
+def _assigned_transport(system: System, unit_id: int, complaint: str) -> int:
+    api = flows.ApiClient(system.server_url)
+    inc = api.call(
+        "POST",
+        "/api/v1/incidents",
+        {"lat": 35.5, "lon": 134.22, "urgency": "moderate", "chief_complaint": complaint},
+        as_user="dispatcher",
+    )
+    api.call(
+        "POST", f"/api/v1/incidents/{inc['id']}/assign", {"unit_id": unit_id}, as_user="dispatcher"
+    )
+    return int(
+        api.call("GET", f"/api/v1/incidents/{inc['id']}", as_user="dispatcher")["transport_id"]
+    )
+
+
+def test_er_declines_in_two_taps(system: System, browser: Any) -> None:
+    api = flows.ApiClient(system.server_url)
+    unit = system.seeded.unit_ids[3]
+    transport_id = _assigned_transport(system, unit, "腰痛 (decline)")
+    er = new_page(browser, "ja")
+    flows.login(er, system.server_url, "er")
+    er.wait_for_selector("body[data-ready=true]")
+    api.call(
+        "POST",
+        f"/api/v1/transports/{transport_id}/hospital-requests",
+        {"hospital_ids": [system.seeded.er_hospital_id]},
+        as_user="dispatcher",
+    )
+    card = er.locator(".request-card", has_text="腰痛 (decline)")
+    card.wait_for()  # arrives live
+    card.locator(".btn-decline").click()  # tap 1
+    card.locator('[data-reason="beds_full"]').click()  # tap 2
+    card.wait_for(state="detached")
+    requests = api.call(
+        "GET", f"/api/v1/hospital-requests?transport_id={transport_id}", as_user="dispatcher"
+    )
+    mine = [r for r in requests if r["hospital_id"] == system.seeded.er_hospital_id]
+    assert mine[0]["status"] == "declined"
+    assert mine[0]["decline_reason"] == "beds_full"
+    er.context.close()
+
+
+def test_tablet_queues_offline_and_replays(system: System, browser: Any) -> None:
+    api = flows.ApiClient(system.server_url)
+    unit = system.seeded.paramedic_unit_id
+    transport_id = _assigned_transport(system, unit, "めまい (offline)")
+    tablet = new_page(browser, "ja", has_touch=True)
+    tablet.goto(f"{system.tablet_url}/")
+    flows.tablet_login(tablet)
+    tablet.wait_for_selector("#assign-body >> text=めまい (offline)")
+
+    system.net.cut()
+    tablet.wait_for_selector("#net[data-state=offline]")
+    assert tablet.locator("#net").inner_text() == tr("ja", "tablet.offline")
+    tablet.locator('[data-step="arrived_scene"]').click()
+    tablet.wait_for_selector("[data-testid=queued]:not([hidden])")
+    assert tablet.locator("[data-testid=queued]").inner_text() == tr("ja", "tablet.queued", n=1)
+    assert tablet.locator('[data-step="arrived_scene"]').get_attribute("data-state") == "queued"
+    transport = api.call("GET", f"/api/v1/transports/{transport_id}", as_user="dispatcher")
+    assert not next(s["at"] for s in transport["timeline"] if s["kind"] == "arrived_scene")
+
+    system.net.restore()
+    tablet.wait_for_selector("#net[data-state=online]")
+    tablet.wait_for_selector("[data-testid=queued][hidden]", state="attached")
+    tablet.wait_for_selector('[data-step="arrived_scene"][data-state="done"]')
+    transport = api.call("GET", f"/api/v1/transports/{transport_id}", as_user="dispatcher")
+    assert next(s["at"] for s in transport["timeline"] if s["kind"] == "arrived_scene")
+    assert "最終同期" in tablet.locator("#synced").inner_text()
+    # Back to service for whatever runs next.
+    api.call("POST", f"/api/v1/units/{unit}/status", {"status": "available"}, as_user="dispatcher")
+    tablet.context.close()

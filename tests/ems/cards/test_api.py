@@ -1,0 +1,360 @@
+"""Card tap to history over the API: the whole flow on a real SoftHSM2 card, who may
+read the record afterwards, and every bad input refused with a stable, audited code."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography import x509
+from sqlalchemy import select, update
+
+from ambulance_client.card import DeviceKey, attestation_message
+from ems.audit.models import AuditEntry
+from ems.auth.models import Role
+from ems.cards import pki, service
+from ems.cards.models import CardChallenge
+from ems.db import get_db
+from ems.transports.models import HospitalRequest, RequestStatus, Transport
+from tests.ems.cards.conftest import World
+from tests.ems.cards.helpers import PIN, make_transport, register_patient, soft_card
+from tests.factories import Api, make_hospital
+
+NOW = dt.datetime.now(dt.UTC)
+
+
+def challenge(w: World, api: Api | None = None, transport_id: int | None = None) -> dict[str, Any]:
+    resp = (api or w.crew).post(
+        "/api/v1/card-auth/challenges", json={"transport_id": transport_id or w.transport_id}
+    )
+    assert resp.status_code == 201, resp.get_json()
+    return dict(resp.get_json())
+
+
+def verify(w: World, ch: dict[str, Any], *, cert: str, signature: bytes | str, **extra: Any) -> Any:
+    sig = signature if isinstance(signature, str) else base64.b64encode(signature).decode()
+    body = {"challenge_id": ch["challenge_id"], "certificate": cert, "signature": sig, **extra}
+    return w.crew.post("/api/v1/card-auth/verifications", json=body)
+
+
+def card_sign(w: World, ch: dict[str, Any]) -> bytes:
+    return w.card.reader().sign(base64.b64decode(ch["nonce"]), PIN)
+
+
+def denials(w: World) -> list[AuditEntry]:
+    with w.app.app_context(), get_db(w.app).session_scope() as s:
+        return list(s.scalars(select(AuditEntry).where(AuditEntry.outcome == "denied")))
+
+
+def assert_refused(w: World, resp: Any, code: str, status: int) -> None:
+    assert resp.status_code == status, resp.get_json()
+    assert resp.get_json()["code"] == code
+    assert code in [d.detail.get("code") for d in denials(w)]
+    with w.app.app_context(), get_db(w.app).session_scope() as s:
+        transport = s.get(Transport, w.transport_id)
+        assert transport is not None and transport.patient_id is None
+
+
+def test_card_tap_pin_and_signature_release_the_history_to_the_crew(world: World) -> None:
+    w = world
+    reader = w.card.reader()
+    cert_der = reader.read_certificate()  # no PIN needed
+    ch = challenge(w)
+    assert len(base64.b64decode(ch["nonce"])) == 32
+    resp = verify(
+        w,
+        ch,
+        cert=base64.b64encode(cert_der).decode(),
+        signature=card_sign(w, ch),
+        transport_id=w.transport_id,
+    )
+    assert resp.status_code == 200, resp.get_json()
+    view = resp.get_json()
+    assert view["assurance"] == "pin"
+    assert view["patient_id"] == w.patient_id
+    assert view["summary"]["allergies"][0]["substance"] == "ペニシリン系抗菌薬"
+    with w.app.app_context(), get_db(w.app).session_scope() as s:
+        transport = s.get(Transport, w.transport_id)
+        assert transport is not None and transport.patient_id == w.patient_id
+    again = w.crew.get(f"/api/v1/transports/{w.transport_id}/patient-record")
+    assert again.status_code == 200
+    assert again.get_json()["summary"] == view["summary"]
+
+
+def test_a_pem_certificate_is_accepted_too(world: World) -> None:
+    w = world
+    ch = challenge(w)
+    pem = w.card.cert.public_bytes(pki.serialization.Encoding.PEM).decode()
+    assert verify(w, ch, cert=pem, signature=card_sign(w, ch)).status_code == 200
+
+
+def test_a_replayed_challenge_is_refused(world: World) -> None:
+    w = world
+    ch = challenge(w)
+    sig = card_sign(w, ch)
+    assert verify(w, ch, cert=w.card.b64, signature=sig).status_code == 200
+    resp = verify(w, ch, cert=w.card.b64, signature=sig)
+    assert resp.status_code == 409 and resp.get_json()["code"] == "challenge_used"
+    assert "challenge_used" in [d.detail.get("code") for d in denials(w)]
+
+
+def test_an_expired_challenge_is_refused(world: World) -> None:
+    w = world
+    ch = challenge(w)
+    sig = card_sign(w, ch)
+    with w.app.app_context(), get_db(w.app).session_scope() as s:
+        s.execute(
+            update(CardChallenge)
+            .where(CardChallenge.id == ch["challenge_id"])
+            .values(expires_at=NOW - dt.timedelta(seconds=1))
+        )
+    assert_refused(w, verify(w, ch, cert=w.card.b64, signature=sig), "challenge_expired", 409)
+
+
+def test_another_transports_challenge_is_refused(world: World) -> None:
+    w = world
+    other = make_transport(w.app, w.unit_id)
+    ch = challenge(w, transport_id=other)
+    resp = verify(w, ch, cert=w.card.b64, signature=card_sign(w, ch), transport_id=w.transport_id)
+    assert_refused(w, resp, "challenge_transport_mismatch", 409)
+
+
+def test_a_challenge_only_goes_to_the_transports_own_crew(
+    world: World, as_role: Callable[..., Api]
+) -> None:
+    w = world
+    outsider = as_role(Role.PARAMEDIC, unit_id=w.other_unit_id)
+    resp = outsider.post("/api/v1/card-auth/challenges", json={"transport_id": w.transport_id})
+    assert_refused(w, resp, "not_transport_crew", 403)
+    dispatcher = as_role(Role.DISPATCHER)
+    resp = dispatcher.post("/api/v1/card-auth/challenges", json={"transport_id": w.transport_id})
+    assert resp.status_code == 403
+
+
+def test_a_forged_signature_is_refused(world: World) -> None:
+    w = world
+    ch = challenge(w)
+    forged = w.card.reader().sign(b"something else entirely", PIN)
+    assert_refused(w, verify(w, ch, cert=w.card.b64, signature=forged), "bad_signature", 403)
+    entry = next(d for d in denials(w) if d.detail.get("code") == "bad_signature")
+    assert entry.patient_id == w.patient_id  # the holder's access log shows the attempt
+
+
+@pytest.mark.parametrize(
+    ("kind", "code"),
+    [
+        ("foreign", "untrusted_certificate"),
+        ("expired", "certificate_expired"),
+        ("future", "certificate_not_yet_valid"),
+        ("wrong_ku", "wrong_key_usage"),
+        ("unregistered", "card_unknown"),
+    ],
+)
+def test_bad_certificates_are_refused(
+    world: World, card_pki: Path, tmp_path: Path, kind: str, code: str
+) -> None:
+    w = world
+    if kind == "foreign":
+        pki.init_ca(tmp_path / "other")
+        card = soft_card(tmp_path / "other", "MNFOREIGN")
+    elif kind == "expired":
+        card = soft_card(
+            card_pki,
+            "MNOLD",
+            not_before=NOW - dt.timedelta(days=900),
+            not_after=NOW - dt.timedelta(days=1),
+        )
+    elif kind == "future":
+        card = soft_card(card_pki, "MNNEW", not_before=NOW + dt.timedelta(days=3))
+    elif kind == "wrong_ku":
+        ku = x509.KeyUsage(False, False, True, False, False, False, False, False, False)
+        card = soft_card(card_pki, "MNKU", key_usage=ku)
+    else:
+        card = soft_card(card_pki, "MNNOBODY")
+    if kind != "unregistered":
+        register_patient(w.app, card.cert, f"MN{kind.upper().replace('_', '')}", index=1)
+    ch = challenge(w)
+    resp = verify(w, ch, cert=card.b64, signature=card.sign(base64.b64decode(ch["nonce"])))
+    assert_refused(w, resp, code, 403)
+
+
+def test_a_revoked_card_is_refused(world: World, card_pki: Path) -> None:
+    w = world
+    card = soft_card(card_pki, "MNREVOKED")
+    register_patient(w.app, card.cert, "MNREVOKED", index=2)
+    with w.app.app_context(), get_db(w.app).session_scope() as s:
+        service.revoke_card(session=s, serial="MNREVOKED", pki_dir=str(card_pki))
+    ch = challenge(w)
+    resp = verify(w, ch, cert=card.b64, signature=card.sign(base64.b64decode(ch["nonce"])))
+    assert_refused(w, resp, "certificate_revoked", 403)
+
+
+@pytest.mark.parametrize(
+    ("cert", "signature", "code", "status"),
+    [
+        ("not//base64!!", "AAAA", "malformed_base64", 400),
+        ("aGVsbG8=", "AAAA", "malformed_der", 400),
+        (
+            "-----BEGIN CERTIFICATE-----\nzzzz\n-----END CERTIFICATE-----",
+            "AAAA",
+            "malformed_pem",
+            400,
+        ),
+        (None, "***", "malformed_base64", 400),
+        (None, "A" * 5000, "payload_too_large", 413),
+    ],
+)
+def test_malformed_inputs_are_refused(
+    world: World, cert: str | None, signature: str, code: str, status: int
+) -> None:
+    w = world
+    ch = challenge(w)
+    resp = verify(w, ch, cert=cert or w.card.b64, signature=signature)
+    assert_refused(w, resp, code, status)
+
+
+def test_an_oversized_body_is_refused_and_audited(world: World) -> None:
+    w = world
+    ch = challenge(w)
+    resp = verify(w, ch, cert="A" * 100_000, signature="AAAA")
+    assert_refused(w, resp, "payload_too_large", 413)
+
+
+def test_wrong_pins_reported_by_the_tablet_are_audited(world: World) -> None:
+    w = world
+    resp = w.crew.post(
+        "/api/v1/card-auth/card-events",
+        json={
+            "transport_id": w.transport_id,
+            "certificate": w.card.b64,
+            "event": "wrong_pin",
+            "tries_left": 2,
+        },
+    )
+    assert resp.status_code == 202
+    entry = next(d for d in denials(w) if d.action == "card_auth.pin")
+    assert entry.detail["tries_left"] == 2 and entry.patient_id == w.patient_id
+
+
+def _accept(w: World, hospital_id: int, status: RequestStatus) -> None:
+    with w.app.app_context(), get_db(w.app).session_scope() as s:
+        s.add(
+            HospitalRequest(
+                transport_id=w.transport_id,
+                hospital_id=hospital_id,
+                status=status,
+                bed_category="general",
+            )
+        )
+
+
+def test_only_the_accepting_er_and_the_crew_read_the_record(
+    world: World, as_role: Callable[..., Api]
+) -> None:
+    w = world
+    url = f"/api/v1/transports/{w.transport_id}/patient-record"
+    assert w.crew.get(url).get_json()["code"] == "record_not_released"
+    ch = challenge(w)
+    assert verify(w, ch, cert=w.card.b64, signature=card_sign(w, ch)).status_code == 200
+    accepting = w.hospital_id
+    asked_only = make_hospital(w.app, name="北部病院")
+    elsewhere = make_hospital(w.app, name="南部病院")
+    _accept(w, accepting, RequestStatus.ACCEPTED)
+    _accept(w, asked_only, RequestStatus.SENT)
+    er = as_role(Role.ER_STAFF, hospital_id=accepting)
+    resp = er.get(url)
+    assert resp.status_code == 200 and resp.get_json()["assurance"] == "pin"
+    for hospital_id in (asked_only, elsewhere):
+        other_er = as_role(Role.ER_STAFF, hospital_id=hospital_id)
+        assert other_er.get(url).get_json()["code"] == "record_forbidden"
+    other_crew = as_role(Role.PARAMEDIC, unit_id=w.other_unit_id)
+    assert other_crew.get(url).get_json()["code"] == "record_forbidden"
+    assert as_role(Role.DISPATCHER).get(url).status_code == 403
+    assert as_role(Role.ADMIN).get(url).get_json()["code"] == "record_forbidden"
+
+    admin = as_role(Role.ADMIN)
+    log = admin.get(f"/api/v1/patients/{w.patient_id}/access-log").get_json()
+    reads = [e for e in log if e["action"] == "patient_record.read" and e["outcome"] == "ok"]
+    assert [r["path"] for r in reads] == ["card_verification", "accepting_er"]
+    assert reads[1]["hospital_id"] == accepting and reads[1]["assurance"] == "pin"
+    refused = [e for e in log if e["outcome"] == "denied"]
+    assert {e["code"] for e in refused} == {"record_forbidden"}
+    assert er.get(f"/api/v1/patients/{w.patient_id}/access-log").status_code == 403
+
+
+def _device(w: World, card_pki: Path, tmp_path: Path, unit_id: int, name: str) -> DeviceKey:
+    with w.app.app_context(), get_db(w.app).session_scope() as s:
+        service.issue_device(
+            session=s,
+            pki_dir=str(card_pki),
+            unit_id=unit_id,
+            name=name,
+            out_dir=str(tmp_path / name),
+        )
+    return DeviceKey.load(tmp_path / name)
+
+
+def pinless(w: World, device: DeviceKey, *, face: bool = True, tamper: bool = False) -> Any:
+    ch = challenge(w)
+    message = attestation_message(
+        challenge_id=ch["challenge_id"],
+        nonce_b64=ch["nonce"],
+        transport_id=w.transport_id,
+        card_certificate_der=w.card.der,
+        reason="意識障害 (JCS 100)",
+        face_match_confirmed=face,
+    )
+    return w.crew.post(
+        "/api/v1/card-auth/pinless",
+        json={
+            "challenge_id": ch["challenge_id"],
+            "transport_id": w.transport_id,
+            "certificate": w.card.b64,
+            "reason": "意識障害 (JCS 100)" + (" 改ざん" if tamper else ""),
+            "face_match_confirmed": face,
+            "device_certificate": device.certificate_b64(),
+            "attestation_signature": base64.b64encode(device.sign(message)).decode(),
+        },
+    )
+
+
+def test_the_pinless_path_shows_its_lower_assurance_and_awaits_review(
+    world: World, card_pki: Path, tmp_path: Path, as_role: Callable[..., Api]
+) -> None:
+    w = world
+    device = _device(w, card_pki, tmp_path, w.unit_id, "tablet-a")
+    resp = pinless(w, device)
+    assert resp.status_code == 200, resp.get_json()
+    assert resp.get_json()["assurance"] == "pinless_attested"
+    assert resp.get_json()["review_status"] == "pending"
+    _accept(w, w.hospital_id, RequestStatus.ACCEPTED)
+    er_view = as_role(Role.ER_STAFF, hospital_id=w.hospital_id).get(
+        f"/api/v1/transports/{w.transport_id}/patient-record"
+    )
+    assert er_view.get_json()["assurance"] == "pinless_attested"
+    assert "no PIN" in er_view.get_json()["assurance_notice"]
+    admin = as_role(Role.ADMIN)
+    reviews = admin.get("/api/v1/card-auth/reviews").get_json()
+    assert [r["transport_id"] for r in reviews] == [w.transport_id]
+    assert reviews[0]["reason"] == "意識障害 (JCS 100)"
+    done = admin.post(
+        f"/api/v1/card-auth/reviews/{reviews[0]['id']}", json={"outcome": "appropriate"}
+    )
+    assert done.status_code == 200 and done.get_json()["review_status"] == "appropriate"
+    assert admin.get("/api/v1/card-auth/reviews").get_json() == []
+
+
+def test_pinless_refusals(world: World, card_pki: Path, tmp_path: Path) -> None:
+    w = world
+    own = _device(w, card_pki, tmp_path, w.unit_id, "tablet-own")
+    foreign = _device(w, card_pki, tmp_path, w.other_unit_id, "tablet-other")
+    assert_refused(w, pinless(w, own, tamper=True), "bad_attestation", 403)
+    assert_refused(w, pinless(w, own, face=False), "face_match_required", 400)
+    assert_refused(w, pinless(w, foreign), "device_unit_mismatch", 403)
+    with w.app.app_context(), get_db(w.app).session_scope() as s:
+        service.revoke_device(session=s, name="tablet-own", pki_dir=str(card_pki))
+    assert_refused(w, pinless(w, own), "device_certificate_revoked", 403)

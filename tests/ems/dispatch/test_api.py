@@ -1,0 +1,251 @@
+"""The dispatch endpoints: recommendations, parallel requests, first accept wins,
+decline re-planning, roles, and mass-casualty allocation."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import select
+
+from ems.auth.models import Role
+from ems.db import get_db, utcnow
+from ems.hospitals.models import BedAvailability
+from ems.transports.models import Transport
+from tests.ems.dispatch.conftest import make_incident, make_transport
+from tests.factories import Api, make_hospital, make_unit
+
+HERE = (35.50, 134.23)
+
+
+def _world(app: Flask) -> dict[str, Any]:
+    """Three PCI hospitals at growing distance and one without PCI, one crew."""
+    near = make_hospital(
+        app, name="近", lat=35.505, lon=134.24, capabilities=("pci",), beds={"ccu": 1}
+    )
+    mid = make_hospital(
+        app, name="中", lat=35.53, lon=134.28, capabilities=("pci",), beds={"ccu": 2}
+    )
+    far = make_hospital(
+        app, name="遠", lat=35.60, lon=134.40, capabilities=("pci",), beds={"ccu": 2}
+    )
+    no_pci = make_hospital(app, name="整形", lat=35.50, lon=134.231, beds={"general": 5})
+    unit = make_unit(app, call_sign="救急1", lat=HERE[0], lon=HERE[1])
+    inc = make_incident(app, lat=HERE[0], lon=HERE[1], urgency="serious", condition="stemi")
+    transport = make_transport(app, unit_id=unit, incident_id=inc)
+    return {
+        "near": near,
+        "mid": mid,
+        "far": far,
+        "no_pci": no_pci,
+        "unit": unit,
+        "incident": inc,
+        "transport": transport,
+    }
+
+
+def test_recommendations_rank_by_eta_with_reasons_and_exclusions(
+    app: Flask, as_role: Callable[..., Api]
+) -> None:
+    w = _world(app)
+    crew = as_role(Role.PARAMEDIC, unit_id=w["unit"])
+    r = crew.get(f"/api/v1/transports/{w['transport']}/hospital-recommendations")
+    assert r.status_code == 200, r.get_json()
+    body = r.get_json()
+    ids = [h["hospital_id"] for h in body["hospitals"]]
+    assert ids == [w["near"], w["mid"], w["far"]]
+    first = body["hospitals"][0]
+    assert first["source"] == "straight_line" and first["eta_s"] > 0
+    assert any(x.startswith("capability_match") for x in first["reasons"])
+    assert any(x.startswith("beds_available") for x in first["reasons"])
+    excluded = {e["hospital_id"]: e["reasons"] for e in body["excluded"]}
+    assert "lacks_capability: pci" in excluded[w["no_pci"]]
+    assert body["bed_category"] == "ccu" and body["suggested"]
+
+
+def test_paramedic_of_another_unit_is_refused(app: Flask, as_role: Callable[..., Api]) -> None:
+    w = _world(app)
+    other = make_unit(app, call_sign="救急2")
+    crew = as_role(Role.PARAMEDIC, unit_id=other)
+    r = crew.get(f"/api/v1/transports/{w['transport']}/hospital-recommendations")
+    assert r.status_code == 403 and r.get_json()["code"] == "not_your_unit"
+    r = crew.post(f"/api/v1/transports/{w['transport']}/hospital-requests", json={})
+    assert r.status_code == 403
+
+
+def _open(api: Api, transport: int, **body: Any) -> dict[str, Any]:
+    r = api.post(f"/api/v1/transports/{transport}/hospital-requests", json=body)
+    assert r.status_code == 201, r.get_json()
+    out: dict[str, Any] = r.get_json()
+    return out
+
+
+def test_first_accept_wins_and_cancels_the_others(app: Flask, as_role: Callable[..., Api]) -> None:
+    w = _world(app)
+    crew = as_role(Role.PARAMEDIC, unit_id=w["unit"])
+    rnd = _open(crew, w["transport"], hospital_ids=[w["near"], w["mid"]])
+    assert rnd["round"] == 1 and len(rnd["requests"]) == 2
+    req = {q["hospital_id"]: q["id"] for q in rnd["requests"]}
+    er_near = as_role(Role.ER_STAFF, hospital_id=w["near"])
+    er_mid = as_role(Role.ER_STAFF, hospital_id=w["mid"])
+
+    # ER staff see only what is addressed to their hospital.
+    seen = er_near.get("/api/v1/hospital-requests?status=sent").get_json()
+    assert [q["id"] for q in seen] == [req[w["near"]]]
+    assert er_near.post(f"/api/v1/hospital-requests/{req[w['mid']]}/accept").status_code == 403
+
+    r = er_mid.post(f"/api/v1/hospital-requests/{req[w['mid']]}/accept")
+    assert r.status_code == 200, r.get_json()
+    assert r.get_json()["bed_status"] == "claimed"
+    assert r.get_json()["cancelled_request_ids"] == [req[w["near"]]]
+    late = er_near.post(f"/api/v1/hospital-requests/{req[w['near']]}/accept")
+    assert late.status_code == 409 and late.get_json()["code"] == "already_placed"
+    with app.app_context(), get_db(app).session_scope() as s:
+        t = s.get(Transport, w["transport"])
+        assert t is not None and t.destination_hospital_id == w["mid"]
+        bed = s.scalar(select(BedAvailability).where(BedAvailability.hospital_id == w["mid"]))
+        assert bed is not None and bed.available == 1
+    again = crew.post(f"/api/v1/transports/{w['transport']}/hospital-requests", json={})
+    assert again.status_code == 409 and again.get_json()["code"] == "already_placed"
+    mine = crew.get("/api/v1/hospital-requests").get_json()
+    assert {q["status"] for q in mine} == {"accepted", "cancelled"}
+
+
+def test_decline_replans_at_once_to_the_next_hospital(
+    app: Flask, as_role: Callable[..., Api]
+) -> None:
+    w = _world(app)
+    dispatcher = as_role(Role.DISPATCHER)
+    rnd = _open(dispatcher, w["transport"], k=1)
+    assert [q["hospital_id"] for q in rnd["requests"]] == [w["near"]]
+    er_near = as_role(Role.ER_STAFF, hospital_id=w["near"])
+    r = er_near.post(
+        f"/api/v1/hospital-requests/{rnd['requests'][0]['id']}/decline",
+        json={"reason": "in_surgery", "note": "PCI中"},
+    )
+    assert r.status_code == 200, r.get_json()
+    body = r.get_json()
+    assert body["request"]["decline_reason"] == "in_surgery"
+    nxt = body["next_round"]
+    assert nxt["round"] == 2
+    assert w["near"] not in [q["hospital_id"] for q in nxt["requests"]]
+    assert nxt["requests"][0]["hospital_id"] == w["mid"]
+    bad = er_near.post(
+        f"/api/v1/hospital-requests/{rnd['requests'][0]['id']}/decline",
+        json={"reason": "because"},
+    )
+    assert bad.status_code in (400, 409)
+
+
+def test_decline_while_others_are_open_waits_for_them(
+    app: Flask, as_role: Callable[..., Api]
+) -> None:
+    w = _world(app)
+    dispatcher = as_role(Role.DISPATCHER)
+    rnd = _open(dispatcher, w["transport"], hospital_ids=[w["near"], w["mid"]])
+    first = rnd["requests"][0]
+    er = as_role(Role.ER_STAFF, hospital_id=first["hospital_id"])
+    body = er.post(
+        f"/api/v1/hospital-requests/{first['id']}/decline", json={"reason": "beds_full"}
+    ).get_json()
+    assert body["next_round"] is None and body["exhausted"] is False
+
+
+def test_no_bed_and_stale_bed(app: Flask, as_role: Callable[..., Api]) -> None:
+    w = _world(app)
+    # Hospital "near" has one CCU bed; another patient takes it first.
+    other_inc = make_incident(app, condition="stemi")
+    other = make_transport(app, unit_id=make_unit(app, call_sign="救急9"), incident_id=other_inc)
+    dispatcher = as_role(Role.DISPATCHER)
+    a = _open(dispatcher, w["transport"], hospital_ids=[w["near"]])["requests"][0]
+    b = _open(dispatcher, other, hospital_ids=[w["near"]])["requests"][0]
+    er = as_role(Role.ER_STAFF, hospital_id=w["near"])
+    assert er.post(f"/api/v1/hospital-requests/{a['id']}/accept").status_code == 200
+    r = er.post(f"/api/v1/hospital-requests/{b['id']}/accept")
+    assert r.status_code == 409 and r.get_json()["code"] == "no_bed"
+    with app.app_context(), get_db(app).session_scope() as s:
+        t = s.get(Transport, other)
+        assert t is not None and t.destination_hospital_id is None  # nothing half-written
+        bed = s.scalar(select(BedAvailability).where(BedAvailability.hospital_id == w["near"]))
+        assert bed is not None
+        assert bed.available == 0
+        # The figure goes stale: accepting is allowed again and recorded as such.
+        bed.expires_at = utcnow() - dt.timedelta(minutes=1)
+    r = er.post(f"/api/v1/hospital-requests/{b['id']}/accept")
+    assert r.status_code == 200 and r.get_json()["bed_status"] == "stale"
+
+
+def test_unit_recommendations_and_assignment_plan(app: Flask, as_role: Callable[..., Api]) -> None:
+    near_unit = make_unit(app, call_sign="近隊", lat=35.50, lon=134.23)
+    far_unit = make_unit(app, call_sign="遠隊", lat=35.30, lon=134.00)
+    critical = make_incident(app, lat=35.51, lon=134.23, urgency="critical")
+    minor = make_incident(app, lat=35.31, lon=134.01, urgency="minor")
+    dispatcher = as_role(Role.DISPATCHER)
+    r = dispatcher.get(f"/api/v1/dispatch/unit-recommendations?incident_id={critical}")
+    assert r.status_code == 200
+    assert [u["unit_id"] for u in r.get_json()] == [near_unit, far_unit]
+    assert r.get_json()[0]["source"] == "straight_line"
+    plan = dispatcher.post("/api/v1/dispatch/assign-pending", json={}).get_json()
+    pairs = {(a["incident_id"], a["unit_id"]) for a in plan["assignments"]}
+    assert pairs == {(critical, near_unit), (minor, far_unit)}
+    assert plan["applied"] is False
+    crew = as_role(Role.PARAMEDIC, unit_id=near_unit)
+    assert crew.post("/api/v1/dispatch/assign-pending", json={}).status_code == 403
+    missing = dispatcher.get("/api/v1/dispatch/unit-recommendations?incident_id=9999")
+    assert missing.status_code == 404
+
+
+def test_mass_casualty_allocation_respects_surge(app: Flask, as_role: Callable[..., Api]) -> None:
+    h1 = make_hospital(app, name="A", lat=35.50, lon=134.23, beds={"icu": 1, "general": 2})
+    h2 = make_hospital(app, name="B", lat=35.60, lon=134.40, beds={"icu": 3, "general": 5})
+    dispatcher = as_role(Role.DISPATCHER)
+    patients = [
+        {"id": f"T{i}", "triage": t, "lat": 35.50, "lon": 134.23}
+        for i, t in enumerate(["red", "red", "red", "yellow", "green", "black"])
+    ]
+    body = {
+        "patients": patients,
+        "surge": {
+            str(h1): {"red": 1, "yellow": 1, "green": 1},
+            str(h2): {"red": 5, "yellow": 5, "green": 5},
+        },
+    }
+    r = dispatcher.post("/api/v1/dispatch/mci", json=body)
+    assert r.status_code == 200, r.get_json()
+    plan = r.get_json()
+    reds = [a for a in plan["allocations"] if a["triage"] == "red"]
+    assert sum(a["hospital_id"] == h1 for a in reds) == 1
+    assert plan["not_transported"] == ["T5"] and plan["unallocated"] == []
+    assert plan["optimal"] is True
+    # Re-solve with one more patient; the first one stays where it is going.
+    first = reds[0]
+    body["patients"].append({"id": "T6", "triage": "red", "lat": 35.5, "lon": 134.23})
+    body["locked"] = {first["patient_id"]: first["hospital_id"]}
+    again = dispatcher.post("/api/v1/dispatch/mci", json=body).get_json()
+    kept = {a["patient_id"]: a for a in again["allocations"]}[first["patient_id"]]
+    assert kept["locked"] and kept["hospital_id"] == first["hospital_id"]
+    bad = dispatcher.post(
+        "/api/v1/dispatch/mci",
+        json={"patients": [{"id": "x", "triage": "blue", "lat": 0, "lon": 0}]},
+    )
+    assert bad.status_code == 400
+
+
+def test_assignment_plan_can_be_carried_out(app: Flask, as_role: Callable[..., Api]) -> None:
+    from ems.dispatch.service import _incident_assign_function
+
+    if _incident_assign_function() is None:
+        return  # the plan is returned only; covered above
+    unit = make_unit(app, call_sign="実行隊", lat=35.50, lon=134.23)
+    inc = make_incident(app, lat=35.51, lon=134.23, urgency="serious")
+    dispatcher = as_role(Role.DISPATCHER)
+    plan = dispatcher.post("/api/v1/dispatch/assign-pending", json={"apply": True})
+    assert plan.status_code == 200, plan.get_json()
+    assert plan.get_json()["applied"] is True
+    with app.app_context(), get_db(app).session_scope() as s:
+        t = s.scalar(select(Transport).where(Transport.incident_id == inc))
+        assert t is not None and t.unit_id == unit
+    again = dispatcher.post("/api/v1/dispatch/assign-pending", json={}).get_json()
+    assert again["assignments"] == []  # nothing pending, no unit free

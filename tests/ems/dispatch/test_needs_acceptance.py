@@ -1,0 +1,41 @@
+"""Patient needs and the learned acceptance probability."""
+
+from __future__ import annotations
+
+from ems.dispatch import acceptance
+from ems.dispatch.needs import derive_needs
+
+
+def test_stroke_needs_thrombectomy_and_a_stroke_unit() -> None:
+    n = derive_needs(urgency="serious", suspected_condition="Stroke", age=78)
+    assert n.required_capabilities == {"stroke_thrombectomy"} and n.bed_category == "scu"
+
+
+def test_child_needs_paediatrics_and_critical_prefers_tertiary() -> None:
+    child = derive_needs(urgency="moderate", suspected_condition="fever", age=4)
+    assert "paediatrics" in child.required_capabilities and child.bed_category == "paediatric"
+    crit = derive_needs(urgency="critical", suspected_condition="", age=50)
+    assert crit.preferred_level == "tertiary" and crit.bed_category == "icu"
+
+
+def test_acceptance_starts_at_the_prior_and_learns_per_hospital_and_hour() -> None:
+    empty = acceptance.learn([])
+    assert abs(empty.p(1, "icu", 3) - 0.6) < 1e-9
+    answers = [acceptance.Answer(1, "icu", 3, False) for _ in range(30)]
+    answers += [acceptance.Answer(1, "icu", 14, True) for _ in range(30)]
+    answers += [acceptance.Answer(2, "icu", 3, True) for _ in range(30)]
+    model = acceptance.learn(answers)
+    assert model.p(1, "icu", 3) < 0.25
+    assert model.p(1, "icu", 14) > 0.8
+    assert model.p(2, "icu", 3) > 0.8
+    # A hospital with no record leans on the region's rate.
+    assert 0.4 < model.p(99, "icu", 3) < 0.8
+
+
+def test_observe_learns_like_learn() -> None:
+    answers = [acceptance.Answer(1, "general", h % 24, h % 3 == 0) for h in range(50)]
+    batch = acceptance.learn(answers)
+    online = acceptance.AcceptanceModel()
+    for a in answers:
+        online.observe(a)
+    assert abs(batch.p(1, "general", 5) - online.p(1, "general", 5)) < 1e-9

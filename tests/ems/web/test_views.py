@@ -1,0 +1,166 @@
+"""The pages' shells, their dictionaries and the map data the dispatcher draws."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from flask.testing import FlaskClient
+
+from ems.auth.models import Role
+from ems.web import vendor
+from ems.web.roads import region_geojson
+from tests.factories import Api
+
+WEB = Path(__file__).resolve().parents[3] / "ems" / "web"
+I18N = WEB / "static" / "i18n"
+
+
+def load(lang: str) -> dict[str, str]:
+    data: dict[str, str] = json.loads((I18N / f"{lang}.json").read_text(encoding="utf-8"))
+    return data
+
+
+@pytest.mark.parametrize("path", ["/login", "/dispatch", "/er"])
+def test_pages_are_served_in_japanese_with_their_modules(client: FlaskClient, path: str) -> None:
+    resp = client.get(path)
+    assert resp.status_code == 200
+    html = resp.get_data(as_text=True)
+    assert '<html lang="ja">' in html
+    assert re.search(r'<script type="module" src="/static/js/\w+\.js">', html)
+    # No script or style from anywhere but our own origin.
+    assert "https://" not in html and "http://" not in html
+
+
+def test_root_sends_to_login(client: FlaskClient) -> None:
+    resp = client.get("/")
+    assert resp.status_code == 302
+    assert resp.headers["Location"].endswith("/login")
+
+
+def test_every_control_in_the_shells_has_a_label(client: FlaskClient) -> None:
+    for path in ("/login", "/dispatch", "/er"):
+        html = client.get(path).get_data(as_text=True)
+        for match in re.finditer(r"<(input|select|textarea)\b([^>]*)>", html):
+            attrs = match.group(2)
+            if 'type="hidden"' in attrs or 'type="radio"' in attrs:
+                continue
+            name = re.search(r'(?:name|id)="([^"]+)"', attrs)
+            assert name, attrs
+            before = html[: match.start()]
+            # Wrapped in a <label> or labelled by aria-label.
+            assert before.rfind("<label") > before.rfind("</label>") or "aria-label" in attrs, (
+                path,
+                attrs,
+            )
+
+
+def test_dictionaries_have_the_same_keys_and_no_empty_text() -> None:
+    ja, en = load("ja"), load("en")
+    assert set(ja) == set(en)
+    assert all(v.strip() for v in [*ja.values(), *en.values()])
+    for key in ja:
+        assert set(re.findall(r"\{(\w+)\}", ja[key])) == set(re.findall(r"\{(\w+)\}", en[key])), key
+
+
+def test_every_key_used_by_the_pages_is_translated() -> None:
+    ja = load("ja")
+    used: set[str] = set()
+    for js in (WEB / "static" / "js").glob("*.js"):
+        used |= set(re.findall(r'\bt\("([a-z_]+\.[a-z_0-9.]+)"', js.read_text(encoding="utf-8")))
+    for html in (WEB / "templates").glob("*.html"):
+        text = html.read_text(encoding="utf-8")
+        used |= set(re.findall(r'data-i18n(?:-[a-z-]+)?="([a-z_]+\.[a-z_0-9.]+)"', text))
+    missing = sorted(k for k in used if k not in ja)
+    assert not missing
+
+
+def test_domain_values_are_translated() -> None:
+    from ems.fleet.models import UnitStatus
+    from ems.hospitals.models import BedCategory, DiversionStatus
+    from ems.incidents.models import Condition, IncidentStatus, Urgency
+    from ems.transports.models import TIMELINE, DeclineReason, RequestStatus
+
+    ja = load("ja")
+    families: list[tuple[str, list[str]]] = [
+        ("urgency", [u.value for u in Urgency]),
+        ("status", [s.value for s in UnitStatus]),
+        ("incident_status", [s.value for s in IncidentStatus]),
+        ("condition", [c.value for c in Condition]),
+        ("bed", [c.value for c in BedCategory]),
+        ("diversion", [d.value for d in DiversionStatus]),
+        ("decline", [d.value for d in DeclineReason]),
+        ("timeline", [kind for kind, _ in TIMELINE]),
+    ]
+    for prefix, values in families:
+        for value in values:
+            assert f"{prefix}.{value}" in ja, f"{prefix}.{value}"
+    for status in RequestStatus:
+        assert f"requests.status_{status.value}" in ja
+
+
+def test_region_roads_are_geojson_for_signed_in_users(
+    client: FlaskClient, as_role: Callable[..., Api]
+) -> None:
+    assert client.get("/api/v1/region/roads.geojson").status_code == 401
+    dispatcher = as_role(Role.DISPATCHER)
+    resp = dispatcher.get("/api/v1/region/roads.geojson")
+    assert resp.status_code == 200
+    body = resp.get_json()
+    assert body["type"] == "FeatureCollection"
+    assert body["bbox"] == [133.2, 35.15, 134.45, 35.6]
+    kinds = {f["geometry"]["type"] for f in body["features"]}
+    assert kinds == {"LineString", "Point"}
+    classes = {
+        f["properties"].get("class")
+        for f in body["features"]
+        if f["geometry"]["type"] == "LineString"
+    }
+    assert "trunk" in classes
+    towns = [
+        f["properties"]["name_en"] for f in body["features"] if f["geometry"]["type"] == "Point"
+    ]
+    assert "Midori City" in towns
+
+
+def test_roads_of_a_region_pack_that_ships_them(tmp_path: Path) -> None:
+    (tmp_path / "region.json").write_text(
+        json.dumps({"name": "テスト", "bbox": [0, 0, 1, 1], "towns": []}), encoding="utf-8"
+    )
+    line = {"type": "LineString", "coordinates": [[0.1, 0.1], [0.9, 0.9]]}
+    (tmp_path / "roads.geojson").write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    {"type": "Feature", "geometry": line, "properties": {"highway": "primary"}}
+                ],
+            }
+        ),
+        encoding="utf-8",
+    )
+    features = region_geojson(tmp_path)["features"]
+    assert [f["properties"]["class"] for f in features] == ["trunk"]
+
+
+def test_the_stream_viewer_is_served_from_our_origin(client: FlaskClient) -> None:
+    resp = client.get("/gateway/viewer.js")
+    assert resp.status_code == 200
+    assert "mountViewer" in resp.get_data(as_text=True)
+
+
+def test_vendor_copies_leaflet_and_names_what_is_missing(tmp_path: Path) -> None:
+    modules = tmp_path / "node_modules"
+    for rel in vendor.FILES["leaflet"]:
+        (modules / "leaflet" / rel).parent.mkdir(parents=True, exist_ok=True)
+        (modules / "leaflet" / rel).write_text("x")
+    written = vendor.copy_vendor(modules, tmp_path / "vendor")
+    assert (tmp_path / "vendor" / "leaflet" / "leaflet.js").is_file()
+    assert (tmp_path / "vendor" / "leaflet" / "images" / "marker-icon.png").is_file()
+    assert len(written) == len(vendor.FILES["leaflet"])
+    (modules / "leaflet" / "dist" / "leaflet.js").unlink()
+    with pytest.raises(FileNotFoundError, match=r"leaflet\.js"):
+        vendor.copy_vendor(modules, tmp_path / "vendor2")

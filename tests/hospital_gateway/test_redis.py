@@ -1,0 +1,117 @@
+"""Two relay processes behind one address share streams through Redis pub/sub."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import uuid
+
+import pytest
+import redis
+from flask import Flask
+from sqlalchemy import select
+
+from ems.db import Database, get_db
+from ems.transports.models import Transport
+from ems.vitals.models import VitalSigns
+from hospital_gateway.protocol import Kind, decode_frame, encode_json
+from tests.hospital_gateway.conftest import (
+    World,
+    is_ack,
+    is_error,
+    is_frame,
+    next_message,
+    open_client,
+    record,
+    run,
+    running_relay,
+    video,
+)
+
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/4")
+
+
+def _redis_up() -> bool:
+    try:
+        return bool(redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping())
+    except redis.RedisError:
+        return False
+
+
+pytestmark = pytest.mark.skipif(not _redis_up(), reason=f"no Redis at {REDIS_URL}")
+
+
+def bus_settings() -> dict[str, object]:
+    # Pub/sub channels are global to the Redis server: a per-test prefix keeps runs apart.
+    tag = uuid.uuid4().hex[:8]
+    return {
+        "redis_url": REDIS_URL,
+        "redis_prefix": f"test:{tag}:relay:",
+        "events_channel": f"test:{tag}:events",
+    }
+
+
+def test_a_viewer_on_another_relay_gets_video_and_vitals_stored_once(world: World) -> None:
+    shared = bus_settings()
+
+    async def scenario() -> None:
+        async with (
+            running_relay(world, **shared) as relay_a,
+            running_relay(world, **shared) as relay_b,
+        ):
+            pub = await open_client(relay_a, world, "publish", world.tokens["paramedic"])
+            er = await open_client(relay_b, world, "view", world.tokens["er_a"])
+            # Relay B asks the publisher's relay for a keyframe through Redis.
+            assert json.loads(await next_message(pub, lambda m: "keyframe" in str(m)))
+            # Until B's subscription is live the frames are not delivered; send until one is.
+            got = None
+            seq = 0
+            while got is None:
+                seq += 1
+                await pub.send(video(world, seq, key=True))
+                try:
+                    got = decode_frame(await next_message(er, is_frame, timeout=0.2))
+                except TimeoutError:
+                    continue
+            assert got.kind is Kind.VIDEO_H264 and got.keyframe
+            await pub.send(record(world, 500, Kind.VITALS, encode_json({"hr": 101})))
+            assert json.loads(await next_message(pub, is_ack))["seqs"] == [500]
+            while True:
+                f = decode_frame(await next_message(er, is_frame))
+                if f.kind is Kind.VITALS:
+                    break
+            assert json.loads(f.payload) == {"hr": 101}
+            for ws in (pub, er):
+                await ws.close()
+
+    run(scenario())
+    db = Database(world.db_url)
+    with db.session_scope() as s:
+        assert list(s.scalars(select(VitalSigns.seq))) == [500]
+    db.engine.dispose()
+
+
+def test_a_transport_update_event_cuts_the_old_hospital_at_once(world: World, app: Flask) -> None:
+    shared = bus_settings()
+
+    async def scenario() -> None:
+        # Periodic re-checks are off: only the event can cut the viewer.
+        async with running_relay(world, recheck_s=3600, **shared) as relay:
+            er_a = await open_client(relay, world, "view", world.tokens["er_a"])
+
+            def reroute() -> None:
+                with app.app_context(), get_db(app).session_scope() as s:
+                    t = s.get(Transport, world.transport_id)
+                    assert t is not None
+                    t.destination_hospital_id = world.hospital_b
+                event = {"type": "transport.updated", "data": {"transport_id": world.transport_id}}
+                r = redis.Redis.from_url(REDIS_URL)
+                r.publish(str(shared["events_channel"]), json.dumps(event))
+                r.close()
+
+            await asyncio.to_thread(reroute)
+            event = json.loads(await next_message(er_a, is_error))
+            assert event["code"] == "access_revoked"
+
+    run(scenario())
