@@ -3,6 +3,10 @@
 ``endpoint`` parses the body and query with pydantic, checks the caller's role,
 calls the view, commits the request's session, serialises the result and records
 the route in the OpenAPI document served at ``/api/v1/openapi.json``.
+
+A write sent with an ``Idempotency-Key`` header runs once per key and caller: the
+response is stored with the write (``ems.idempotency``) and a retry gets it back,
+marked ``Idempotent-Replayed: true``, without the view running again.
 """
 
 from __future__ import annotations
@@ -17,11 +21,14 @@ from flask import Blueprint, Response, jsonify, request
 from pydantic import BaseModel, ValidationError
 
 from ems import events
-from ems.auth.models import Role
+from ems.auth.models import Role, User
 from ems.db import get_session
 from ems.errors import ValidationFailed
+from ems.idempotency import service as idempotency
+from ems.idempotency.models import IdempotencyKey
 
 API_PREFIX = "/api/v1"
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 @dataclass(frozen=True)
@@ -124,27 +131,105 @@ def endpoint(
     def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(view)
         def wrapper(**kwargs: Any) -> Response:
+            user = None
             if roles is None or len(roles) > 0:
-                require_user(roles)
+                user = require_user(roles)
+            key = _idempotency_key(method, user)
             if body is not None:
                 kwargs["body"] = parse_body(body)
             if query is not None:
                 kwargs["query"] = parse_query(query)
+            pending: IdempotencyKey | None = None
+            if key is not None and user is not None:
+                claimed = _claim(user, key)
+                if isinstance(claimed, idempotency.StoredResponse):
+                    return _replay(user, key, claimed)
+                pending = claimed
             result = view(**kwargs)
+            resp = _response(result, status)
+            if pending is not None:
+                _settle(pending, resp)
             get_session().commit()
             events.flush()
-            if isinstance(result, Response):
-                return result
-            if status == 204:
-                return Response(status=204)
-            resp = jsonify(serialize(result))
-            resp.status_code = status
             return resp
 
         bp.add_url_rule(rule, endpoint=view.__name__, view_func=wrapper, methods=[method])
         return wrapper
 
     return decorate
+
+
+def _response(result: Any, status: int) -> Response:
+    if isinstance(result, Response):
+        return result
+    if status == 204:
+        return Response(status=204)
+    resp = jsonify(serialize(result))
+    resp.status_code = status
+    return resp
+
+
+def _idempotency_key(method: str, user: User | None) -> str | None:
+    """The request's key, if it is a write by a logged-in caller. Public writes (the
+    login) ignore it: their answer holds a bearer token, which is never stored."""
+    key = request.headers.get(idempotency.HEADER)
+    if key is None or method not in WRITE_METHODS or user is None:
+        return None
+    return idempotency.validate_key(key)
+
+
+def _claim(user: User, key: str) -> IdempotencyKey | idempotency.StoredResponse:
+    return idempotency.claim(
+        session=get_session(),
+        user_id=user.id,
+        key=key,
+        method=request.method,
+        path=request.path,
+        request_hash=idempotency.fingerprint(
+            method=request.method,
+            path=request.path,
+            query=list(request.args.items(multi=True)),
+            body=request.get_data(cache=True),
+        ),
+    )
+
+
+def _replay(user: User, key: str, stored: idempotency.StoredResponse) -> Response:
+    from ems.audit import service as audit
+
+    # A replay may hand patient data out again: it goes on record like the first answer.
+    session = get_session()
+    audit.record(
+        session=session,
+        actor=user,
+        action="request.replay",
+        target_type="idempotency_key",
+        target_id=key,
+        detail={"method": request.method, "path": request.path, "status": stored.status},
+    )
+    session.commit()
+    resp = Response(
+        stored.body if stored.status != 204 else None,
+        status=stored.status,
+        content_type=stored.content_type or None,
+    )
+    resp.headers[idempotency.REPLAYED_HEADER] = "true"
+    return resp
+
+
+def _settle(claimed: IdempotencyKey, resp: Response) -> None:
+    """Store a success with the write; forget the key of an answer that is an error."""
+    session = get_session()
+    if resp.status_code >= 400 or resp.is_streamed:
+        idempotency.release(session=session, row=claimed)
+        return
+    idempotency.complete(
+        session=session,
+        row=claimed,
+        status=resp.status_code,
+        content_type=resp.content_type or "",
+        body=resp.get_data(),
+    )
 
 
 def _path_params(rule: str) -> tuple[str, list[dict[str, Any]]]:
@@ -157,6 +242,23 @@ def _path_params(rule: str) -> tuple[str, list[dict[str, Any]]]:
         )
         params.append({"name": name, "in": "path", "required": True, "schema": schema})
     return re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule), params
+
+
+IDEMPOTENCY_PARAMETER: dict[str, Any] = {
+    "name": idempotency.HEADER,
+    "in": "header",
+    "required": False,
+    "description": (
+        "Run this write at most once: a retry with the same key and body gets the first "
+        "response back (header Idempotent-Replayed: true); the same key with another body "
+        "is refused (422 idempotency_key_reused). Keys are per user and kept 24 hours."
+    ),
+    "schema": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[A-Za-z0-9_.:-]+$"},
+}
+REPLAYED_HEADER_DOC: dict[str, Any] = {
+    "description": "Present (true) when the response is the stored answer to an earlier request",
+    "schema": {"type": "string", "enum": ["true"]},
+}
 
 
 def openapi_document() -> dict[str, Any]:
@@ -196,6 +298,9 @@ def openapi_document() -> dict[str, Any]:
             "parameters": list(params),
             "responses": {},
         }
+        replayable = r.method in WRITE_METHODS and (r.roles is None or len(r.roles) > 0)
+        if replayable:
+            op["parameters"].append(IDEMPOTENCY_PARAMETER)
         if r.query is not None:
             qschema = r.query.model_json_schema()
             required = set(qschema.get("required", []))
@@ -232,6 +337,10 @@ def openapi_document() -> dict[str, Any]:
                         "application/json": {"schema": TypeAdapter(r.response).json_schema()}
                     }
             op["responses"][str(r.status)] = {"description": "Success", "content": content}
+        if replayable:
+            op["responses"][str(r.status)]["headers"] = {
+                idempotency.REPLAYED_HEADER: REPLAYED_HEADER_DOC
+            }
         problem_ref = {
             "description": "Problem",
             "content": {
@@ -246,6 +355,8 @@ def openapi_document() -> dict[str, Any]:
             op["security"] = []
         if params:
             codes.add(404)
+        if replayable:
+            codes |= {409, 422}
         for code in sorted(codes):
             op["responses"][str(code)] = problem_ref
         paths.setdefault(path, {})[r.method.lower()] = op

@@ -140,7 +140,13 @@ def _register_domain_commands() -> None:
     """Domain packages add their commands here (seed-demo, simulate, card issuance…)."""
     import importlib
 
-    for name in ("ems.seed", "ems.dispatch.cli", "ems.cards.cli", "ems.demo"):
+    for name in (
+        "ems.seed",
+        "ems.dispatch.cli",
+        "ems.cards.cli",
+        "ems.demo",
+        "ems.idempotency.cli",
+    ):
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:

@@ -33,11 +33,20 @@ class Config:
     # The first key encrypts; every listed key may decrypt (rotation).
     RECORD_ENCRYPTION_KEY: str = ""
     PKI_DIR: str = str(DEFAULT_VAR_DIR / "pki")
+    # Built routing tiles per region live under REGION_DIR/<REGION>/.
     REGION_DIR: str = str(DEFAULT_VAR_DIR / "region")
+    REGION: str = "demo"
+    # A region pack's source folder (region.json, roads); empty: the bundled demo pack.
+    REGION_PACK_DIR: str = ""
+    # Issued mock cards (SoftHSM2 tokens); empty: cards/ beside PKI_DIR.
+    CARD_STORE_DIR: str = ""
+    # Redis channel of the live events; separate channels keep deployments apart.
+    EVENTS_CHANNEL: str = "ems:events"
     TOKEN_TTL_S: int = 12 * 3600
     MAX_CONTENT_LENGTH: int = 1024 * 1024
     LOG_LEVEL: str = "INFO"
     LOGIN_RATE_PER_MIN: int = 10
+    CARD_AUTH_RATE_PER_MIN: int = 20
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod

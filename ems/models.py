@@ -21,6 +21,7 @@ from ems.hospitals.models import (
     EmergencyLevel,
     Hospital,
 )
+from ems.idempotency.models import IdempotencyKey
 from ems.incidents.models import Incident, IncidentStatus, Urgency
 from ems.transports.models import (
     DeclineReason,
@@ -47,6 +48,7 @@ __all__ = [
     "EmergencyLevel",
     "Hospital",
     "HospitalRequest",
+    "IdempotencyKey",
     "Incident",
     "IncidentStatus",
     "Patient",

@@ -90,6 +90,9 @@ def _link_pending(session: Session) -> None:
     if not pending:
         return
     session.info[_PENDING] = []
+    # Write the request's own changes first: the lock below serialises every
+    # audited commit, so nothing that can run outside it should run inside it.
+    session.flush()
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _CHAIN_LOCK})
     prev = session.scalar(select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1))

@@ -195,7 +195,9 @@ class CardStore:
 def card_store_dir(config: Any) -> Path:
     """Where issued mock cards live: ``CARD_STORE_DIR`` (env ``EMS_CARD_STORE_DIR``) or
     ``cards/`` beside the PKI directory."""
-    configured = getattr(config, "extra", {}).get("CARD_STORE_DIR") or os.environ.get(
-        "EMS_CARD_STORE_DIR"
+    configured = (
+        getattr(config, "CARD_STORE_DIR", "")
+        or getattr(config, "extra", {}).get("CARD_STORE_DIR")
+        or os.environ.get("EMS_CARD_STORE_DIR")
     )
     return Path(configured) if configured else Path(config.PKI_DIR).parent / "cards"

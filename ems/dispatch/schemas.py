@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ems.hospitals.schemas import DB_ID_MAX
 from ems.transports.models import DeclineReason, RequestStatus
 
 TravelSource = Literal["valhalla", "straight_line"]
+
+
+# Ids in a query string arrive as text, so not the strict ``DbId``; the same bound.
+QueryId = Annotated[int, Field(ge=1, le=DB_ID_MAX)]
 
 
 class _In(BaseModel):
@@ -26,7 +31,7 @@ class ReasonRead(BaseModel):
 
 
 class UnitRecommendationQuery(_In):
-    incident_id: int = Field(gt=0)
+    incident_id: QueryId
 
 
 class UnitRecommendationRead(BaseModel):
@@ -125,7 +130,7 @@ class RequestRoundRead(BaseModel):
 
 class RequestListQuery(_In):
     status: RequestStatus | None = None
-    transport_id: int | None = Field(default=None, gt=0)
+    transport_id: QueryId | None = None
 
 
 class AcceptRead(BaseModel):

@@ -110,15 +110,12 @@ def set_position(*, unit_id: int, body: PositionUpdate) -> UnitRead:
     actor = current_user()
     unit = service.get(session=session, unit_id=unit_id)
     _guard(actor, "unit.position", unit.id)
+    # A fix is operational telemetry (every few seconds from every unit), not an
+    # access to patient data nor a decision: it is stored on the unit and not
+    # written to the audit log, whose chain would otherwise be mostly position
+    # noise and serialise every fix. Refusals above are still audited.
     if not service.update_position(
         session=session, unit=unit, lat=body.lat, lon=body.lon, at=body.at
     ):
         return service.to_read(session=session, units=[unit])[0]
-    audit.record(
-        session=session,
-        actor=actor,
-        action="unit.position",
-        target_type="unit",
-        target_id=str(unit.id),
-    )
     return service.announce(session=session, unit=unit)

@@ -3,8 +3,12 @@
 // the stream is live. It reconnects with backoff, except after a refusal (1008).
 //
 //   import { mountViewer } from "/viewer/viewer.js";
-//   const viewer = mountViewer(element, { relayUrl, transportId, token });
+//   const viewer = mountViewer(element, { relayUrl, transportId, token, lang: "ja" });
 //   viewer.close();
+//
+// The status line and vital labels speak Japanese or English (``lang``, default
+// English). A page with its own dictionaries passes ``t(key, vars)`` instead: the
+// keys are the ``viewer.*`` ones below; a key it does not know falls back to ours.
 //
 // The binary frame header (32 bytes, big-endian) is documented in docs/streaming.md.
 
@@ -29,6 +33,55 @@ function parseHeader(buf) {
   };
 }
 
+// The built-in dictionaries; the ER pages carry the same keys in ems/web/static/i18n.
+export const MESSAGES = {
+  en: {
+    "viewer.connecting": "connecting…",
+    "viewer.live": "LIVE",
+    "viewer.stale": "stale",
+    "viewer.refused": "refused ({code})",
+    "viewer.latency": "latency {ms}",
+    "viewer.frames": "{n} frames",
+    "viewer.hr": "HR",
+    "viewer.spo2": "SpO₂ %",
+    "viewer.bp_sys": "BP sys",
+    "viewer.bp_dia": "BP dia",
+    "viewer.rr": "RR",
+    "viewer.temp_c": "Temp °C",
+  },
+  ja: {
+    "viewer.connecting": "接続中…",
+    "viewer.live": "ライブ",
+    "viewer.stale": "途絶",
+    "viewer.refused": "拒否 ({code})",
+    "viewer.latency": "遅延 {ms}",
+    "viewer.frames": "{n} フレーム",
+    "viewer.hr": "心拍数",
+    "viewer.spo2": "SpO₂ %",
+    "viewer.bp_sys": "収縮期血圧",
+    "viewer.bp_dia": "拡張期血圧",
+    "viewer.rr": "呼吸数",
+    "viewer.temp_c": "体温 °C",
+  },
+};
+
+function fillIn(text, vars) {
+  return text.replace(/\{(\w+)\}/g, (m, k) => (vars[k] ?? m));
+}
+
+/** A translator for ``lang`` that prefers the page's own ``t`` when it knows the key. */
+export function translator({ lang, t } = {}) {
+  return (key, vars = {}) => {
+    if (typeof t === "function") {
+      const text = t(key, vars);
+      if (text && text !== key) return text;
+    }
+    const code = typeof lang === "function" ? lang() : lang;
+    const table = MESSAGES[String(code || "en").slice(0, 2)] || MESSAGES.en;
+    return fillIn(table[key] ?? MESSAGES.en[key] ?? key, vars);
+  };
+}
+
 function el(tag, attrs = {}, text = "") {
   const node = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
@@ -36,9 +89,10 @@ function el(tag, attrs = {}, text = "") {
   return node;
 }
 
-export function mountViewer(element, { relayUrl, transportId, token }) {
+export function mountViewer(element, { relayUrl, transportId, token, lang, t } = {}) {
+  const tr = translator({ lang, t });
   const root = el("div", { class: "ems-viewer" });
-  const status = el("div", { class: "ems-viewer-status", "data-state": "connecting" }, "connecting…");
+  const status = el("div", { class: "ems-viewer-status", "data-state": "connecting" }, tr("viewer.connecting"));
   const video = el("canvas", { class: "ems-viewer-video", width: "640", height: "360" });
   const ecg = el("canvas", { class: "ems-viewer-ecg", width: "640", height: "120" });
   const vitals = el("dl", { class: "ems-viewer-vitals" });
@@ -71,8 +125,14 @@ export function mountViewer(element, { relayUrl, transportId, token }) {
     element.dataset.latencyMs = state.latencyMs == null ? "" : String(Math.round(state.latencyMs));
     status.dataset.state = element.dataset.state;
     const lat = state.latencyMs == null ? "–" : `${Math.round(state.latencyMs)} ms`;
-    const label = state.refused ? `refused (${state.refused})` : state.live ? "LIVE" : "stale";
-    status.textContent = `${label} · latency ${lat} · ${state.framesDecoded} frames`;
+    const label = state.refused
+      ? tr("viewer.refused", { code: state.refused })
+      : state.live
+        ? tr("viewer.live")
+        : tr("viewer.stale");
+    status.textContent = [label, tr("viewer.latency", { ms: lat }), tr("viewer.frames", { n: state.framesDecoded })].join(" · ");
+    const code = typeof lang === "function" ? lang() : lang;
+    if (code) status.lang = String(code);
   }
 
   function shown(captureUs) {
@@ -147,10 +207,16 @@ export function mountViewer(element, { relayUrl, transportId, token }) {
 
   function onVitals(f) {
     const values = JSON.parse(new TextDecoder().decode(f.payload));
-    const labels = { hr: "HR", spo2: "SpO₂ %", bp_sys: "BP sys", bp_dia: "BP dia", rr: "RR", temp_c: "Temp °C" };
+    state.vitals = values;
+    renderVitals();
+  }
+
+  function renderVitals() {
+    const values = state.vitals;
+    if (!values) return;
     vitals.replaceChildren();
-    for (const [key, label] of Object.entries(labels)) {
-      vitals.append(el("dt", {}, label), el("dd", { "data-vital": key }, values[key] == null ? "–" : String(values[key])));
+    for (const key of ["hr", "spo2", "bp_sys", "bp_dia", "rr", "temp_c"]) {
+      vitals.append(el("dt", {}, tr(`viewer.${key}`)), el("dd", { "data-vital": key }, values[key] == null ? "–" : String(values[key])));
     }
   }
 
@@ -243,6 +309,11 @@ export function mountViewer(element, { relayUrl, transportId, token }) {
 
   return {
     state,
+    /** Redraw the labels, e.g. after the page switched language. */
+    relabel() {
+      publish();
+      renderVitals();
+    },
     close() {
       state.closed = true;
       clearInterval(staleTimer);

@@ -140,6 +140,8 @@ def test_call_to_handover(system: System, browser: Any, lang: str) -> None:
         arg=f'.patient-card[data-transport-id="{_transport_id(system, complaint)}"] .viewer-slot',
         timeout=30_000,
     )
+    # The viewer's status line speaks the page's language.
+    patient.locator(".ems-viewer-status", has_text=tr(lang, "viewer.live")).wait_for()
     patient.locator(".history").wait_for()
     assert patient.locator(".history-sec").first.get_attribute("data-section") == "allergies"
 

@@ -6,12 +6,14 @@ import asyncio
 import json
 import os
 import uuid
+from typing import Any
 
 import pytest
 import redis
 from flask import Flask
 from sqlalchemy import select
 
+from ems.app import create_app
 from ems.db import Database, get_db
 from ems.transports.models import Transport
 from ems.vitals.models import VitalSigns
@@ -115,3 +117,40 @@ def test_a_transport_update_event_cuts_the_old_hospital_at_once(world: World, ap
             assert event["code"] == "access_revoked"
 
     run(scenario())
+
+
+def test_a_reroute_through_the_api_cuts_the_old_hospital_at_once(
+    world: World, app_config: dict[str, Any]
+) -> None:
+    shared = bus_settings()
+    # The API publishes its live events through Redis on the channel the relay listens to.
+    api = create_app(
+        {**app_config, "REDIS_URL": REDIS_URL, "EVENTS_CHANNEL": shared["events_channel"]}
+    )
+    client = api.test_client()
+
+    async def scenario() -> None:
+        # Periodic re-checks are off: only the API's transport.updated event can cut the viewer.
+        async with running_relay(world, recheck_s=3600, **shared) as relay:
+            er_a = await open_client(relay, world, "view", world.tokens["er_a"])
+            dispatcher = await open_client(relay, world, "view", world.tokens["dispatcher"])
+
+            def reroute() -> int:
+                r = client.put(
+                    f"/api/v1/transports/{world.transport_id}/destination",
+                    json={"hospital_id": world.hospital_b},
+                    headers={"Authorization": f"Bearer {world.tokens['dispatcher']}"},
+                )
+                return r.status_code
+
+            assert await asyncio.to_thread(reroute) == 200
+            event = json.loads(await next_message(er_a, is_error))
+            assert event["code"] == "access_revoked"
+            # The dispatcher still watches: only the hospital that was left is cut.
+            await asyncio.wait_for(await dispatcher.ping(), 10)
+            await dispatcher.close()
+
+    try:
+        run(scenario())
+    finally:
+        get_db(api).engine.dispose()

@@ -58,10 +58,16 @@ def test_recommendations_rank_by_eta_with_reasons_and_exclusions(
     assert ids == [w["near"], w["mid"], w["far"]]
     first = body["hospitals"][0]
     assert first["source"] == "straight_line" and first["eta_s"] > 0
-    assert any(x.startswith("capability_match") for x in first["reasons"])
-    assert any(x.startswith("beds_available") for x in first["reasons"])
+    # Reasons are stable codes with parameters (the pages translate by code).
+    codes = {x["code"]: x["params"] for x in first["reasons"]}
+    assert codes["capability_match"] == {"capabilities": ["pci"]}
+    assert codes["beds_available"]["category"] == "ccu"
+    assert codes["beds_available"]["available"] > 0
+    assert all(x["text"] for x in first["reasons"])
     excluded = {e["hospital_id"]: e["reasons"] for e in body["excluded"]}
-    assert "lacks_capability: pci" in excluded[w["no_pci"]]
+    assert {"code": "lacks_capability", "params": {"capabilities": ["pci"]}} in [
+        {"code": x["code"], "params": x["params"]} for x in excluded[w["no_pci"]]
+    ]
     assert body["bed_category"] == "ccu" and body["suggested"]
 
 
@@ -249,3 +255,85 @@ def test_assignment_plan_can_be_carried_out(app: Flask, as_role: Callable[..., A
         assert t is not None and t.unit_id == unit
     again = dispatcher.post("/api/v1/dispatch/assign-pending", json={}).get_json()
     assert again["assignments"] == []  # nothing pending, no unit free
+
+
+def test_the_er_sees_the_patient_at_a_glance(app: Flask, as_role: Callable[..., Api]) -> None:
+    import queue
+
+    from ems.audit.models import AuditEntry
+    from ems.events import Event
+
+    w = _world(app)
+    feed: queue.Queue[Event] = app.extensions["ems_events"].subscribe()
+    crew = as_role(Role.PARAMEDIC, unit_id=w["unit"])
+    rnd = _open(crew, w["transport"], hospital_ids=[w["near"]])
+    er = as_role(Role.ER_STAFF, hospital_id=w["near"])
+    (req,) = er.get("/api/v1/hospital-requests?status=sent").get_json()
+    assert req["id"] == rnd["requests"][0]["id"]
+    glance = {
+        "urgency": "serious",
+        "chief_complaint": "胸痛",
+        "suspected_condition": "stemi",
+        "patient_age": 70,
+        "unit_id": w["unit"],
+        "unit_call_sign": "救急1",
+        "bed_category": "ccu",
+    }
+    assert {k: req[k] for k in glance} == glance
+    assert req["eta_s"] > 0 and "patient_sex" in req
+    created = [e for e in _drain(feed) if e.type == "request.created"]
+    assert len(created) == 1 and created[0].hospital_id == w["near"]
+    assert {k: created[0].data[k] for k in glance} == glance
+    # What callers said about the patient is read under audit.
+    with app.app_context(), get_db(app).session_scope() as s:
+        actions = set(s.scalars(select(AuditEntry.action)))
+    assert "hospital_request.list" in actions
+
+
+def _drain(feed: Any) -> list[Any]:
+    out = []
+    while not feed.empty():
+        out.append(feed.get_nowait())
+    return out
+
+
+def test_accept_announces_the_new_destination(app: Flask, as_role: Callable[..., Api]) -> None:
+    import queue
+
+    from ems.events import Event, visible_to
+
+    w = _world(app)
+    dispatcher = as_role(Role.DISPATCHER)
+    (req,) = _open(dispatcher, w["transport"], hospital_ids=[w["mid"]])["requests"]
+    feed: queue.Queue[Event] = app.extensions["ems_events"].subscribe()
+    er = as_role(Role.ER_STAFF, hospital_id=w["mid"])
+    assert er.post(f"/api/v1/hospital-requests/{req['id']}/accept").status_code == 200
+    updates = [e for e in _drain(feed) if e.type == "transport.updated"]
+    assert len(updates) == 1
+    data = updates[0].data
+    assert data["transport_id"] == w["transport"] and data["destination_hospital_id"] == w["mid"]
+    assert visible_to(updates[0], role="er_staff", unit_id=None, hospital_id=w["mid"])
+
+
+def test_accept_claims_the_bed_through_the_hospitals_service(
+    app: Flask, as_role: Callable[..., Api], monkeypatch: Any
+) -> None:
+    from ems.hospitals import service as hospitals
+
+    calls: list[dict[str, Any]] = []
+    real = hospitals.claim_bed
+
+    def spy(**kw: Any) -> hospitals.BedClaim:
+        calls.append(kw)
+        return real(**kw)
+
+    monkeypatch.setattr(hospitals, "claim_bed", spy)
+    w = _world(app)
+    dispatcher = as_role(Role.DISPATCHER)
+    (req,) = _open(dispatcher, w["transport"], hospital_ids=[w["near"]])["requests"]
+    er = as_role(Role.ER_STAFF, hospital_id=w["near"])
+    r = er.post(f"/api/v1/hospital-requests/{req['id']}/accept")
+    assert r.status_code == 200 and r.get_json()["bed_status"] == "claimed"
+    assert [(c["hospital_id"], c["category"], c["allow_unknown"]) for c in calls] == [
+        (w["near"], "ccu", True)
+    ]

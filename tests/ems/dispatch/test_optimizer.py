@@ -9,6 +9,7 @@ import pytest
 
 from ems.dispatch import optimizer as opt
 from ems.dispatch.needs import derive_needs
+from ems.dispatch.reasons import reason
 
 NOW = dt.datetime(2026, 11, 25, 3, 0, tzinfo=dt.UTC)
 FRESH = NOW + dt.timedelta(minutes=30)
@@ -104,8 +105,8 @@ def test_ranking_excludes_full_and_incapable_and_treats_stale_as_unknown() -> No
     stale = ranked[1]
     assert stale.bed_status == "stale" and stale.beds_available is None
     why = {e.hospital_id: e.reasons for e in excluded}
-    assert any("no_bed" in r for r in why[1])
-    assert any("lacks_capability: pci" in r for r in why[2])
+    assert reason("no_bed", category="ccu") in why[1]
+    assert reason("lacks_capability", capabilities=["pci"]) in why[2]
 
 
 def test_diversion_excludes_until_it_expires() -> None:
@@ -138,7 +139,7 @@ def test_diversion_excludes_until_it_expires() -> None:
         now=NOW,
     )
     assert [r.hospital_id for r in ranked] == [2]
-    assert "diversion: closed to ambulances" in excluded[0].reasons
+    assert reason("closed_to_ambulances") in excluded[0].reasons
 
 
 def test_k_is_the_fewest_hospitals_reaching_ninety_percent() -> None:

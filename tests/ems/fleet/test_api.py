@@ -8,7 +8,9 @@ from collections.abc import Callable
 
 import pytest
 from flask import Flask
+from sqlalchemy import select
 
+from ems.audit.models import AuditEntry
 from ems.auth.models import Role, User
 from ems.db import get_db, utcnow
 from tests.ems.transports.scenario import dispatched_scene
@@ -153,6 +155,24 @@ def test_crew_reports_its_position(app: Flask, as_role: Callable[..., Api]) -> N
     resp = medic.put(f"/api/v1/units/{unit}/position", json={"lat": 35.0, "lon": 133.0, "at": old})
     assert resp.status_code == 200
     assert resp.get_json()["lat"] == 35.43
+
+
+def test_position_fixes_stay_out_of_the_audit_log_but_refusals_do_not(
+    app: Flask, as_role: Callable[..., Api]
+) -> None:
+    mine = make_unit(app, call_sign="A1")
+    other = make_unit(app, call_sign="B1")
+    medic = as_role(Role.PARAMEDIC, unit_id=mine)
+    for n in range(3):
+        resp = medic.put(f"/api/v1/units/{mine}/position", json={"lat": 35.1 + n, "lon": 134.0})
+        assert resp.status_code == 200
+    assert (
+        medic.put(f"/api/v1/units/{other}/position", json={"lat": 35, "lon": 134}).status_code
+        == 403
+    )
+    with app.app_context(), get_db(app).session_scope() as s:
+        entries = s.scalars(select(AuditEntry).where(AuditEntry.action == "unit.position")).all()
+        assert [(e.outcome, e.target_id) for e in entries] == [("denied", str(other))]
 
 
 @pytest.mark.parametrize(

@@ -32,9 +32,8 @@ def test_claims_count_down_and_stop_at_zero(app: Flask) -> None:
     db = get_db(app)
     for remaining in (1, 0):
         with db.session_scope() as s:
-            assert service.claim_bed(session=s, hospital_id=hid, category=BedCategory.CCU) == (
-                remaining
-            )
+            claim = service.claim_bed(session=s, hospital_id=hid, category=BedCategory.CCU)
+            assert claim == service.BedClaim(service.BedClaimStatus.CLAIMED, remaining)
     with pytest.raises(Conflict) as err, db.session_scope() as s:
         service.claim_bed(session=s, hospital_id=hid, category=BedCategory.CCU)
     assert err.value.code == "no_bed"
@@ -46,6 +45,33 @@ def test_a_stale_figure_cannot_be_claimed(app: Flask) -> None:
     with pytest.raises(Conflict), get_db(app).session_scope() as s:
         service.claim_bed(session=s, hospital_id=hid, category=BedCategory.GENERAL)
     assert _available(app, hid, "general") == 5
+
+
+def test_an_accepting_hospital_may_take_a_patient_on_a_stale_or_missing_figure(
+    app: Flask,
+) -> None:
+    stale = make_hospital(app, name="期限切れ", beds={"general": 5}, ttl_min=-1)
+    db = get_db(app)
+    with db.session_scope() as s:
+        claim = service.claim_bed(
+            session=s, hospital_id=stale, category=BedCategory.GENERAL, allow_unknown=True
+        )
+        assert claim == service.BedClaim(service.BedClaimStatus.STALE, None)
+        missing = service.claim_bed(
+            session=s, hospital_id=stale, category=BedCategory.ICU, allow_unknown=True
+        )
+        assert missing.status is service.BedClaimStatus.UNKNOWN
+        odd = service.claim_bed(session=s, hospital_id=stale, category="ward", allow_unknown=True)
+        assert odd.status is service.BedClaimStatus.UNKNOWN
+    # Nothing was taken from the expired figure: nobody knows what it stands for.
+    assert _available(app, stale, "general") == 5
+
+
+def test_a_fresh_full_figure_refuses_even_an_accepting_hospital(app: Flask) -> None:
+    hid = make_hospital(app, beds={"icu": 0})
+    with pytest.raises(Conflict) as err, get_db(app).session_scope() as s:
+        service.claim_bed(session=s, hospital_id=hid, category=BedCategory.ICU, allow_unknown=True)
+    assert err.value.code == "no_bed"
 
 
 def _two_claims_at_once(app: Flask, hospital_id: int) -> list[str]:

@@ -347,6 +347,8 @@ def test_writes_are_announced_live_to_the_right_audience(
     assert {"incident.updated", "unit.updated", "transport.updated"} <= set(types)
     latest = [e for e in seen if e.type == "transport.updated"][-1]
     assert latest.data["destination_hospital_id"] == scene.hospital_id
+    # The stream relay keys its immediate access re-check on ``transport_id``.
+    assert latest.data["transport_id"] == scene.transport_id
     assert visible_to(latest, role="er_staff", unit_id=None, hospital_id=scene.hospital_id)
     assert not visible_to(latest, role="er_staff", unit_id=None, hospital_id=scene.hospital_id + 1)
     assert visible_to(latest, role="paramedic", unit_id=scene.unit_id, hospital_id=None)

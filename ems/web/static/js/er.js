@@ -54,22 +54,33 @@ async function loadViewerModule() {
 }
 
 // --- data ---------------------------------------------------------------------------
+// A request carries the patient at a glance (urgency, complaint, condition, age, sex,
+// unit, ETA), so incoming requests need no further call. Accepted patients load their
+// transport for the FDMA timeline.
 async function transportFor(req) {
   if (!state.transports.has(req.transport_id)) {
     let tr = { id: req.transport_id };
     try {
       tr = await api(`/api/v1/transports/${req.transport_id}`);
-      tr.incident = await api(`/api/v1/incidents/${tr.incident_id}`);
     } catch {
-      /* shown with what the request itself carries */
+      /* the timeline stays empty; the card shows what the request carries */
     }
     state.transports.set(req.transport_id, tr);
   }
   return state.transports.get(req.transport_id);
 }
 
-function incidentOf(req, tr) {
-  return req.incident || tr?.incident || {};
+function patientLine(req) {
+  return [
+    req.patient_age !== undefined && req.patient_age !== null ? t("incident.age_n", { n: req.patient_age }) : null,
+    req.patient_sex ? t(`sex.${req.patient_sex}`) : null,
+  ].filter(Boolean);
+}
+
+function conditionText(code) {
+  const key = `condition.${code}`;
+  const text = t(key);
+  return text === key ? code : text;
 }
 
 async function loadHospital() {
@@ -87,7 +98,7 @@ async function loadRequests() {
   const acc = listOf(accepted).filter((r) => !hospitalId || r.hospital_id === hospitalId);
   // Refresh the transports of accepted patients: their timeline moves on.
   for (const r of acc) state.transports.delete(r.transport_id);
-  await Promise.all([...state.incoming, ...acc].map(transportFor));
+  await Promise.all(acc.map(transportFor));
   state.accepted = acc.filter((r) => {
     const tr = state.transports.get(r.transport_id);
     const handover = stepTime(tr, "handover");
@@ -112,23 +123,16 @@ const URGENCY_RANK = { critical: 0, serious: 1, moderate: 2, minor: 3 };
 function renderIncoming() {
   const list = document.getElementById("incoming-list");
   document.getElementById("incoming-count").textContent = String(state.incoming.length);
-  const sorted = [...state.incoming].sort((a, b) => {
-    const ia = incidentOf(a, state.transports.get(a.transport_id));
-    const ib = incidentOf(b, state.transports.get(b.transport_id));
-    return (URGENCY_RANK[ia.urgency] ?? 9) - (URGENCY_RANK[ib.urgency] ?? 9) || a.id - b.id;
-  });
+  const sorted = [...state.incoming].sort(
+    (a, b) => (URGENCY_RANK[a.urgency] ?? 9) - (URGENCY_RANK[b.urgency] ?? 9) || a.id - b.id,
+  );
   fill(list, ...sorted.map(requestCard));
   if (!sorted.length) list.append(el("li", { class: "empty" }, t("er.no_requests")));
 }
 
 function requestCard(req) {
-  const tr = state.transports.get(req.transport_id) || {};
-  const inc = incidentOf(req, tr);
-  const urgency = inc.urgency || req.urgency || "moderate";
-  const patient = [
-    inc.patient_age !== undefined && inc.patient_age !== null ? t("incident.age_n", { n: inc.patient_age }) : null,
-    inc.patient_sex ? t(`sex.${inc.patient_sex}`) : null,
-  ].filter(Boolean);
+  const urgency = req.urgency || "moderate";
+  const patient = patientLine(req);
   const declining = state.declining === req.id;
   const card = el(
     "li",
@@ -137,17 +141,17 @@ function requestCard(req) {
       "div",
       { class: "rc-top" },
       el("span", { class: `badge urg-${urgency}` }, t(`urgency.${urgency}`)),
-      el("span", { class: "rc-eta" }, el("small", {}, t("er.eta")), " ", fmtEta(req.eta_s ?? tr.eta_s)),
+      el("span", { class: "rc-eta" }, el("small", {}, t("er.eta")), " ", fmtEta(req.eta_s)),
       el("span", { class: "muted" }, fmtRelative(req.sent_at)),
     ),
-    el("div", { class: "rc-complaint" }, inc.chief_complaint || req.chief_complaint || "—"),
+    el("div", { class: "rc-complaint" }, req.chief_complaint || "—"),
     el(
       "div",
       { class: "rc-meta" },
       patient.length ? el("span", {}, patient.join(" · ")) : null,
-      inc.suspected_condition ? el("span", {}, t(`condition.${inc.suspected_condition}`)) : null,
+      req.suspected_condition ? el("span", { class: "rc-condition" }, conditionText(req.suspected_condition)) : null,
       req.bed_category ? el("span", {}, t("er.bed", { cat: t(`bed.${req.bed_category}`) })) : null,
-      tr.unit?.call_sign || req.unit_call_sign ? el("span", {}, `${tr.unit?.call_sign || req.unit_call_sign}`) : null,
+      req.unit_call_sign ? el("span", { class: "rc-unit" }, req.unit_call_sign) : null,
     ),
     (req.round || 1) > 1 ? el("div", { class: "rc-note" }, t("er.round", { n: req.round })) : null,
   );
@@ -256,7 +260,8 @@ function viewerSlot(transportId) {
         return;
       }
       fill(node, );
-      entry.viewer = mod.mountViewer(node, { relayUrl, transportId, token: s.token, lang: document.documentElement.lang });
+      // The viewer speaks the page's language: our dictionaries carry its viewer.* keys.
+      entry.viewer = mod.mountViewer(node, { relayUrl, transportId, token: s.token, t, lang: () => document.documentElement.lang });
     });
   }
   return entry.node;
@@ -264,8 +269,7 @@ function viewerSlot(transportId) {
 
 function patientCard(req) {
   const tr = state.transports.get(req.transport_id) || {};
-  const inc = incidentOf(req, tr);
-  const urgency = inc.urgency || "moderate";
+  const urgency = req.urgency || "moderate";
   const record = state.records.get(req.transport_id);
   let history;
   if (!record) history = el("p", { class: "muted" }, t("common.loading"));
@@ -279,9 +283,9 @@ function patientCard(req) {
       "header",
       { class: "pc-head" },
       el("span", { class: `badge urg-${urgency}` }, t(`urgency.${urgency}`)),
-      el("h3", {}, inc.chief_complaint || "—"),
+      el("h3", {}, req.chief_complaint || "—"),
       el("span", { class: "pc-eta" }, stepTime(tr, "handover") ? t("er.handed_over") : stepTime(tr, "arrived_hospital") ? t("er.arrived") : `${t("er.eta")} ${fmtEta(req.eta_s)}`),
-      tr.unit?.call_sign ? el("span", { class: "muted" }, `${tr.unit.call_sign}`) : null,
+      req.unit_call_sign ? el("span", { class: "muted" }, req.unit_call_sign) : null,
       el("span", { class: "muted" }, t("er.accepted_at", { time: fmtTime(req.responded_at) })),
     ),
     el(
@@ -445,6 +449,7 @@ onLangChange(() => {
   renderHospital();
   renderIncoming();
   renderPatients();
+  for (const v of state.viewers.values()) v.viewer?.relabel?.();
 });
 
 // The expiry column counts down while the page is open.

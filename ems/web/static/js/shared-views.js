@@ -10,47 +10,40 @@ export function listOf(value, key) {
   return [];
 }
 
-/** A recommendation's reasons as one readable line. Reasons may be codes with
- * parameters ({code, ...}) or plain text from the server. */
+/** A recommendation's reasons as one readable line. Each reason is a stable
+ * ``{code, params, text}`` from the server, translated by ``reason.<code>``; ``text``
+ * (English) is shown only for a code this page does not know yet. */
 export function reasonText(rec) {
   const reasons = rec.reasons || [];
   const items = (Array.isArray(reasons) ? reasons : [reasons]).map(oneReason).filter(Boolean);
-  if (rec.source === "straight_line" && !items.some((x) => x === t("reason.straight_line"))) {
-    items.push(t("reason.straight_line"));
-  }
+  const hasStraightLine = (Array.isArray(reasons) ? reasons : []).some((r) => r?.code === "straight_line");
+  if (rec.source === "straight_line" && !hasStraightLine) items.push(t("reason.straight_line"));
   return items.join(" · ");
 }
 
-function oneReason(r) {
-  if (typeof r !== "string") return r?.text || r?.code || "";
-  let m = r.match(/^rank (\d+) by ETA/);
-  if (m) return t("reason.rank", { n: m[1] });
-  m = r.match(/^available since (.+)$/);
-  if (m) return t("reason.available_since", { time: fmtTime(m[1]) });
-  if (r.startsWith("ETA is a straight-line")) return t("reason.straight_line");
-  m = r.match(/^([a-z_]+): (.*)$/);
-  if (m) {
-    const key = `reason.${m[1]}`;
-    const tr = t(key, { detail: translateDetail(m[1], m[2]) });
-    return tr === key ? r : tr;
-  }
-  return r;
+// How each parameter is shown: codes become words of the current language.
+const PARAM = {
+  capabilities: (v) => (Array.isArray(v) ? v : [v]).map((c) => known(`capability.${c}`, c)).join("・"),
+  category: (v) => known(`bed.${v}`, v),
+  level: (v) => known(`level.${v}`, v),
+  condition: (v) => known(`condition.${v}`, v),
+  time: (v) => fmtTime(v),
+  p: (v) => `${Math.round(Number(v) * 100)}%`,
+};
+
+function known(key, fallback) {
+  const text = t(key);
+  return text === key ? String(fallback) : text;
 }
 
-function translateDetail(code, detail) {
-  if (code === "capability_match") return detail.split(", ").map((c) => t(`capability.${c}`)).join("・");
-  if (code === "beds_available") {
-    const [n, cat] = detail.split(" ");
-    return `${t(`bed.${cat}`)} ${n}`;
-  }
-  if (code === "acceptance_probability") return `${Math.round(Number(detail) * 100)}%`;
-  if (code === "level") return t(`level.${detail}`);
-  if (code === "below_preferred_level") return t(`level.${detail.split(" ")[0]}`);
-  if (code === "beds_unknown" || code === "beds_stale") {
-    const cat = detail.match(/(?:no )?([a-z_]+) figure/);
-    return cat ? t(`bed.${cat[1]}`) : detail;
-  }
-  return detail;
+export function oneReason(r) {
+  if (!r) return "";
+  if (typeof r === "string") return r;
+  const key = `reason.${r.code}`;
+  const vars = {};
+  for (const [name, value] of Object.entries(r.params || {})) vars[name] = PARAM[name] ? PARAM[name](value) : value;
+  const text = t(key, vars);
+  return text === key ? r.text || r.code : text;
 }
 
 /** Timestamp of one FDMA step, whatever the transport's shape. */

@@ -1,0 +1,1 @@
+"""Idempotency keys: a retried write answers with the first attempt's response."""
