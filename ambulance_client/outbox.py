@@ -9,6 +9,11 @@ The queue lives in memory only — the tablet keeps no medical data on disk — 
 outlives connections, not the process. Sequence numbers start at the clock in
 microseconds when the queue is created, so that a restarted tablet never reuses
 a number that is already stored.
+
+A record the relay refuses for good (invalid, or the transport's record closed
+after its grace period) leaves the queue; the latter is kept in ``failed`` (its
+sequence, kind, time and the relay's code, no payload) so that the crew can be
+told which measurements never reached the record.
 """
 
 from __future__ import annotations
@@ -27,6 +32,16 @@ class Entry:
     sent: bool = False
 
 
+@dataclass(frozen=True)
+class Failed:
+    """A record the relay refused for good: what it was, never its content."""
+
+    seq: int
+    kind: Kind
+    capture_us: int
+    code: str
+
+
 class Outbox:
     def __init__(
         self, transport_id: int, *, max_items: int = 200_000, first_seq: int | None = None
@@ -38,6 +53,7 @@ class Outbox:
         self.acked = 0
         self.rejected = 0
         self.evicted = 0
+        self.failed: list[Failed] = []
 
     def put(self, kind: Kind, payload: bytes, capture_us: int | None = None) -> int:
         """Queue a record; returns its sequence number."""
@@ -94,6 +110,19 @@ class Outbox:
         """The relay refused this record as invalid: sending it again cannot help."""
         if self._entries.pop(seq, None) is not None:
             self.rejected += 1
+
+    def fail(self, seq: int, code: str) -> None:
+        """The relay will never store this record (e.g. ``record_grace_expired``)."""
+        entry = self._entries.pop(seq, None)
+        if entry is not None:
+            self.failed.append(Failed(seq, entry.frame.kind, entry.frame.capture_us, code))
+
+    def fail_all(self, code: str) -> int:
+        """The relay closed this transport's record: nothing queued can be delivered."""
+        n = len(self._entries)
+        for seq in list(self._entries):
+            self.fail(seq, code)
+        return n
 
     def retry(self, seq: int) -> None:
         """The relay could not take this record now: send it again."""

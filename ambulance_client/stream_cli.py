@@ -87,7 +87,9 @@ def register(main: click.Group) -> None:
         try:
             asyncio.run(go())
         except StreamRefused as exc:
-            raise click.ClickException(f"the relay refused the stream: {exc.code}") from None
+            lost = len(streamer.outbox.failed)
+            detail = f"; {lost} queued records refused for good" if lost else ""
+            raise click.ClickException(f"the relay refused the stream: {exc.code}{detail}") from None
         finally:
             if src is not None:
                 src.close()
@@ -97,3 +99,7 @@ def register(main: click.Group) -> None:
             f"{streamer.outbox.acked} records stored, {pending} not yet delivered",
             err=True,
         )
+        failed = streamer.outbox.failed
+        if failed:
+            codes = ", ".join(sorted({f.code for f in failed}))
+            click.echo(f"{len(failed)} records refused for good by the relay ({codes})", err=True)

@@ -7,6 +7,12 @@ encoded in worker threads, only while connected, and skipped â€” never queued â€
 when the uplink falls behind. When the link drops the streamer reconnects with
 exponential backoff and jitter, resends every unacknowledged record and starts
 the video again on a keyframe. Only an authorisation refusal stops it.
+
+Once the transport has ended (handover recorded while the tablet was offline) the
+relay takes the queued records but no video: the streamer stops its video and
+drains the outbox. After the relay's grace period the records are refused for
+good (``record_grace_expired``): they are marked failed in the outbox, reported,
+and the streamer stops instead of retrying forever.
 """
 
 from __future__ import annotations
@@ -40,6 +46,10 @@ FATAL_CODES = frozenset({"invalid_token", "unauthenticated", "forbidden", "trans
 REJECT_CODES = frozenset(
     {"invalid_payload", "malformed_frame", "frame_too_large", "wrong_transport"}
 )
+# The transport ended longer ago than the relay's grace period: its record is closed.
+GRACE_EXPIRED = "record_grace_expired"
+# The transport ended: the relay takes records, not video.
+ENDED_CODES = frozenset({"transport_completed", "transport_cancelled"})
 
 
 class StreamRefused(Exception):
@@ -99,6 +109,12 @@ class Streamer:
         self._encoder: Encoder | None = None
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="video")
         self._ws: ClientConnection | None = None
+        self._records_only = False
+
+    @property
+    def records_only(self) -> bool:
+        """The transport ended: the relay takes the queued records, no more video."""
+        return self._records_only
 
     # --- records --------------------------------------------------------------------
 
@@ -189,7 +205,9 @@ class Streamer:
             welcome = json.loads(await asyncio.wait_for(ws.recv(), self.config.open_timeout_s))
             if welcome.get("type") == "error":
                 code = str(welcome.get("code", "refused"))
-                if code in FATAL_CODES or code == "off_duty":
+                if code == GRACE_EXPIRED:
+                    self._record_closed(code)
+                if code in FATAL_CODES or code in ("off_duty", GRACE_EXPIRED):
                     raise StreamRefused(code, str(welcome.get("detail", "")))
                 raise ConnectionError(code)
             self._ws = ws
@@ -197,6 +215,8 @@ class Streamer:
             self.outbox.reconnected()
             self._force_keyframe = True
             self._encoder = None  # a fresh encoder announces the stream anew
+            if welcome.get("scope") == "records":
+                self._records_only = True
             self.connected.set()
             self._records_ready.set()
             tasks = [
@@ -204,7 +224,7 @@ class Streamer:
                 asyncio.create_task(self._send_records(ws)),
                 asyncio.create_task(stop.wait()),
             ]
-            if self.config.video and self.source is not None:
+            if self.config.video and self.source is not None and not self._records_only:
                 tasks.append(asyncio.create_task(self._send_video(ws)))
             try:
                 done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
@@ -237,11 +257,24 @@ class Streamer:
                 self.stats.last_error = code
                 if isinstance(seq, int) and code in REJECT_CODES:
                     self.outbox.reject(seq)
+                elif isinstance(seq, int) and code == GRACE_EXPIRED:
+                    self.outbox.fail(seq, code)
+                elif code == GRACE_EXPIRED:
+                    self._record_closed(code)
+                    raise StreamRefused(code, str(msg.get("detail", "")))
+                elif code in ENDED_CODES:
+                    # The video task ends at its next frame; records keep flowing.
+                    self._records_only = True
                 elif isinstance(seq, int) and code == "busy":
                     self.outbox.retry(seq)
                     self._records_ready.set()
                 elif code in FATAL_CODES or code in ("access_revoked", "invalid_token"):
                     raise StreamRefused(code, str(msg.get("detail", "")))
+
+    def _record_closed(self, code: str) -> None:
+        n = self.outbox.fail_all(code)
+        if n:
+            log.warning("records refused for good", extra={"code": code, "records": n})
 
     async def _send_records(self, ws: ClientConnection) -> None:
         while True:
@@ -266,6 +299,9 @@ class Streamer:
         assert self.source is not None
         loop = asyncio.get_running_loop()
         while True:
+            if self._records_only:
+                # Parked, not ended: an ended task would end the session (records go on).
+                await loop.create_future()
             captured = await loop.run_in_executor(self._pool, self.source.read)
             now = time.monotonic()
             backlog = self._backlog(ws)

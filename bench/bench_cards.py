@@ -68,6 +68,9 @@ def _tap_to_history(root: Path, rounds: int = 40) -> list[float]:
             "DATABASE_URL": url,
             "PKI_DIR": str(root / "pki"),
             "LOGIN_RATE_PER_MIN": 1000,
+            # 40 taps in a row by one paramedic: the per-minute limit on card reads
+            # (a guard against guessing, tested in tests/hold) is not what is timed.
+            "CARD_AUTH_RATE_PER_MIN": 100_000,
         }
     )
     pki.init_ca(root / "pki")

@@ -10,7 +10,10 @@ from bench.load import print_report, run_load
 
 
 def run() -> dict[str, float]:
-    result = run_load(duration_s=float(os.environ.get("EMS_LOAD_DURATION_S", "60")))
+    result = run_load(
+        duration_s=float(os.environ.get("EMS_LOAD_DURATION_S", "60")),
+        database=os.environ.get("EMS_LOAD_DATABASE", "bench_load"),
+    )
     print_report(result)
     return {
         "load_api_ms_p50": round(result["p50_ms"], 1),

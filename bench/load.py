@@ -45,7 +45,14 @@ from ems.sim_agents.stream import Publisher, Viewer
 TIMELINE_AFTER_DISPATCH = ("arrived_scene", "patient_contact", "loaded", "departed_scene")
 # 409s a real user meets in a busy region and answers: a bed taken meanwhile (the ER
 # declines instead), a request already answered, a unit taken by another dispatcher.
-HANDLED_CONFLICTS = {"no_bed", "request_not_open", "unit_unavailable", "already_answered"}
+# No hospital left to ask (all declined or full): the crew phones the tertiary centre.
+HANDLED_CONFLICTS = {
+    "no_bed",
+    "request_not_open",
+    "unit_unavailable",
+    "already_answered",
+    "no_candidates",
+}
 DECLINE_REASONS = ("beds_full", "cannot_treat", "outside_specialty", "in_surgery")
 
 
@@ -271,9 +278,7 @@ class Load:
             {"k": 3},
             label="/api/v1/transports/<id>/hospital-requests",
         )
-        if sent.status >= 300:
-            return
-        open_requests = list(sent.json().get("requests", []))
+        open_requests = list(sent.json().get("requests", [])) if sent.status < 300 else []
         accepted = False
         for _ in range(6):  # rounds: a decline may open the next one by itself
             if not open_requests or accepted:

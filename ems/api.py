@@ -43,6 +43,7 @@ class Route:
     status: int
     roles: tuple[Role, ...] | None
     errors: tuple[int, ...]
+    replayable: bool = True
 
 
 ROUTES: list[Route] = []
@@ -106,9 +107,12 @@ def endpoint(
     roles: Sequence[Role] | None = None,
     summary: str = "",
     errors: Sequence[int] = (),
+    replayable: bool = True,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Declare a JSON endpoint. ``roles=None`` means any authenticated user;
-    an empty sequence means public."""
+    an empty sequence means public. ``replayable=False`` turns the Idempotency-Key
+    off for a write whose answer must never be stored (it carries a medical record,
+    which lives encrypted in its own store only)."""
 
     from ems.auth.service import require_user
 
@@ -125,6 +129,7 @@ def endpoint(
             status=status,
             roles=tuple(roles) if roles is not None else None,
             errors=tuple(errors),
+            replayable=replayable,
         )
     )
 
@@ -134,7 +139,7 @@ def endpoint(
             user = None
             if roles is None or len(roles) > 0:
                 user = require_user(roles)
-            key = _idempotency_key(method, user)
+            key = _idempotency_key(method, user) if replayable else None
             if body is not None:
                 kwargs["body"] = parse_body(body)
             if query is not None:
@@ -298,7 +303,9 @@ def openapi_document() -> dict[str, Any]:
             "parameters": list(params),
             "responses": {},
         }
-        replayable = r.method in WRITE_METHODS and (r.roles is None or len(r.roles) > 0)
+        replayable = (
+            r.replayable and r.method in WRITE_METHODS and (r.roles is None or len(r.roles) > 0)
+        )
         if replayable:
             op["parameters"].append(IDEMPOTENCY_PARAMETER)
         if r.query is not None:

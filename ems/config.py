@@ -43,6 +43,9 @@ class Config:
     # Redis channel of the live events; separate channels keep deployments apart.
     EVENTS_CHANNEL: str = "ems:events"
     TOKEN_TTL_S: int = 12 * 3600
+    # After handover (or a stand-down) the tablet may still deliver the vitals, ECG and
+    # notes it queued during an outage, for this long; later ones are refused for good.
+    RECORD_GRACE_S: int = 6 * 3600
     MAX_CONTENT_LENGTH: int = 1024 * 1024
     LOG_LEVEL: str = "INFO"
     LOGIN_RATE_PER_MIN: int = 10

@@ -4,25 +4,35 @@ against the transport (its unit, its destination hospital, accepted requests).
 The checks are synchronous database calls; the server runs them with
 ``asyncio.to_thread`` so that the event loop never waits on the database. Every
 decision about patient data is written to the audit log, refusals included.
+
+The crew of a completed or cancelled transport may still publish records (not
+video) for ``record_grace_s`` after its end, so that a tablet that was offline at
+handover loses nothing; after that the publisher is refused ``record_grace_expired``.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 from dataclasses import dataclass
 
 from ems.audit import service as audit
 from ems.auth.models import User
 from ems.auth.service import user_for_token
-from ems.db import Database
+from ems.db import Database, utcnow
 from ems.errors import Unauthenticated
 from ems.vitals.service import (
     Principal,
+    PublishScope,
     TransportAccess,
     load_access,
     may_publish,
     may_view_stream,
+    publish_scope,
 )
+
+DEFAULT_RECORD_GRACE_S = 6 * 3600
+GRACE_EXPIRED = "record_grace_expired"
 
 
 class Side(enum.StrEnum):
@@ -47,8 +57,12 @@ class Grant:
 
 
 class Authorizer:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, record_grace_s: float = DEFAULT_RECORD_GRACE_S) -> None:
         self.db = db
+        self.record_grace_s = record_grace_s
+
+    def scope(self, access: TransportAccess, now: dt.datetime | None = None) -> PublishScope:
+        return publish_scope(access, now=now or utcnow(), grace_s=self.record_grace_s)
 
     def authorize(self, *, token: str, transport_id: int, side: Side) -> Grant:
         """Check a connecting client; raises ``Refused``. Blocking: run off the loop."""
@@ -67,6 +81,9 @@ class Authorizer:
             code = "off_duty" if side is Side.PUBLISH and not who.on_duty else "forbidden"
             self._audit(who, side, transport_id, access.patient_id, code=code)
             raise Refused(code, f"you may not {side.value} transport {transport_id}")
+        if side is Side.PUBLISH and self.scope(access) is PublishScope.CLOSED:
+            self._audit(who, side, transport_id, access.patient_id, code=GRACE_EXPIRED)
+            raise Refused(GRACE_EXPIRED, f"transport {transport_id} ended too long ago")
         self._audit(who, side, transport_id, access.patient_id)
         return Grant(principal=who, access=access, side=side)
 
@@ -99,9 +116,14 @@ class Authorizer:
                 return None
 
 
-def still_allowed(grant: Grant, who: Principal | None, access: TransportAccess | None) -> bool:
+def revocation(
+    grant: Grant, who: Principal | None, access: TransportAccess | None, scope: PublishScope
+) -> str | None:
+    """Why a connected client must be cut now (an error code), or None while it may stay."""
     if who is None or access is None:
-        return False
-    if grant.side is Side.PUBLISH:
-        return may_publish(who, access)
-    return may_view_stream(who, access)
+        return "access_revoked"
+    if grant.side is Side.VIEW:
+        return None if may_view_stream(who, access) else "access_revoked"
+    if not may_publish(who, access):
+        return "access_revoked"
+    return GRACE_EXPIRED if scope is PublishScope.CLOSED else None

@@ -9,8 +9,10 @@ A client authenticates with ``Authorization: Bearer <token>`` or, from a browser
 with a first text message ``{"type": "hello", "token": "…"}``. Vitals, ECG and
 crew notes are stored (off the event loop) before the publisher gets an ack and
 before any viewer sees them. Viewers' rights are re-checked every few seconds and
-at once when the API announces a transport change. ``ems-relay`` runs it; SIGTERM
-closes every connection with 1001 so that clients reconnect elsewhere.
+at once when the API announces a transport change. Once the transport has ended,
+its publisher may still deliver queued records for a grace period, but no video.
+``ems-relay`` runs it; SIGTERM closes every connection with 1001 so that clients
+reconnect elsewhere.
 """
 
 from __future__ import annotations
@@ -43,7 +45,15 @@ from ems.db import Database
 from ems.events import CHANNEL as EVENTS_CHANNEL
 from ems.vitals import service as vitals
 from ems.vitals.schemas import StreamNote, VitalsPayload
-from hospital_gateway.auth import Authorizer, Grant, Refused, Side, still_allowed
+from hospital_gateway.auth import (
+    DEFAULT_RECORD_GRACE_S,
+    GRACE_EXPIRED,
+    Authorizer,
+    Grant,
+    Refused,
+    Side,
+    revocation,
+)
 from hospital_gateway.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from hospital_gateway.metrics import RelayMetrics
 from hospital_gateway.protocol import (
@@ -96,6 +106,8 @@ class RelaySettings:
     token_recheck_s: float = 30.0
     feedback_s: float = 2.0
     keyframe_request_s: float = 0.5
+    # How long after a transport ended its crew may still deliver queued records.
+    record_grace_s: float = DEFAULT_RECORD_GRACE_S
 
     @classmethod
     def from_config(cls, config: Config, **overrides: Any) -> RelaySettings:
@@ -103,6 +115,7 @@ class RelaySettings:
             database_url=config.DATABASE_URL,
             redis_url=config.REDIS_URL,
             events_channel=str(config.extra.get("EVENTS_CHANNEL") or EVENTS_CHANNEL),
+            record_grace_s=config.RECORD_GRACE_S,
         )
         relay = urlsplit(config.RELAY_URL)
         if relay.port:
@@ -123,13 +136,15 @@ class Client:
     queue: ViewerQueue = field(default_factory=ViewerQueue)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     checked_token_at: float = field(default_factory=time.monotonic)
+    # The transport's access facts as last re-checked (a publisher's scope follows them).
+    access: vitals.TransportAccess | None = None
 
 
 class Relay:
     def __init__(self, settings: RelaySettings, *, db: Database | None = None) -> None:
         self.settings = settings
         self.db = db or Database(settings.database_url)
-        self.authz = Authorizer(self.db)
+        self.authz = Authorizer(self.db, record_grace_s=settings.record_grace_s)
         self.registry = Registry()
         self.viewers: dict[int, Client] = {}
         self.publishers: dict[int, Client] = {}
@@ -249,17 +264,17 @@ class Relay:
                 await ws.send(error_event("relay_unavailable", "try again shortly"))
                 await ws.close(CLOSE_TRY_AGAIN, "relay_unavailable")
             return
-        client = Client(next(self._ids), ws, transport_id, grant, token)
-        await ws.send(
-            json.dumps(
-                {
-                    "type": "welcome",
-                    "transport_id": transport_id,
-                    "side": side.value,
-                    "role": grant.principal.role.value,
-                }
-            )
-        )
+        client = Client(next(self._ids), ws, transport_id, grant, token, access=grant.access)
+        welcome: dict[str, Any] = {
+            "type": "welcome",
+            "transport_id": transport_id,
+            "side": side.value,
+            "role": grant.principal.role.value,
+        }
+        if side is Side.PUBLISH:
+            # "records": the transport ended; the tablet sends its queued records only.
+            welcome["scope"] = self.authz.scope(grant.access).value
+        await ws.send(json.dumps(welcome))
         if side is Side.PUBLISH:
             await self._publish(client)
         else:
@@ -312,6 +327,7 @@ class Relay:
                     frame = decode_frame(message)
                     if frame.transport_id != tid:
                         raise ProtocolError("wrong_transport", "frame of another transport")
+                    self._check_scope(client, frame)
                     record = _parse_record(frame) if frame.kind.is_record else None
                 except ProtocolError as exc:
                     await client.ws.send(error_event(exc.code, exc.detail, seq=_seq_of(message)))
@@ -336,6 +352,17 @@ class Relay:
                 if self.bus is not None:
                     await self.bus.unserve(tid)
                 self.registry.discard_if_empty(tid)
+
+    def _check_scope(self, client: Client, frame: Frame) -> None:
+        """Refuse a frame the transport's state no longer allows (from the last re-check)."""
+        access = client.access
+        if access is None or access.active:
+            return
+        scope = self.authz.scope(access)
+        if scope is vitals.PublishScope.CLOSED:
+            raise ProtocolError(GRACE_EXPIRED, "the transport ended too long ago")
+        if not frame.kind.is_record:
+            raise ProtocolError(f"transport_{access.status}", "the transport ended: records only")
 
     async def _publisher_text(self, client: Client, message: str) -> None:
         try:
@@ -505,6 +532,8 @@ class Relay:
         }
         now = time.monotonic()
         for c in clients:
+            if c.grant.side is Side.PUBLISH and c.transport_id in accesses:
+                c.access = accesses[c.transport_id]
             who = c.grant.principal
             if now - c.checked_token_at >= self.settings.token_recheck_s:
                 c.checked_token_at = now
@@ -513,8 +542,11 @@ class Relay:
                     await self._revoke(c, "invalid_token")
                     continue
                 who = fresh
-            if not still_allowed(c.grant, who, accesses.get(c.transport_id)):
-                await self._revoke(c, "access_revoked")
+            access = accesses.get(c.transport_id)
+            scope = self.authz.scope(access) if access is not None else None
+            code = revocation(c.grant, who, access, scope or vitals.PublishScope.CLOSED)
+            if code is not None:
+                await self._revoke(c, code)
 
     async def _revoke(self, client: Client, code: str) -> None:
         log.info(

@@ -163,6 +163,9 @@ def create_challenge(*, body: ChallengeCreate) -> ChallengeRead:
     roles=(Role.PARAMEDIC,),
     summary="Verify the card's signature of a challenge; release the record to the transport",
     errors=(404, 409),
+    # The answer is the patient's record: never kept outside the encrypted store.
+    # A retry needs a new challenge anyway (challenges are single-use).
+    replayable=False,
 )
 def verify_card(*, body: VerificationCreate) -> RecordView:
     _limit_card_attempts()
@@ -188,6 +191,9 @@ def verify_card(*, body: VerificationCreate) -> RecordView:
     roles=(Role.PARAMEDIC,),
     summary="Release the record without PIN: face match attested by the crew, signed by the tablet",
     errors=(404, 409),
+    # The answer is the patient's record: never kept outside the encrypted store.
+    # A retry needs a new challenge anyway (challenges are single-use).
+    replayable=False,
 )
 def pinless_access(*, body: PinlessCreate) -> RecordView:
     _limit_card_attempts()

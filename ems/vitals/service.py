@@ -3,12 +3,15 @@
 The relay calls ``store_records`` (off its event loop) before it acknowledges a
 frame to the tablet; rows are keyed by (transport, sequence) and inserted with
 "on conflict do nothing", so a replay after an outage is stored exactly once.
+Once the transport has ended, its crew may still deliver queued records (never
+video) for a grace period: ``publish_scope`` decides, from plain data.
 """
 
 from __future__ import annotations
 
 import array
 import datetime as dt
+import enum
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -19,7 +22,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from ems.auth.models import Role, User
-from ems.transports.models import HospitalRequest, RequestStatus, Transport, TransportEvent
+from ems.transports.models import (
+    TIMELINE,
+    HospitalRequest,
+    RequestStatus,
+    Transport,
+    TransportEvent,
+)
 from ems.vitals.models import EcgSegment, VitalSigns
 from ems.vitals.schemas import StreamNote, VitalsPayload
 
@@ -34,6 +43,10 @@ class TransportAccess:
     accepted_hospital_ids: frozenset[int]
     active: bool
     patient_id: int | None = None
+    status: str = "active"
+    # When the transport was completed or cancelled (as recorded by the server): the
+    # grace period for late records counts from here. None while active.
+    ended_at: dt.datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -66,7 +79,29 @@ def load_access(*, session: Session, transport_id: int) -> TransportAccess | Non
         accepted_hospital_ids=frozenset(accepted),
         active=t.status.value == "active",
         patient_id=t.patient_id,
+        status=t.status.value,
+        ended_at=None if t.status.value == "active" else _ended_at(session, t),
     )
+
+
+# Timeline events that end a transport; their ``recorded_at`` is when the server learnt it.
+_ENDING_EVENTS = ("handover", "stood_down")
+
+
+def _ended_at(session: Session, t: Transport) -> dt.datetime:
+    """When the server recorded the end. The recording time, not the event's own time,
+    counts: a handover entered late with an earlier ``at`` must not shorten the grace.
+    A call cancelled before arrival leaves no event: its last timeline step stands in."""
+    recorded = session.scalar(
+        select(TransportEvent.recorded_at)
+        .where(TransportEvent.transport_id == t.id, TransportEvent.kind.in_(_ENDING_EVENTS))
+        .order_by(TransportEvent.recorded_at.desc())
+        .limit(1)
+    )
+    if recorded is not None:
+        return recorded
+    steps = [getattr(t, column) for _, column in TIMELINE]
+    return max(s for s in steps if s is not None)
 
 
 def receiving_hospitals(access: TransportAccess) -> frozenset[int]:
@@ -97,6 +132,8 @@ def may_read_record(who: Principal, access: TransportAccess) -> bool:
 
 
 def may_publish(who: Principal, access: TransportAccess) -> bool:
+    """The person may publish for this transport: the on-duty crew of its unit (or an
+    admin). What they may still send once it ended is ``publish_scope``'s answer."""
     if who.role is Role.ADMIN:
         return True
     return (
@@ -104,8 +141,28 @@ def may_publish(who: Principal, access: TransportAccess) -> bool:
         and who.on_duty
         and who.unit_id is not None
         and who.unit_id == access.unit_id
-        and access.active
     )
+
+
+class PublishScope(enum.StrEnum):
+    LIVE = "live"  # under way: video and records
+    RECORDS = "records"  # ended, within the grace period: queued records only
+    CLOSED = "closed"  # ended longer ago than the grace period: nothing
+
+
+def publish_scope(access: TransportAccess, *, now: dt.datetime, grace_s: float) -> PublishScope:
+    """What a transport's publisher may still send.
+
+    A tablet that was offline at handover delivers the vitals and ECG it queued when
+    it reconnects, possibly after the handover reached the API: refusing them would
+    lose part of the medical record. Video of an ended transport has no viewer to
+    serve. After the grace period the record is closed.
+    """
+    if access.active:
+        return PublishScope.LIVE
+    if access.ended_at is not None and now - access.ended_at > dt.timedelta(seconds=grace_s):
+        return PublishScope.CLOSED
+    return PublishScope.RECORDS
 
 
 # --- storing ---------------------------------------------------------------------

@@ -177,3 +177,26 @@ def record(world: World, seq: int, kind: Kind, payload: bytes) -> bytes:
 
 def run(coro: Any) -> Any:
     return asyncio.run(coro)
+
+
+def backdate_end(db_url: str, transport_id: int, by: dt.timedelta) -> None:
+    """Pretend the transport's handover (or stand-down) was recorded ``by`` earlier."""
+    from sqlalchemy import select
+
+    from ems.db import Database
+    from ems.transports.models import TransportEvent
+
+    db = Database(db_url)
+    try:
+        with db.session_scope() as s:
+            events = s.scalars(
+                select(TransportEvent).where(
+                    TransportEvent.transport_id == transport_id,
+                    TransportEvent.kind.in_(("handover", "stood_down")),
+                )
+            ).all()
+            assert events, "the transport has not ended"
+            for event in events:
+                event.recorded_at = event.recorded_at - by
+    finally:
+        db.engine.dispose()

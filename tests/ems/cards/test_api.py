@@ -102,6 +102,39 @@ def test_a_replayed_challenge_is_refused(world: World) -> None:
     assert "challenge_used" in [d.detail.get("code") for d in denials(w)]
 
 
+def test_a_released_record_is_never_kept_as_an_idempotent_answer(world: World) -> None:
+    """The record lives encrypted in its own store; a retry key must not copy it elsewhere."""
+    from ems.idempotency.models import IdempotencyKey
+
+    w = world
+    ch = challenge(w)
+    sig = card_sign(w, ch)
+    headers = {"Idempotency-Key": "tap-1"}
+    first = w.crew.post(
+        "/api/v1/card-auth/verifications",
+        json={
+            "challenge_id": ch["challenge_id"],
+            "certificate": w.card.b64,
+            "signature": base64.b64encode(sig).decode(),
+        },
+        headers=headers,
+    )
+    assert first.status_code == 200
+    retry = w.crew.post(
+        "/api/v1/card-auth/verifications",
+        json={
+            "challenge_id": ch["challenge_id"],
+            "certificate": w.card.b64,
+            "signature": base64.b64encode(sig).decode(),
+        },
+        headers=headers,
+    )
+    assert retry.status_code == 409 and retry.get_json()["code"] == "challenge_used"
+    assert "Idempotent-Replayed" not in retry.headers
+    with w.app.app_context(), get_db(w.app).session_scope() as s:
+        assert s.scalars(select(IdempotencyKey)).all() == []
+
+
 def test_an_expired_challenge_is_refused(world: World) -> None:
     w = world
     ch = challenge(w)
