@@ -89,7 +89,9 @@ def register(main: click.Group) -> None:
         except StreamRefused as exc:
             lost = len(streamer.outbox.failed)
             detail = f"; {lost} queued records refused for good" if lost else ""
-            raise click.ClickException(f"the relay refused the stream: {exc.code}{detail}") from None
+            raise click.ClickException(
+                f"the relay refused the stream: {exc.code}{detail}"
+            ) from None
         finally:
             if src is not None:
                 src.close()

@@ -19,6 +19,7 @@ def run() -> dict[str, float]:
         "load_api_ms_p50": round(result["p50_ms"], 1),
         "load_api_ms_p99": round(result["p99_ms"], 1),
         "load_errors": float(result["errors"]),
+        "load_server_ms_p99": round(result["server_ms_p99"], 1),
         "load_requests_per_s": round(result["requests_per_s"], 1),
         "load_relay_cpu_pct": round(result["relay_cpu_pct"], 1),
         "load_frame_ms_p99": round(result["frame_ms_p99"], 1),

@@ -420,7 +420,8 @@ class Load:
             "frame_ms_p99": percentile(frame_lat, 99),
             "records_sent": sum(len(p.produced) for p in self.publishers),
             "records_unacked": sum(p.pending for p in self.publishers),
-            "stream_refusals": sum(len(c.stats.refused) for c in [*self.publishers, *self.viewers]),
+            "stream_refusals": sum(len(p.stats.refused) for p in self.publishers)
+            + sum(len(v.stats.refused) for v in self.viewers),
         }
 
 
@@ -448,6 +449,42 @@ def _stream_process(
     os.nice(GENERATOR_NICE)
     load = Load(api_url, relay_url, pop, Recorder(), duration_s)
     return asyncio.run(load.stream_traffic(transports))
+
+
+def _server_histogram(api_url: str) -> dict[float, float]:
+    """Cumulative ``ems_http_request_seconds`` buckets of every API route (le → count),
+    as the server measured them: from the worker thread's start of the request to
+    its answer, so without the time spent waiting for a thread or for the client."""
+    import urllib.request
+
+    with urllib.request.urlopen(f"{api_url}/metrics", timeout=10) as resp:
+        text = resp.read().decode()
+    buckets: dict[float, float] = defaultdict(float)
+    for line in text.splitlines():
+        if not line.startswith("ems_http_request_seconds_bucket{"):
+            continue
+        labels, _, value = line.rpartition(" ")
+        le = labels.split('le="', 1)[1].split('"', 1)[0]
+        buckets[float("inf") if le == "+Inf" else float(le)] += float(value)
+    return dict(buckets)
+
+
+def _histogram_quantile(before: dict[float, float], after: dict[float, float], q: float) -> float:
+    """The q-quantile (ms) of the requests between two scrapes, interpolated in its bucket."""
+    bounds = sorted(after)
+    counts = [after[b] - before.get(b, 0.0) for b in bounds]
+    if not counts or counts[-1] <= 0:
+        return 0.0
+    rank = q * counts[-1]
+    lower, below = 0.0, 0.0
+    for bound, cum in zip(bounds, counts, strict=True):
+        if cum >= rank:
+            if bound == float("inf"):
+                return lower * 1000
+            share = (rank - below) / (cum - below) if cum > below else 1.0
+            return (lower + (bound - lower) * share) * 1000
+        lower, below = bound, cum
+    return lower * 1000
 
 
 def _worker_pids(master: int) -> list[int]:
@@ -492,6 +529,7 @@ def run_load(
         server_pids = _worker_pids(stack.server.pid)
         cpu0 = cpu_seconds(relay_pid) if relay_pid else 0.0
         srv0 = sum(cpu_seconds(p) for p in server_pids)
+        hist0 = _server_histogram(stack.api_url)
         t0 = time.monotonic()
         with ProcessPoolExecutor(2) as ex:
             api = ex.submit(
@@ -502,6 +540,12 @@ def run_load(
             )
             result = {**api.result(), **st.result()}
         wall = time.monotonic() - t0
+        hist1 = _server_histogram(stack.api_url)
+        result["server_ms_p50"] = _histogram_quantile(hist0, hist1, 0.50)
+        result["server_ms_p99"] = _histogram_quantile(hist0, hist1, 0.99)
+        n = hist1.get(float("inf"), 0.0) - hist0.get(float("inf"), 0.0)
+        fast = hist1.get(0.1, 0.0) - hist0.get(0.1, 0.0)
+        result["server_within_100ms_pct"] = fast / n * 100 if n else 0.0
         result["wall_s"] = wall
         result["requests_per_s"] = result["requests"] / result["api_wall_s"]
         result["relay_cpu_pct"] = (cpu_seconds(relay_pid) - cpu0) / wall * 100 if relay_pid else 0
@@ -523,6 +567,12 @@ def print_report(result: dict[str, Any]) -> None:
     print(
         f"API latency     p50 {result['p50_ms']:.1f} ms   p99 {result['p99_ms']:.1f} ms   "
         f"max {result['max_ms']:.0f} ms"
+    )
+    print(
+        f"server side     p50 {result['server_ms_p50']:.1f} ms   "
+        f"p99 {result['server_ms_p99']:.1f} ms   "
+        f"{result['server_within_100ms_pct']:.2f} % within 100 ms "
+        "(ems_http_request_seconds, interpolated in its buckets)"
     )
     print(f"errors          {result['errors']}  {result['error_kinds'] or ''}")
     print(

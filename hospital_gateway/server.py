@@ -513,19 +513,32 @@ class Relay:
         self._recheck_event.set()
 
     async def _recheck_loop(self) -> None:
+        last_full = time.monotonic()
         while True:
+            wait_s = max(0.0, last_full + self.settings.recheck_s - time.monotonic())
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._recheck_event.wait(), self.settings.recheck_s)
+                await asyncio.wait_for(self._recheck_event.wait(), wait_s)
             self._recheck_event.clear()
+            # An API event names the transports it changed: re-check those at once
+            # and leave the others to the periodic pass (every event re-checking all
+            # streams kept the relay busy querying the database under dispatch load).
+            full = time.monotonic() - last_full >= self.settings.recheck_s
+            only = None if full else set(self._recheck_now)
             self._recheck_now.clear()
+            if full:
+                last_full = time.monotonic()
             try:
-                await self.recheck_all()
+                await self.recheck_all(only=only)
             except Exception:
                 log.exception("authorisation re-check failed")
 
-    async def recheck_all(self) -> None:
-        """Cut every connection that lost its right to the stream."""
-        clients = [*self.viewers.values(), *self.publishers.values()]
+    async def recheck_all(self, only: set[int] | None = None) -> None:
+        """Cut every connection (of the ``only`` transports) that lost its right to the stream."""
+        clients = [
+            c
+            for c in (*self.viewers.values(), *self.publishers.values())
+            if only is None or c.transport_id in only
+        ]
         transports = {c.transport_id for c in clients}
         accesses = {
             tid: await asyncio.to_thread(self.authz.access, tid) for tid in sorted(transports)

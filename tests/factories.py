@@ -16,6 +16,8 @@ from ems.auth.service import create_user
 from ems.db import get_db, utcnow
 from ems.fleet.models import Station, Unit
 from ems.hospitals.models import BedAvailability, BedCategory, EmergencyLevel, Hospital
+from ems.incidents.models import Incident, Urgency
+from ems.transports.models import Transport
 
 PASSWORD = "correct-horse-42"
 
@@ -94,6 +96,30 @@ def make_unit(
         s.add(u)
         s.flush()
         return u.id
+
+
+def make_transport(
+    app: Flask,
+    *,
+    unit_id: int,
+    destination: int | None = None,
+    call_age: dt.timedelta = dt.timedelta(0),
+) -> int:
+    """A synthetic chest-pain call and the unit's active transport for it; the call came
+    in ``call_age`` ago."""
+    with app.app_context(), get_db(app).session_scope() as s:
+        incident = Incident(lat=35.0, lon=135.0, chief_complaint="胸痛", urgency=Urgency.SERIOUS)
+        s.add(incident)
+        s.flush()
+        transport = Transport(
+            incident_id=incident.id,
+            unit_id=unit_id,
+            destination_hospital_id=destination,
+            call_received_at=utcnow() - call_age,
+        )
+        s.add(transport)
+        s.flush()
+        return transport.id
 
 
 def make_user(

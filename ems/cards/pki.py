@@ -226,37 +226,50 @@ def init_ca(pki_dir: Path, *, now: dt.datetime | None = None) -> bool:
         return False
     now = now or dt.datetime.now(dt.UTC)
     pki_dir.mkdir(parents=True, exist_ok=True)
-    root_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     root_name = _name("EMS mock JPKI Root CA")
-    root = _ca_cert(
-        subject=root_name,
-        key=root_key,
-        issuer=root_name,
-        issuer_key=root_key,
-        years=20,
-        path_length=1,
-        now=now,
-    )
-    _write_private(key_path(pki_dir, ROOT), root_key)
-    _write_atomic(cert_path(pki_dir, ROOT), root.public_bytes(serialization.Encoding.PEM))
+    root_key = _write_ca(pki_dir, ROOT, subject=root_name, years=20, path_length=1, now=now)
     for name, cn in (
         (CARD_CA, "EMS mock JPKI User Authentication CA"),
         (DEVICE_CA, "EMS Ambulance Device CA"),
     ):
-        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        cert = _ca_cert(
+        _write_ca(
+            pki_dir,
+            name,
             subject=_name(cn),
-            key=key,
-            issuer=root_name,
-            issuer_key=root_key,
+            issuer=(root_name, root_key),
             years=10,
             path_length=0,
             now=now,
         )
-        _write_private(key_path(pki_dir, name), key)
-        _write_atomic(cert_path(pki_dir, name), cert.public_bytes(serialization.Encoding.PEM))
         write_crl(pki_dir, name, now=now)
     return True
+
+
+def _write_ca(
+    pki_dir: Path,
+    name: str,
+    *,
+    subject: x509.Name,
+    issuer: tuple[x509.Name, rsa.RSAPrivateKey] | None = None,
+    years: int,
+    path_length: int,
+    now: dt.datetime,
+) -> rsa.RSAPrivateKey:
+    """A new CA key and certificate on disk; without ``issuer`` the CA signs itself."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    issuer_name, issuer_key = issuer or (subject, key)
+    cert = _ca_cert(
+        subject=subject,
+        key=key,
+        issuer=issuer_name,
+        issuer_key=issuer_key,
+        years=years,
+        path_length=path_length,
+        now=now,
+    )
+    _write_private(key_path(pki_dir, name), key)
+    _write_atomic(cert_path(pki_dir, name), cert.public_bytes(serialization.Encoding.PEM))
+    return key
 
 
 def default_key_usage() -> x509.KeyUsage:

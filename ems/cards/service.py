@@ -87,8 +87,7 @@ def replace_record(
 ) -> PatientRecord:
     row = _record_row(session=session, patient_id=patient_id)
     valid = records.validate_bundle(bundle)
-    sealed = cipher.seal(records.dump_bundle(valid), patient_id=patient_id)
-    row.ciphertext, row.nonce, row.key_id = sealed.ciphertext, sealed.nonce, sealed.key_id
+    _seal_into(cipher=cipher, row=row, plain=records.dump_bundle(valid))
     row.updated_at = utcnow()
     session.flush()
     return row
@@ -101,25 +100,28 @@ def _record_row(*, session: Session, patient_id: int) -> PatientRecord:
     return row
 
 
+def _open_row(*, cipher: RecordCipher, row: PatientRecord) -> bytes:
+    return cipher.open(
+        Sealed(key_id=row.key_id, nonce=row.nonce, ciphertext=row.ciphertext),
+        patient_id=row.patient_id,
+    )
+
+
+def _seal_into(*, cipher: RecordCipher, row: PatientRecord, plain: bytes) -> None:
+    sealed = cipher.seal(plain, patient_id=row.patient_id)
+    row.ciphertext, row.nonce, row.key_id = sealed.ciphertext, sealed.nonce, sealed.key_id
+
+
 def read_bundle(*, session: Session, cipher: RecordCipher, patient_id: int) -> dict[str, Any]:
     row = _record_row(session=session, patient_id=patient_id)
-    plain = cipher.open(
-        Sealed(key_id=row.key_id, nonce=row.nonce, ciphertext=row.ciphertext),
-        patient_id=patient_id,
-    )
-    return records.load_bundle(plain)
+    return records.load_bundle(_open_row(cipher=cipher, row=row))
 
 
 def rotate_records(*, session: Session, cipher: RecordCipher) -> int:
     """Re-encrypt every record not under the current key; returns how many."""
     count = 0
     for row in session.scalars(select(PatientRecord).where(PatientRecord.key_id != cipher.current)):
-        plain = cipher.open(
-            Sealed(key_id=row.key_id, nonce=row.nonce, ciphertext=row.ciphertext),
-            patient_id=row.patient_id,
-        )
-        sealed = cipher.seal(plain, patient_id=row.patient_id)
-        row.ciphertext, row.nonce, row.key_id = sealed.ciphertext, sealed.nonce, sealed.key_id
+        _seal_into(cipher=cipher, row=row, plain=_open_row(cipher=cipher, row=row))
         count += 1
     session.flush()
     return count
@@ -128,11 +130,15 @@ def rotate_records(*, session: Session, cipher: RecordCipher) -> int:
 # --- cards and devices --------------------------------------------------------------------
 
 
+def _require_patient(*, session: Session, patient_id: int) -> None:
+    if session.get(Patient, patient_id) is None:
+        raise NotFound(f"patient {patient_id} does not exist", code="patient_not_found")
+
+
 def register_card(
     *, session: Session, patient_id: int, serial: str, cert: x509.Certificate
 ) -> Card:
-    if session.get(Patient, patient_id) is None:
-        raise NotFound(f"patient {patient_id} does not exist", code="patient_not_found")
+    _require_patient(session=session, patient_id=patient_id)
     card = Card(
         serial=serial,
         patient_id=patient_id,
@@ -269,8 +275,12 @@ def _consume(*, session: Session, challenge: CardChallenge, now: dt.datetime) ->
     session.refresh(challenge)
 
 
+def _card_for(*, session: Session, cert: x509.Certificate) -> Card | None:
+    return session.scalar(select(Card).where(Card.cert_fingerprint == pki.fingerprint(cert)))
+
+
 def _known_card(*, session: Session, cert: x509.Certificate) -> Card:
-    card = session.scalar(select(Card).where(Card.cert_fingerprint == pki.fingerprint(cert)))
+    card = _card_for(session=session, cert=cert)
     if card is None:
         raise CardAuthRefused("the card is not registered with a patient", code="card_unknown")
     if card.status is CardStatus.REVOKED:
@@ -285,7 +295,7 @@ def _card_certificate(
 ) -> tuple[x509.Certificate, Card]:
     cert = pki.parse_certificate(certificate)
     # Recognising the card first lets a refusal of a known card reach its holder's log.
-    card = session.scalar(select(Card).where(Card.cert_fingerprint == pki.fingerprint(cert)))
+    card = _card_for(session=session, cert=cert)
     try:
         pki.trust_anchors(pki_dir).verify(cert, ca=pki.CARD_CA, now=now)
     except CardAuthRefused as err:
@@ -311,6 +321,59 @@ def _link_patient(*, transport: Transport, card: Card) -> None:
     transport.patient_id = card.patient_id
 
 
+def _signed_by(
+    cert: x509.Certificate, *, card: Card, data: bytes, signature: bytes, code: str
+) -> None:
+    try:
+        pki.verify_signature(cert, data=data, signature=signature, code=code)
+    except CardAuthRefused as err:
+        # The card is known by now: the refusal belongs in its holder's log.
+        err.patient_id = card.patient_id
+        raise
+
+
+def _release(
+    *,
+    session: Session,
+    cipher: RecordCipher,
+    user: User,
+    challenge: CardChallenge,
+    transport: Transport,
+    card: Card,
+    now: dt.datetime,
+    action: str,
+    path: str,
+    release_fields: dict[str, Any],
+    audit_detail: dict[str, Any],
+) -> Release:
+    """Spend the challenge, link the patient, record the release and read the summary."""
+    _consume(session=session, challenge=challenge, now=now)
+    _link_patient(transport=transport, card=card)
+    release = RecordRelease(
+        transport_id=transport.id,
+        patient_id=card.patient_id,
+        card_id=card.id,
+        released_at=now,
+        released_by=user.id,
+        challenge_id=challenge.id,
+        unit_id=transport.unit_id,
+        **release_fields,
+    )
+    session.add(release)
+    session.flush()
+    audit.record(
+        session=session,
+        actor=user,
+        action=action,
+        target_type="transport",
+        target_id=str(transport.id),
+        patient_id=card.patient_id,
+        detail={"assurance": release.assurance.value, "card": card.serial, **audit_detail},
+    )
+    summary = _read_summary(session=session, cipher=cipher, user=user, release=release, path=path)
+    return Release(release=release, summary=summary)
+
+
 def verify_card(
     *,
     session: Session,
@@ -331,39 +394,20 @@ def verify_card(
     cert, card = _card_certificate(
         session=session, pki_dir=pki_dir, certificate=certificate, now=now
     )
-    try:
-        pki.verify_signature(cert, data=challenge.nonce, signature=sig, code="bad_signature")
-    except CardAuthRefused as err:
-        err.patient_id = card.patient_id
-        raise
-    _consume(session=session, challenge=challenge, now=now)
-    _link_patient(transport=transport, card=card)
-    release = RecordRelease(
-        transport_id=transport.id,
-        patient_id=card.patient_id,
-        card_id=card.id,
-        assurance=Assurance.PIN,
-        released_at=now,
-        released_by=user.id,
-        challenge_id=challenge.id,
-        unit_id=transport.unit_id,
-        review_status=ReviewStatus.NOT_REQUIRED,
-    )
-    session.add(release)
-    session.flush()
-    audit.record(
+    _signed_by(cert, card=card, data=challenge.nonce, signature=sig, code="bad_signature")
+    return _release(
         session=session,
-        actor=user,
+        cipher=cipher,
+        user=user,
+        challenge=challenge,
+        transport=transport,
+        card=card,
+        now=now,
         action="card_auth.verify",
-        target_type="transport",
-        target_id=str(transport.id),
-        patient_id=card.patient_id,
-        detail={"assurance": Assurance.PIN.value, "card": card.serial},
+        path="card_verification",
+        release_fields={"assurance": Assurance.PIN, "review_status": ReviewStatus.NOT_REQUIRED},
+        audit_detail={},
     )
-    summary = _read_summary(
-        session=session, cipher=cipher, user=user, release=release, path="card_verification"
-    )
-    return Release(release=release, summary=summary)
 
 
 def attestation_message(
@@ -446,48 +490,26 @@ def pinless_access(
         reason=reason,
         face_match_confirmed=face_match_confirmed,
     )
-    try:
-        pki.verify_signature(device_cert, data=message, signature=sig, code="bad_attestation")
-    except CardAuthRefused as err:
-        err.patient_id = card.patient_id
-        raise
-    _consume(session=session, challenge=challenge, now=now)
-    _link_patient(transport=transport, card=card)
-    release = RecordRelease(
-        transport_id=transport.id,
-        patient_id=card.patient_id,
-        card_id=card.id,
-        assurance=Assurance.PINLESS_ATTESTED,
-        released_at=now,
-        released_by=user.id,
-        challenge_id=challenge.id,
-        device_id=device.id,
-        reason=reason,
-        face_match_confirmed=True,
-        unit_id=transport.unit_id,
-        review_status=ReviewStatus.PENDING,
-    )
-    session.add(release)
-    session.flush()
-    audit.record(
+    _signed_by(device_cert, card=card, data=message, signature=sig, code="bad_attestation")
+    return _release(
         session=session,
-        actor=user,
+        cipher=cipher,
+        user=user,
+        challenge=challenge,
+        transport=transport,
+        card=card,
+        now=now,
         action="card_auth.pinless",
-        target_type="transport",
-        target_id=str(transport.id),
-        patient_id=card.patient_id,
-        detail={
-            "assurance": Assurance.PINLESS_ATTESTED.value,
-            "card": card.serial,
-            "device": device.name,
+        path="card_pinless",
+        release_fields={
+            "assurance": Assurance.PINLESS_ATTESTED,
+            "device_id": device.id,
             "reason": reason,
-            "flagged_for_review": True,
+            "face_match_confirmed": True,
+            "review_status": ReviewStatus.PENDING,
         },
+        audit_detail={"device": device.name, "reason": reason, "flagged_for_review": True},
     )
-    summary = _read_summary(
-        session=session, cipher=cipher, user=user, release=release, path="card_pinless"
-    )
-    return Release(release=release, summary=summary)
 
 
 def card_event(
@@ -502,7 +524,7 @@ def card_event(
     """A wrong PIN or a locked card, reported by the tablet: audited as a refusal."""
     _crew_transport(session=session, user=user, transport_id=transport_id)
     cert = pki.parse_certificate(certificate)
-    card = session.scalar(select(Card).where(Card.cert_fingerprint == pki.fingerprint(cert)))
+    card = _card_for(session=session, cert=cert)
     audit.record(
         session=session,
         actor=user,
@@ -589,8 +611,7 @@ def get_patient_record(
 
 def access_log(*, session: Session, patient_id: int) -> list[dict[str, Any]]:
     """Every look-up of a patient's record, and every refused attempt (マイナポータル's view)."""
-    if session.get(Patient, patient_id) is None:
-        raise NotFound(f"patient {patient_id} does not exist", code="patient_not_found")
+    _require_patient(session=session, patient_id=patient_id)
     rows = session.execute(
         select(AuditEntry, User)
         .outerjoin(User, User.id == AuditEntry.actor_id)
@@ -684,8 +705,7 @@ def issue_card(
     overrides exist to manufacture bad cards for tests."""
     from pathlib import Path
 
-    if session.get(Patient, patient_id) is None:
-        raise NotFound(f"patient {patient_id} does not exist", code="patient_not_found")
+    _require_patient(session=session, patient_id=patient_id)
     serial = serial or new_card_serial()
     public_key = store.create_card(serial, pin=pin)
     cert = pki.issue_leaf(

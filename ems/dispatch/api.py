@@ -12,7 +12,7 @@ from pathlib import Path
 from flask import Blueprint, current_app
 
 from ems.api import API_PREFIX, endpoint
-from ems.auth.models import Role
+from ems.auth.models import Role, User
 from ems.auth.service import current_user, require_on_duty
 from ems.db import get_session
 from ems.dispatch import routing, service
@@ -38,6 +38,13 @@ bp = Blueprint("dispatch", __name__, url_prefix=API_PREFIX)
 
 DISPATCH = (Role.DISPATCHER,)
 CREW = (Role.PARAMEDIC, Role.DISPATCHER)
+
+
+def _on_duty_user() -> User:
+    """The caller, who must be on duty to change operational data."""
+    user = current_user()
+    require_on_duty(user)
+    return user
 
 
 def router() -> routing.Router:
@@ -71,8 +78,7 @@ def unit_recommendations(query: UnitRecommendationQuery) -> list[UnitRecommendat
     errors=(409,),
 )
 def assign_pending(body: AssignPendingCreate) -> AssignmentPlanRead:
-    user = current_user()
-    require_on_duty(user)
+    user = _on_duty_user()
     return service.assign_pending(
         session=get_session(), router=router(), actor=user, apply=body.apply
     )
@@ -103,8 +109,7 @@ def hospital_recommendations(transport_id: int) -> HospitalRecommendationsRead:
     errors=(409,),
 )
 def open_round(transport_id: int, body: RequestRoundCreate) -> RequestRoundRead:
-    user = current_user()
-    require_on_duty(user)
+    user = _on_duty_user()
     return service.open_round(
         session=get_session(),
         transport_id=transport_id,
@@ -142,8 +147,7 @@ def list_requests(query: RequestListQuery) -> list[HospitalRequestRead]:
     errors=(409,),
 )
 def accept(request_id: int) -> AcceptRead:
-    user = current_user()
-    require_on_duty(user)
+    user = _on_duty_user()
     return service.accept(session=get_session(), request_id=request_id, actor=user)
 
 
@@ -158,8 +162,7 @@ def accept(request_id: int) -> AcceptRead:
     errors=(409,),
 )
 def decline(request_id: int, body: DeclineCreate) -> DeclineRead:
-    user = current_user()
-    require_on_duty(user)
+    user = _on_duty_user()
     return service.decline(
         session=get_session(),
         request_id=request_id,
@@ -181,6 +184,5 @@ def decline(request_id: int, body: DeclineCreate) -> DeclineRead:
     errors=(409,),
 )
 def mass_casualty(body: MciCreate) -> MciRead:
-    user = current_user()
-    require_on_duty(user)
+    user = _on_duty_user()
     return service.mass_casualty(session=get_session(), body=body, router=router(), actor=user)

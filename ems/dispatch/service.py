@@ -48,6 +48,7 @@ from ems.fleet import service as fleet
 from ems.fleet.models import Unit, UnitStatus
 from ems.hospitals import service as hospitals
 from ems.hospitals.models import Hospital
+from ems.incidents import service as incident_service
 from ems.incidents.models import Incident, IncidentStatus
 from ems.transports import service as transports
 from ems.transports.models import (
@@ -87,20 +88,6 @@ def hospital_infos(*, session: Session) -> list[optimizer.HospitalInfo]:
         )
         for h in hospitals
     ]
-
-
-def _get_incident(session: Session, incident_id: int) -> Incident:
-    inc = session.get(Incident, incident_id)
-    if inc is None:
-        raise NotFound(f"incident {incident_id} does not exist", code="incident_not_found")
-    return inc
-
-
-def _get_transport(session: Session, transport_id: int) -> Transport:
-    t = session.get(Transport, transport_id)
-    if t is None:
-        raise NotFound(f"transport {transport_id} does not exist", code="transport_not_found")
-    return t
 
 
 def _get_request(session: Session, request_id: int) -> HospitalRequest:
@@ -153,7 +140,7 @@ def _available_units(session: Session) -> list[Unit]:
 def unit_recommendations(
     *, session: Session, incident_id: int, router: Router, actor: User, limit: int = 10
 ) -> list[UnitRecommendationRead]:
-    inc = _get_incident(session, incident_id)
+    inc = incident_service.get(session=session, incident_id=incident_id)
     units = _available_units(session)
     if not units:
         return []
@@ -309,7 +296,7 @@ def _recommend(
 ) -> tuple[
     optimizer.PatientNeeds, list[optimizer.RankedHospital], list[optimizer.ExcludedHospital]
 ]:
-    inc = _get_incident(session, transport.incident_id)
+    inc = incident_service.get(session=session, incident_id=transport.incident_id)
     unit = session.get(Unit, transport.unit_id)
     origin = (unit.lat, unit.lon) if unit is not None else (inc.lat, inc.lon)
     needs = derive_needs(
@@ -346,7 +333,7 @@ def _p_any(ranked: Sequence[optimizer.RankedHospital]) -> float:
 def hospital_recommendations(
     *, session: Session, transport_id: int, router: Router, actor: User
 ) -> HospitalRecommendationsRead:
-    transport = _get_transport(session, transport_id)
+    transport = transports.get(session=session, transport_id=transport_id)
     check_crew_access(user=actor, transport=transport, action="dispatch.hospital_recommendations")
     now = utcnow()
     asked = _asked_hospitals(session, transport.id)
@@ -524,7 +511,7 @@ def open_round(
     k: int | None = None,
 ) -> RequestRoundRead:
     """Send acceptance requests to several hospitals at once."""
-    transport = _get_transport(session, transport_id)
+    transport = transports.get(session=session, transport_id=transport_id)
     check_crew_access(user=actor, transport=transport, action="hospital_request.open_round")
     _check_placeable(transport)
     if _open_requests(session, transport.id):
@@ -712,7 +699,7 @@ def accept(*, session: Session, request_id: int, actor: User) -> AcceptRead:
         o.status = RequestStatus.CANCELLED
         o.responded_at = now
     session.flush()
-    transport = _get_transport(session, req.transport_id)
+    transport = transports.get(session=session, transport_id=req.transport_id)
     session.refresh(transport)
     # The destination is set: the crew, dispatchers, the hospital and the stream relay
     # (which cuts viewers who lost the right) learn it at once.
@@ -780,7 +767,7 @@ def decline(
     req.responded_at = now
     req.responded_by = actor.id
     session.flush()
-    transport = _get_transport(session, req.transport_id)
+    transport = transports.get(session=session, transport_id=req.transport_id)
     (read,) = _reads(session, [req])
     record(
         session=session,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -136,16 +137,15 @@ def announce(*, session: Session, unit: Unit) -> UnitRead:
         session.get(Transport, unit.current_transport_id) if unit.current_transport_id else None
     )
     destination = transport.destination_hospital_id if transport is not None else None
+    emit_to_crew(
+        "unit.updated", read.model_dump(mode="json"), unit_id=unit.id, destination=destination
+    )
+    return read
+
+
+def emit_to_crew(kind: str, data: dict[str, Any], *, unit_id: int, destination: int | None) -> None:
+    """An event for dispatchers, the unit's crew and, when one is set, its destination ER."""
     roles: tuple[str, ...] = ("dispatcher", "paramedic", "admin")
     if destination is not None:
         roles += ("er_staff",)
-    emit(
-        Event(
-            "unit.updated",
-            read.model_dump(mode="json"),
-            roles=roles,
-            unit_id=unit.id,
-            hospital_id=destination,
-        )
-    )
-    return read
+    emit(Event(kind, data, roles=roles, unit_id=unit_id, hospital_id=destination))

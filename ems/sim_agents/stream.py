@@ -15,6 +15,7 @@ import json
 import os
 import random
 import time
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -64,6 +65,39 @@ async def _open(url: str, token: str) -> ClientConnection:
     )
 
 
+async def _welcomed(ws: ClientConnection, stats: StreamStats) -> bool:
+    """Whether the relay's first message admits us; a refusal is counted (by its code)."""
+    welcome = json.loads(await asyncio.wait_for(ws.recv(), 5))
+    if welcome.get("type") != "welcome":
+        stats.refused.append(str(welcome.get("code", welcome.get("type"))))
+        await asyncio.sleep(0.5)
+        return False
+    stats.connects += 1
+    return True
+
+
+async def _connections(
+    url: str, token: str, *, end: float, stopped: Callable[[], bool], stats: StreamStats
+) -> AsyncGenerator[ClientConnection]:
+    """Connections to ``url`` until ``end`` (monotonic) or ``stopped()``: a refused
+    attempt is counted and retried with backoff; each connection is closed after use."""
+    backoff = 0.1
+    while time.monotonic() < end and not stopped():
+        try:
+            ws = await _open(url, token)
+        except (OSError, InvalidHandshake, TimeoutError) as exc:
+            stats.refused.append(type(exc).__name__)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 1.0)
+            continue
+        backoff = 0.1
+        try:
+            yield ws
+        finally:
+            with contextlib.suppress(Exception):
+                await ws.close()
+
+
 @dataclass
 class Publisher:
     """One ambulance's stream: ``fps`` video frames of ``frame_bytes`` each (a
@@ -103,26 +137,19 @@ class Publisher:
     async def run(self, duration_s: float) -> None:
         """Publish until ``duration_s`` passed, reconnecting with backoff."""
         end = time.monotonic() + duration_s
-        backoff = 0.1
         producer = asyncio.create_task(self._produce_records(end)) if self.records else None
+        connections = _connections(
+            self.url, self.token, end=end, stopped=lambda: self.stopped, stats=self.stats
+        )
         try:
-            while time.monotonic() < end and not self.stopped:
-                try:
-                    ws = await _open(self.url, self.token)
-                except (OSError, InvalidHandshake, TimeoutError) as exc:
-                    self.stats.refused.append(type(exc).__name__)
-                    await asyncio.sleep(backoff)
-                    backoff = min(backoff * 2, 1.0)
-                    continue
-                backoff = 0.1
-                try:
-                    await self._session(ws, end)
-                except ConnectionClosed:
-                    pass
-                finally:
-                    self.connected.clear()
-                    with contextlib.suppress(Exception):
-                        await ws.close()
+            async with contextlib.aclosing(connections):
+                async for ws in connections:
+                    try:
+                        await self._session(ws, end)
+                    except ConnectionClosed:
+                        pass
+                    finally:
+                        self.connected.clear()
         finally:
             if producer is not None:
                 producer.cancel()
@@ -130,12 +157,8 @@ class Publisher:
                     await producer
 
     async def _session(self, ws: ClientConnection, end: float) -> None:
-        welcome = json.loads(await asyncio.wait_for(ws.recv(), 5))
-        if welcome.get("type") != "welcome":
-            self.stats.refused.append(str(welcome.get("code", welcome.get("type"))))
-            await asyncio.sleep(0.5)
+        if not await _welcomed(ws, self.stats):
             return
-        self.stats.connects += 1
         self.outbox.reconnected()
         self.connected.set()
         reader = asyncio.create_task(self._read_acks(ws))
@@ -211,33 +234,21 @@ class Viewer:
 
     async def run(self, duration_s: float) -> None:
         end = time.monotonic() + duration_s
-        backoff = 0.1
-        while time.monotonic() < end and not self.stopped:
-            try:
-                ws = await _open(self.url, self.token)
-            except (OSError, InvalidHandshake, TimeoutError) as exc:
-                self.stats.refused.append(type(exc).__name__)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 1.0)
-                continue
-            backoff = 0.1
-            try:
-                await self._session(ws, end)
-            except (ConnectionClosed, TimeoutError):
-                pass
-            except Exception as exc:  # a broken link must not end the viewer for good
-                self.stats.refused.append(f"{type(exc).__name__}: {exc}")
-            finally:
-                with contextlib.suppress(Exception):
-                    await ws.close()
+        connections = _connections(
+            self.url, self.token, end=end, stopped=lambda: self.stopped, stats=self.stats
+        )
+        async with contextlib.aclosing(connections):
+            async for ws in connections:
+                try:
+                    await self._session(ws, end)
+                except (ConnectionClosed, TimeoutError):
+                    pass
+                except Exception as exc:  # a broken link must not end the viewer for good
+                    self.stats.refused.append(f"{type(exc).__name__}: {exc}")
 
     async def _session(self, ws: ClientConnection, end: float) -> None:
-        welcome = json.loads(await asyncio.wait_for(ws.recv(), 5))
-        if welcome.get("type") != "welcome":
-            self.stats.refused.append(str(welcome.get("code", welcome.get("type"))))
-            await asyncio.sleep(0.5)
+        if not await _welcomed(ws, self.stats):
             return
-        self.stats.connects += 1
         first = True
         while time.monotonic() < end and not self.stopped:
             try:

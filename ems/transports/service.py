@@ -23,7 +23,6 @@ from sqlalchemy.orm import Session
 from ems.auth.models import Role, User
 from ems.db import utcnow
 from ems.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from ems.events import Event, emit
 from ems.fleet import service as fleet
 from ems.fleet.models import Unit, UnitStatus
 from ems.hospitals import service as hospitals
@@ -180,18 +179,11 @@ def announce(transport: Transport) -> TransportRead:
     re-check.
     """
     read = to_read(transport)
-    destination = transport.destination_hospital_id
-    roles: tuple[str, ...] = ("dispatcher", "paramedic", "admin")
-    if destination is not None:
-        roles += ("er_staff",)
-    emit(
-        Event(
-            "transport.updated",
-            {**read.model_dump(mode="json"), "transport_id": read.id},
-            roles=roles,
-            unit_id=transport.unit_id,
-            hospital_id=destination,
-        )
+    fleet.emit_to_crew(
+        "transport.updated",
+        {**read.model_dump(mode="json"), "transport_id": read.id},
+        unit_id=transport.unit_id,
+        destination=transport.destination_hospital_id,
     )
     return read
 

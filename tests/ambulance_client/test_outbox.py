@@ -50,3 +50,22 @@ def test_a_very_long_outage_gives_up_ecg_before_vitals() -> None:
 def test_video_does_not_go_through_the_outbox() -> None:
     with pytest.raises(ValueError):
         Outbox(7).put(Kind.VIDEO_H264, b"")
+
+
+def test_records_refused_for_good_are_reported_not_sent_again() -> None:
+    box = Outbox(7, first_seq=500)
+    ecg, vitals, note = (
+        box.put(Kind.ECG, b"x", 1),
+        box.put(Kind.VITALS, b"{}", 2),
+        box.put(Kind.EVENT, b"{}", 3),
+    )
+    box.fail(ecg, "record_grace_expired")
+    assert [e.frame.seq for e in box.unsent()] == [vitals, note]
+    assert box.fail_all("record_grace_expired") == 2
+    box.reconnected()
+    assert box.unsent() == [] and len(box) == 0
+    assert [(f.seq, f.kind, f.capture_us) for f in box.failed] == [
+        (ecg, Kind.ECG, 1),
+        (vitals, Kind.VITALS, 2),
+        (note, Kind.EVENT, 3),
+    ]

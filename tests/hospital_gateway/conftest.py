@@ -17,12 +17,10 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from ems.auth.models import Role, User
 from ems.auth.service import issue_token
-from ems.db import get_db, utcnow
-from ems.incidents.models import Incident, Urgency
-from ems.transports.models import Transport
+from ems.db import get_db
 from hospital_gateway.protocol import Frame, Kind
 from hospital_gateway.server import Relay, RelaySettings
-from tests.factories import make_hospital, make_unit
+from tests.factories import make_hospital, make_transport, make_unit
 
 
 @dataclass
@@ -45,19 +43,10 @@ def build_world(app: Flask) -> World:
     hospital_b = make_hospital(app, name="市民病院")
     unit_id = make_unit(app, call_sign="中央1")
     other_unit = make_unit(app, call_sign="北2")
+    transport_id = make_transport(
+        app, unit_id=unit_id, destination=hospital_a, call_age=dt.timedelta(minutes=20)
+    )
     with app.app_context(), get_db(app).session_scope() as s:
-        incident = Incident(lat=35.0, lon=135.0, chief_complaint="胸痛", urgency=Urgency.SERIOUS)
-        s.add(incident)
-        s.flush()
-        t = Transport(
-            incident_id=incident.id,
-            unit_id=unit_id,
-            destination_hospital_id=hospital_a,
-            call_received_at=utcnow() - dt.timedelta(minutes=20),
-        )
-        s.add(t)
-        s.flush()
-        transport_id = t.id
         # Tokens are issued directly: nobody logs in, so no password hashing is needed.
         people = {
             "paramedic": (Role.PARAMEDIC, unit_id, None),

@@ -19,9 +19,8 @@ from ems.cards import pki, service
 from ems.cards.demo import demo_bundles
 from ems.cards.records import RecordCipher
 from ems.cards.tokens import CardStore
-from ems.db import get_db, utcnow
-from ems.incidents.models import Incident, Urgency
-from ems.transports.models import Transport
+from ems.db import get_db
+from tests import factories
 
 PIN = "1234"
 
@@ -86,21 +85,4 @@ def register_patient(app: Flask, cert: x509.Certificate, serial: str, index: int
 
 
 def make_transport(app: Flask, unit_id: int) -> int:
-    with app.app_context(), get_db(app).session_scope() as s:
-        inc = Incident(
-            lat=35.0,
-            lon=135.0,
-            chief_complaint="胸痛",
-            urgency=Urgency.SERIOUS,
-            received_at=utcnow(),
-        )
-        s.add(inc)
-        s.flush()
-        t = Transport(
-            incident_id=inc.id,
-            unit_id=unit_id,
-            call_received_at=utcnow() - dt.timedelta(minutes=10),
-        )
-        s.add(t)
-        s.flush()
-        return t.id
+    return factories.make_transport(app, unit_id=unit_id, call_age=dt.timedelta(minutes=10))

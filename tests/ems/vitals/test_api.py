@@ -10,30 +10,13 @@ from sqlalchemy import select
 
 from ems.audit.models import AuditEntry
 from ems.auth.models import Role
-from ems.db import get_db, utcnow
-from ems.incidents.models import Incident, Urgency
-from ems.transports.models import HospitalRequest, RequestStatus, Transport
+from ems.db import get_db
+from ems.transports.models import HospitalRequest, RequestStatus
 from ems.vitals import service
 from ems.vitals.schemas import VitalsPayload
-from tests.factories import Api, make_hospital, make_unit
+from tests.factories import Api, make_hospital, make_transport, make_unit
 
 T0 = dt.datetime(2026, 11, 25, 9, 0, tzinfo=dt.UTC)
-
-
-def make_transport(app: Flask, *, unit_id: int, destination: int | None) -> int:
-    with app.app_context(), get_db(app).session_scope() as s:
-        incident = Incident(lat=35.0, lon=135.0, chief_complaint="胸痛", urgency=Urgency.SERIOUS)
-        s.add(incident)
-        s.flush()
-        t = Transport(
-            incident_id=incident.id,
-            unit_id=unit_id,
-            destination_hospital_id=destination,
-            call_received_at=utcnow(),
-        )
-        s.add(t)
-        s.flush()
-        return t.id
 
 
 def store(app: Flask, transport_id: int, records: list[service.Record]) -> service.StoreResult:

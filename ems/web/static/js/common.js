@@ -198,6 +198,23 @@ export function liveEvents(handlers, { onResync, url } = {}) {
   return src;
 }
 
+/** A function that collects the names it is given for ``delayMs`` and then calls
+ * ``run(names)`` once: events usually arrive in bursts, one reload per burst is enough. */
+export function coalesce(delayMs, run) {
+  const pending = new Set();
+  let timer = null;
+  return (what) => {
+    pending.add(what);
+    if (timer) return;
+    timer = setTimeout(() => {
+      const jobs = [...pending];
+      pending.clear();
+      timer = null;
+      run(jobs);
+    }, delayMs);
+  };
+}
+
 // --- formatting --------------------------------------------------------------
 
 export function fmtTime(iso) {
@@ -279,6 +296,15 @@ export function startClock(node) {
   };
   tick();
   setInterval(tick, 1000);
+}
+
+/** Boot of a signed-in page: the user (or a redirect to the login page), the
+ * dictionaries and the language toggle, then the header. */
+export async function startPage(roles) {
+  const s = requireSession(roles);
+  await initI18n();
+  initHeader(s);
+  return s;
 }
 
 /** Header: user name, role, clock and sign-out. */

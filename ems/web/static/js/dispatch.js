@@ -1,6 +1,7 @@
 // Dispatcher console: incident queue and new-call form, unit board, offline map,
 // recommendations with one-click assignment, parallel hospital requests and the live KPI panel.
 import {
+  coalesce,
   fill,
   api,
   el,
@@ -9,23 +10,19 @@ import {
   fmtMinutes,
   fmtRelative,
   fmtTime,
-  initHeader,
-  initI18n,
   liveEvents,
   localName,
   onLangChange,
-  requireSession,
+  startPage,
   t,
   TIMELINE,
   toast,
 } from "./common.js";
 import { availabilityClass, createMap, drawHospitals, drawIncidents, drawUnits } from "./map.js";
 import { renderKpi } from "./kpi.js";
-import { listOf, reasonText, renderRequests, renderTimeline } from "./shared-views.js";
+import { listOf, reasonText, renderRequests, renderTimeline, toastAnswer } from "./shared-views.js";
 
-const s = requireSession(["dispatcher"]);
-await initI18n();
-initHeader(s);
+const s = await startPage(["dispatcher"]);
 
 const CONDITIONS = [
   "",
@@ -596,36 +593,25 @@ async function setUnitStatus(unit, status) {
 // --- live updates -----------------------------------------------------------------------
 // Several events usually arrive together (assignment → incident, unit, transport);
 // one reload per burst is enough.
-const pending = new Set();
-let timer = null;
-function schedule(what) {
-  pending.add(what);
-  if (timer) return;
-  timer = setTimeout(async () => {
-    const jobs = [...pending];
-    pending.clear();
-    timer = null;
-    try {
-      if (jobs.includes("transports")) await loadTransports();
-      if (jobs.includes("hospitals")) await loadHospitals();
-      await Promise.all([
-        jobs.includes("incidents") ? loadIncidents() : null,
-        jobs.includes("units") || jobs.includes("transports") ? loadUnits() : null,
-        jobs.includes("transports") ? loadStats() : null,
-      ]);
-      if (jobs.includes("transports")) renderQueue();
-      redrawMap();
-      if (state.selectedId) await loadDetail(state.selectedId);
-    } catch (e) {
-      toast(errorText(e), "error");
-    }
-  }, 150);
-}
+const schedule = coalesce(150, async (jobs) => {
+  try {
+    if (jobs.includes("transports")) await loadTransports();
+    if (jobs.includes("hospitals")) await loadHospitals();
+    await Promise.all([
+      jobs.includes("incidents") ? loadIncidents() : null,
+      jobs.includes("units") || jobs.includes("transports") ? loadUnits() : null,
+      jobs.includes("transports") ? loadStats() : null,
+    ]);
+    if (jobs.includes("transports")) renderQueue();
+    redrawMap();
+    if (state.selectedId) await loadDetail(state.selectedId);
+  } catch (e) {
+    toast(errorText(e), "error");
+  }
+});
 
 function answered(data, status) {
-  const h = byId(state.hospitals, data?.hospital_id);
-  const name = localName(h) || data?.hospital_name || `#${data?.hospital_id}`;
-  toast(t(`requests.toast_${status}`, { hospital: name }), status === "accepted" ? "ok" : "info");
+  toastAnswer(data, status, state.hospitals);
   schedule("transports");
 }
 

@@ -2,6 +2,7 @@
 // patients on their way with live video/ECG/vitals and their history, and the hospital's
 // bed availability per category with its expiry.
 import {
+  coalesce,
   fill,
   api,
   BED_CATEGORIES,
@@ -11,20 +12,16 @@ import {
   fmtEta,
   fmtRelative,
   fmtTime,
-  initHeader,
-  initI18n,
   liveEvents,
   localName,
   onLangChange,
-  requireSession,
+  startPage,
   t,
   toast,
 } from "./common.js";
 import { listOf, renderHistory, renderTimeline, stepTime } from "./shared-views.js";
 
-const s = requireSession(["er_staff"]);
-await initI18n();
-initHeader(s);
+const s = await startPage(["er_staff"]);
 
 const grid = document.querySelector(".er-grid");
 const relayUrl = grid.dataset.relayUrl;
@@ -415,19 +412,11 @@ form.addEventListener("submit", async (ev) => {
 });
 
 // --- live -------------------------------------------------------------------------------
-let timer = null;
-const want = new Set();
-function schedule(what) {
-  want.add(what);
-  if (timer) return;
-  timer = setTimeout(async () => {
-    const jobs = [...want];
-    want.clear();
-    timer = null;
-    if (jobs.includes("hospital")) await loadHospital();
-    if (jobs.includes("requests")) await loadRequests();
-  }, 120);
-}
+// Several events usually arrive together; one reload per burst is enough.
+const schedule = coalesce(120, async (jobs) => {
+  if (jobs.includes("hospital")) await loadHospital();
+  if (jobs.includes("requests")) await loadRequests();
+});
 
 liveEvents(
   {

@@ -1,5 +1,5 @@
 // Pieces of view used by more than one page: FDMA timeline, request list, reasons.
-import { el, fmtTime, localName, t, TIMELINE } from "./common.js";
+import { el, fmtTime, localName, t, TIMELINE, toast } from "./common.js";
 
 /** Accept either a bare list or an object wrapping one (``items``, or ``key``). */
 export function listOf(value, key) {
@@ -76,6 +76,14 @@ export function renderTimeline(tr) {
       );
     }),
   );
+}
+
+/** A toast for a hospital's answer to an acceptance request (event ``request.accepted`` /
+ * ``request.declined``), named from the page's hospital list when it knows the hospital. */
+export function toastAnswer(data, status, hospitals) {
+  const h = hospitals.find((x) => x.id === data?.hospital_id);
+  const name = localName(h) || data?.hospital_name || `#${data?.hospital_id}`;
+  toast(t(`requests.toast_${status}`, { hospital: name }), status === "accepted" ? "ok" : "info");
 }
 
 export function renderRequests(requests, hospitals) {

@@ -22,7 +22,7 @@ import {
   TIMELINE,
   toast,
 } from "./common.js";
-import { listOf, reasonText, renderHistory, renderRequests, stepTime } from "./shared-views.js";
+import { listOf, reasonText, renderHistory, renderRequests, stepTime, toastAnswer } from "./shared-views.js";
 
 await initI18n();
 
@@ -542,9 +542,7 @@ function renderStream() {
 }
 
 function answered(data, status, refresh) {
-  const h = state.hospitals.find((x) => x.id === data?.hospital_id);
-  const name = localName(h) || data?.hospital_name || `#${data?.hospital_id}`;
-  toast(t(`requests.toast_${status}`, { hospital: name }), status === "accepted" ? "ok" : "info");
+  toastAnswer(data, status, state.hospitals);
   refresh();
 }
 
