@@ -39,7 +39,7 @@ from typing import Any
 
 from bench.stack import Population, Stack, recreate_database, seed_population
 from ems.sim_agents.http import Client, HttpError, Pool
-from ems.sim_agents.procs import cpu_seconds
+from ems.sim_agents.procs import cpu_seconds, machine_busy_seconds, runqueue_seconds
 from ems.sim_agents.stream import Publisher, Viewer
 
 TIMELINE_AFTER_DISPATCH = ("arrived_scene", "patient_contact", "loaded", "departed_scene")
@@ -529,6 +529,8 @@ def run_load(
         server_pids = _worker_pids(stack.server.pid)
         cpu0 = cpu_seconds(relay_pid) if relay_pid else 0.0
         srv0 = sum(cpu_seconds(p) for p in server_pids)
+        wait0 = sum(runqueue_seconds(p) for p in server_pids)
+        busy0, all0 = machine_busy_seconds()
         hist0 = _server_histogram(stack.api_url)
         t0 = time.monotonic()
         with ProcessPoolExecutor(2) as ex:
@@ -550,6 +552,11 @@ def run_load(
         result["requests_per_s"] = result["requests"] / result["api_wall_s"]
         result["relay_cpu_pct"] = (cpu_seconds(relay_pid) - cpu0) / wall * 100 if relay_pid else 0
         result["server_cpu_pct"] = (sum(cpu_seconds(p) for p in server_pids) - srv0) / wall * 100
+        result["server_runqueue_pct"] = (
+            (sum(runqueue_seconds(p) for p in server_pids) - wait0) / wall * 100
+        )
+        busy1, all1 = machine_busy_seconds()
+        result["machine_busy_pct"] = (busy1 - busy0) / max(all1 - all0, 1e-9) * 100
         result["load_average"] = os.getloadavg()[0]
         return result
     finally:
@@ -578,7 +585,10 @@ def print_report(result: dict[str, Any]) -> None:
     print(
         f"conflicts       {sum(result['conflicts'].values())} handled  {result['conflicts'] or ''}"
     )
-    print(f"server CPU      {result['server_cpu_pct']:.0f} % (gunicorn, all workers)")
+    print(
+        f"server CPU      {result['server_cpu_pct']:.0f} % (gunicorn, all workers); "
+        f"its threads waited {result['server_runqueue_pct']:.0f} % for a core"
+    )
     print(f"relay CPU       {result['relay_cpu_pct']:.0f} % of one core")
     print(
         f"streams         {result['streams']} × {result['viewers'] // max(1, result['streams'])} "
@@ -590,7 +600,8 @@ def print_report(result: dict[str, Any]) -> None:
         f"unacknowledged at the end: {result['records_unacked']}"
     )
     print(
-        f"machine         {os.cpu_count()} cores, load average {result['load_average']:.1f}, "
+        f"machine         {os.cpu_count()} cores, {result['machine_busy_pct']:.0f} % busy, "
+        f"load average {result['load_average']:.1f}, "
         f"generator loop lag p99 {result['generator_lag_ms_p99']:.0f} ms"
     )
     print(

@@ -316,6 +316,9 @@ class Relay:
         room.publisher = client.id
         if self.bus is not None:
             await self.bus.serve(tid)
+            # A relay that still holds an older link of this publisher drops it.
+            self.bus.publish_control(tid, {"type": "publisher_here"})
+            await self._sync_watch(tid)
         records: asyncio.Queue[tuple[Frame, bytes, vitals.Record]] = asyncio.Queue()
         writer = asyncio.create_task(self._store_loop(client, records))
         try:
@@ -351,6 +354,7 @@ class Relay:
                 room.publisher = None
                 if self.bus is not None:
                     await self.bus.unserve(tid)
+                    await self._sync_watch(tid)
                 self.registry.discard_if_empty(tid)
 
     def _check_scope(self, client: Client, frame: Frame) -> None:
@@ -460,18 +464,32 @@ class Relay:
         if message.get("type") == "keyframe_request" and tid in self.publishers:
             self._last_keyframe_request.pop(tid, None)
             self.request_keyframe(tid)
+        elif message.get("type") == "publisher_here" and tid in self.publishers:
+            # The tablet reconnected to another relay before its old link here
+            # timed out: close the old one, so that this relay's viewers take the
+            # frames from the bus again.
+            self._spawn(self.publishers[tid].ws.close(CLOSE_REPLACED, "publisher moved"))
+
+    async def _sync_watch(self, tid: int) -> None:
+        """Take a transport's frames from the bus only while this relay has viewers
+        of it and not its publisher: a relay never reads back its own frames."""
+        if self.bus is None:
+            return
+        room = self.registry.get(tid)
+        if room is not None and room.viewers and tid not in self.publishers:
+            await self.bus.watch(tid)
+        else:
+            await self.bus.unwatch(tid)
 
     # --- viewing ----------------------------------------------------------------
 
     async def _view(self, client: Client) -> None:
         tid = client.transport_id
         room = self.registry.room(tid)
-        first_here = not room.viewers
         self.viewers[client.id] = client
         room.join(client.id, client.queue)
         client.wake.set()
-        if self.bus is not None and first_here:
-            await self.bus.watch(tid)
+        await self._sync_watch(tid)
         if not room.gop.has_keyframe:
             self.request_keyframe(tid)
         sender = asyncio.create_task(self._send_loop(client))
@@ -489,8 +507,7 @@ class Relay:
                 await sender
             self.viewers.pop(client.id, None)
             room.leave(client.id)
-            if self.bus is not None and not room.viewers:
-                await self.bus.unwatch(tid)
+            await self._sync_watch(tid)
             self.registry.discard_if_empty(tid)
 
     async def _send_loop(self, client: Client) -> None:

@@ -84,11 +84,16 @@ def issue_token(*, session: Session, user: User, ttl_s: int) -> tuple[str, ApiTo
 
 
 def user_for_token(*, session: Session, token: str) -> User:
-    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
-    if row is None or row.revoked or row.expires_at <= utcnow():
+    # One round trip: every authenticated request starts here.
+    found = session.execute(
+        select(User, ApiToken.revoked, ApiToken.expires_at)
+        .join(ApiToken, ApiToken.user_id == User.id)
+        .where(ApiToken.token_hash == hash_token(token))
+    ).first()
+    if found is None or found.revoked or found.expires_at <= utcnow():
         raise Unauthenticated("the token is unknown, revoked or expired", code="invalid_token")
-    user = session.get(User, row.user_id)
-    if user is None or not user.active:
+    user: User = found.User
+    if not user.active:
         raise Unauthenticated("the account is disabled", code="invalid_token")
     return user
 

@@ -6,7 +6,7 @@ import datetime as dt
 import enum
 
 from sqlalchemy import JSON, Enum, Float, ForeignKey, Integer, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ems.db import Base, UTCDateTime, utcnow
 
@@ -48,6 +48,8 @@ class Unit(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     call_sign: Mapped[str] = mapped_column(String(32), unique=True)
     station_id: Mapped[int] = mapped_column(ForeignKey("stations.id"), index=True)
+    # Loaded with the unit (one join, no second round trip): every unit answer names it.
+    station: Mapped[Station] = relationship(lazy="joined", innerjoin=True)
     status: Mapped[UnitStatus] = mapped_column(
         Enum(UnitStatus, native_enum=False, length=20), default=UnitStatus.AVAILABLE
     )

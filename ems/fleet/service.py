@@ -18,7 +18,7 @@ from ems.auth.models import Role, User
 from ems.db import utcnow
 from ems.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from ems.events import Event, emit
-from ems.fleet.models import UNIT_TRANSITIONS, Station, Unit, UnitStatus
+from ems.fleet.models import UNIT_TRANSITIONS, Unit, UnitStatus
 from ems.fleet.schemas import UnitRead
 from ems.hospitals.schemas import DB_ID_MAX
 from ems.transports.models import Transport
@@ -47,12 +47,8 @@ def list_all(*, session: Session, status: UnitStatus | None = None) -> Sequence[
 
 
 def to_read(*, session: Session, units: Sequence[Unit]) -> list[UnitRead]:
-    station_ids = {u.station_id for u in units}
-    names = dict(
-        session.execute(select(Station.id, Station.name).where(Station.id.in_(station_ids))).all()
-    )
     return [
-        UnitRead.model_validate(u).model_copy(update={"station_name": names.get(u.station_id, "")})
+        UnitRead.model_validate(u).model_copy(update={"station_name": u.station.name})
         for u in units
     ]
 

@@ -133,12 +133,17 @@ def may_read_record(who: Principal, access: TransportAccess) -> bool:
 
 def may_publish(who: Principal, access: TransportAccess) -> bool:
     """The person may publish for this transport: the on-duty crew of its unit (or an
-    admin). What they may still send once it ended is ``publish_scope``'s answer."""
+    admin). What they may still send once it ended is ``publish_scope``'s answer.
+
+    Once the transport ended, its crew may deliver what the tablet queued even off
+    duty: a shift that ends right after the handover must not strand the last
+    vitals and ECG of the record (records only, within the grace period).
+    """
     if who.role is Role.ADMIN:
         return True
     return (
         who.role is Role.PARAMEDIC
-        and who.on_duty
+        and (who.on_duty or not access.active)
         and who.unit_id is not None
         and who.unit_id == access.unit_id
     )

@@ -152,6 +152,47 @@ def test_queued_vitals_and_ecg_after_a_handover_are_stored_once_and_video_is_ref
     assert ecg == [102, 104, 106]
 
 
+def test_a_crew_member_off_duty_after_the_handover_still_delivers_queued_records(
+    ambulance: Ambulance, as_role: Callable[..., Api]
+) -> None:
+    amb = ambulance
+    medic = amb.scene.medic
+    admin = as_role(Role.ADMIN)
+
+    async def scenario() -> None:
+        relay = relay_for(amb)
+        await relay.start()
+        try:
+            # Off duty while the transport is under way: nothing may be published.
+            resp = admin.put(f"/api/v1/users/{medic.user_id}/duty", json={"on_duty": False})
+            assert resp.status_code == 200, resp.get_json()
+            refused, answer = await dial(relay, amb, "publish", medic.token)
+            assert (answer["type"], answer["code"]) == ("error", "off_duty")
+            await refused.close()
+            resp = admin.put(f"/api/v1/users/{medic.user_id}/duty", json={"on_duty": True})
+            assert resp.status_code == 200, resp.get_json()
+            amb.handover()
+            # The shift ends right after the handover; the tablet was offline and
+            # still holds two vitals and an ECG segment.
+            resp = admin.put(f"/api/v1/users/{medic.user_id}/duty", json={"on_duty": False})
+            assert resp.status_code == 200, resp.get_json()
+            pub, welcome = await dial(relay, amb, "publish", medic.token)
+            assert (welcome["type"], welcome["scope"]) == ("welcome", "records")
+            for seq in (201, 202, 203):
+                await pub.send(amb.ecg(seq) if seq == 202 else amb.vitals(seq))
+            await acked(pub, {201, 202, 203})
+            await pub.send(amb.video(1))
+            error = json.loads(await next_message(pub, is_error))
+            assert error["code"] == "transport_completed"
+            await pub.close()
+        finally:
+            await relay.stop()
+            relay.db.engine.dispose()
+
+    asyncio.run(scenario())
+    assert amb.stored() == ([201, 203], [202])
+
+
 def test_records_are_refused_for_good_once_the_grace_period_is_over(
     ambulance: Ambulance,
 ) -> None:

@@ -94,6 +94,67 @@ def test_a_viewer_on_another_relay_gets_video_and_vitals_stored_once(world: Worl
     db.engine.dispose()
 
 
+def test_a_relay_does_not_read_back_the_frames_of_its_own_publisher(world: World) -> None:
+    shared = bus_settings()
+
+    async def scenario() -> None:
+        async with running_relay(world, **shared) as relay_a:
+            assert relay_a.bus is not None
+            channel = relay_a.bus.stream_channel(world.transport_id)
+            er = await open_client(relay_a, world, "view", world.tokens["er_a"])
+            # A viewer and no publisher here: the frames can only come from the bus.
+            assert channel in relay_a.bus._channels
+            pub = await open_client(relay_a, world, "publish", world.tokens["paramedic"])
+            await pub.send(video(world, 1, key=True))
+            assert decode_frame(await next_message(er, is_frame)).seq == 1
+            assert channel not in relay_a.bus._channels
+            await pub.close()
+            # The publisher left; a reconnect may land on another relay: listen again.
+            for _ in range(100):
+                if channel in relay_a.bus._channels:
+                    break
+                await asyncio.sleep(0.02)
+            assert channel in relay_a.bus._channels
+            await er.close()
+
+    run(scenario())
+
+
+def test_a_publisher_that_moves_to_another_relay_reaches_the_old_relays_viewers(
+    world: World,
+) -> None:
+    shared = bus_settings()
+
+    async def scenario() -> None:
+        async with (
+            running_relay(world, **shared) as relay_a,
+            running_relay(world, **shared) as relay_b,
+        ):
+            old = await open_client(relay_a, world, "publish", world.tokens["paramedic"])
+            er = await open_client(relay_a, world, "view", world.tokens["er_a"])
+            await old.send(video(world, 1, key=True))
+            assert decode_frame(await next_message(er, is_frame)).seq == 1
+            # The tablet switches networks and reconnects to relay B while its old
+            # link to relay A is still open: A closes the old link as replaced.
+            new = await open_client(relay_b, world, "publish", world.tokens["paramedic"])
+            await asyncio.wait_for(old.wait_closed(), 5)
+            assert old.close_code == 4000
+            got = None
+            seq = 1
+            while got is None:
+                seq += 1
+                await new.send(video(world, seq, key=True))
+                try:
+                    got = decode_frame(await next_message(er, is_frame, timeout=0.2))
+                except TimeoutError:
+                    continue
+            assert got.seq >= 2
+            for ws in (new, er):
+                await ws.close()
+
+    run(scenario())
+
+
 def test_a_transport_update_event_cuts_the_old_hospital_at_once(world: World, app: Flask) -> None:
     shared = bus_settings()
 

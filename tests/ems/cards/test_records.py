@@ -13,10 +13,12 @@ from ems.errors import ConfigError, EmsError, ValidationFailed
 
 def test_records_round_trip_and_old_keys_still_decrypt_after_rotation() -> None:
     old = generate_key_spec("2025")
-    sealed = RecordCipher(old).seal(b'{"x": 1}', patient_id=7)
-    assert b"x" not in sealed.ciphertext
+    plain = b'{"allergy": "penicillin"}'
+    sealed = RecordCipher(old).seal(plain, patient_id=7)
+    # A distinctive 10-byte string: a one-byte check would match random bytes by chance.
+    assert b"penicillin" not in sealed.ciphertext
     rotated = RecordCipher(f"{generate_key_spec('2026')},{old}")
-    assert rotated.open(sealed, patient_id=7) == b'{"x": 1}'
+    assert rotated.open(sealed, patient_id=7) == plain
     assert rotated.seal(b"y", patient_id=7).key_id == "2026"
 
 
