@@ -164,7 +164,10 @@ class Publisher:
         reader = asyncio.create_task(self._read_acks(ws))
         try:
             period = 1.0 / self.fps
-            next_at = time.monotonic()
+            # Tablets are not in step with each other: each starts at its own phase
+            # of the frame period, so that thirty streams are not thirty-frame bursts.
+            next_at = time.monotonic() + random.Random(self.transport_id).uniform(0, period)
+            await asyncio.sleep(max(0.0, next_at - time.monotonic()))
             while time.monotonic() < end and not self.stopped:
                 if reader.done():
                     return
@@ -204,6 +207,7 @@ class Publisher:
 
     async def _produce_records(self, end: float) -> None:
         rng = random.Random(self.transport_id)
+        await asyncio.sleep(rng.uniform(0, 1.0))  # each monitor ticks at its own phase
         while time.monotonic() < end and not self.stopped:
             self.add_vitals(
                 hr=rng.randint(60, 130),
