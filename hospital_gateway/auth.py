@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ems.audit import service as audit
@@ -26,6 +27,7 @@ from ems.vitals.service import (
     PublishScope,
     TransportAccess,
     load_access,
+    load_accesses,
     may_publish,
     may_view_stream,
     publish_scope,
@@ -106,6 +108,11 @@ class Authorizer:
         """The transport's current access facts (re-checked while streaming)."""
         with self.db.session_scope() as session:
             return load_access(session=session, transport_id=transport_id)
+
+    def accesses(self, transport_ids: Sequence[int]) -> dict[int, TransportAccess]:
+        """The access facts of every transport in ``transport_ids``, in one session."""
+        with self.db.session_scope() as session:
+            return load_accesses(session=session, transport_ids=transport_ids)
 
     def principal(self, token: str) -> Principal | None:
         """The token's user now, or None once it was revoked, expired or disabled."""

@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 import uuid
 from collections import deque
 from collections.abc import Callable
@@ -36,6 +37,9 @@ UpdateHandler = Callable[[int], None]
 
 # Events from the API that may change who can see a transport.
 TRANSPORT_EVENTS = ("transport.updated", "transport.rerouted", "request.accepted")
+# After a PUBLISH of a stream's frame reached no relay, its video waits this long
+# before the next probe (records, sent every second, probe as well).
+UNHEARD_HOLD_S = 1.0
 
 
 class RedisBus:
@@ -62,6 +66,12 @@ class RedisBus:
         self.on_control: ControlHandler = lambda _t, _msg: None
         self.on_transport_update: UpdateHandler = lambda _t: None
         self.dropped = 0
+        # Video of a stream that no other relay listens to is not published: the
+        # answer to each PUBLISH says how many relays received it. Records still go
+        # (one a second) and serve as the probe; a keyframe request from another
+        # relay reopens the stream at once.
+        self._unheard_until: dict[str, float] = {}
+        self.unheard_skipped = 0
 
     def stream_channel(self, transport_id: int) -> str:
         return f"{self.prefix}stream:{transport_id}"
@@ -123,10 +133,14 @@ class RedisBus:
     def publish_frame(self, transport_id: int, raw: bytes, *, droppable: bool) -> None:
         """Queue a frame for the other relays. Video is dropped while Redis lags;
         records are always queued (they arrive at the pace of the tablet's acks)."""
+        channel = self.stream_channel(transport_id)
+        if droppable and self._unheard_until.get(channel, 0.0) > time.monotonic():
+            self.unheard_skipped += 1
+            return
         if droppable and len(self._out) >= self._queue_size:
             self.dropped += 1
             return
-        self._out.append((self.stream_channel(transport_id), self.origin + raw))
+        self._out.append((channel, self.origin + raw))
         self._out_ready.set()
 
     def publish_control(self, transport_id: int, message: dict[str, Any]) -> None:
@@ -147,13 +161,22 @@ class RedisBus:
                 async with self._redis.pipeline(transaction=False) as pipe:
                     for channel, data in batch:
                         pipe.publish(channel, data)
-                    await pipe.execute()
+                    receivers = await pipe.execute()
             except Exception as exc:  # Redis down: keep serving local viewers, retry
                 log.warning("redis publish failed", extra={"error": type(exc).__name__})
                 await asyncio.sleep(0.5)
                 continue
             for _ in batch:
                 self._out.popleft()
+            now = time.monotonic()
+            stream_prefix = self.prefix + "stream:"
+            for (channel, _), count in zip(batch, receivers, strict=False):
+                if not channel.startswith(stream_prefix):
+                    continue
+                if count == 0:
+                    self._unheard_until[channel] = now + UNHEARD_HOLD_S
+                else:
+                    self._unheard_until.pop(channel, None)
 
     # --- receiving ------------------------------------------------------------
 
@@ -204,4 +227,6 @@ class RedisBus:
         if kind == "stream":
             self.on_frame(int(tid_text), body)
         elif kind == "ctl":
+            # Another relay has viewers of this stream now: publish its video again.
+            self._unheard_until.pop(self.stream_channel(int(tid_text)), None)
             self.on_control(int(tid_text), json.loads(body))

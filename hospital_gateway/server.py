@@ -557,9 +557,9 @@ class Relay:
             if only is None or c.transport_id in only
         ]
         transports = {c.transport_id for c in clients}
-        accesses = {
-            tid: await asyncio.to_thread(self.authz.access, tid) for tid in sorted(transports)
-        }
+        accesses: dict[int, vitals.TransportAccess] = (
+            await asyncio.to_thread(self.authz.accesses, sorted(transports)) if transports else {}
+        )
         now = time.monotonic()
         for c in clients:
             if c.grant.side is Side.PUBLISH and c.transport_id in accesses:

@@ -63,25 +63,36 @@ class Principal:
 
 
 def load_access(*, session: Session, transport_id: int) -> TransportAccess | None:
-    t = session.get(Transport, transport_id)
-    if t is None:
-        return None
-    accepted = session.scalars(
-        select(HospitalRequest.hospital_id).where(
-            HospitalRequest.transport_id == transport_id,
+    return load_accesses(session=session, transport_ids=[transport_id]).get(transport_id)
+
+
+def load_accesses(*, session: Session, transport_ids: Sequence[int]) -> dict[int, TransportAccess]:
+    """The access facts of several transports in two queries (the relay re-checks
+    every stream it carries every few seconds); missing transports are left out."""
+    if not transport_ids:
+        return {}
+    transports = session.scalars(select(Transport).where(Transport.id.in_(transport_ids))).all()
+    accepted: dict[int, set[int]] = {t.id: set() for t in transports}
+    for tid, hospital_id in session.execute(
+        select(HospitalRequest.transport_id, HospitalRequest.hospital_id).where(
+            HospitalRequest.transport_id.in_(transport_ids),
             HospitalRequest.status == RequestStatus.ACCEPTED,
         )
-    ).all()
-    return TransportAccess(
-        transport_id=t.id,
-        unit_id=t.unit_id,
-        destination_hospital_id=t.destination_hospital_id,
-        accepted_hospital_ids=frozenset(accepted),
-        active=t.status.value == "active",
-        patient_id=t.patient_id,
-        status=t.status.value,
-        ended_at=None if t.status.value == "active" else _ended_at(session, t),
-    )
+    ):
+        accepted[tid].add(hospital_id)
+    return {
+        t.id: TransportAccess(
+            transport_id=t.id,
+            unit_id=t.unit_id,
+            destination_hospital_id=t.destination_hospital_id,
+            accepted_hospital_ids=frozenset(accepted[t.id]),
+            active=t.status.value == "active",
+            patient_id=t.patient_id,
+            status=t.status.value,
+            ended_at=None if t.status.value == "active" else _ended_at(session, t),
+        )
+        for t in transports
+    }
 
 
 # Timeline events that end a transport; their ``recorded_at`` is when the server learnt it.

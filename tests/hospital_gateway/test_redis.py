@@ -120,6 +120,43 @@ def test_a_relay_does_not_read_back_the_frames_of_its_own_publisher(world: World
     run(scenario())
 
 
+def test_video_nobody_else_listens_to_stays_off_redis_until_another_relay_asks(
+    world: World,
+) -> None:
+    shared = bus_settings()
+
+    async def scenario() -> None:
+        async with (
+            running_relay(world, **shared) as relay_a,
+            running_relay(world, **shared) as relay_b,
+        ):
+            assert relay_a.bus is not None
+            pub = await open_client(relay_a, world, "publish", world.tokens["paramedic"])
+            # No viewer anywhere: after the first PUBLISH reached no relay, the
+            # following video frames are not sent to Redis at all.
+            for seq in range(1, 21):
+                await pub.send(video(world, seq, key=seq == 1))
+                await asyncio.sleep(0.01)
+            assert relay_a.bus.unheard_skipped >= 10
+            # A viewer on relay B asks for a keyframe through Redis: the video flows.
+            er = await open_client(relay_b, world, "view", world.tokens["er_a"])
+            await next_message(pub, lambda m: "keyframe" in str(m))
+            got = None
+            seq = 20
+            while got is None:
+                seq += 1
+                await pub.send(video(world, seq, key=True))
+                try:
+                    got = decode_frame(await next_message(er, is_frame, timeout=0.2))
+                except TimeoutError:
+                    continue
+            assert seq < 40
+            for ws in (pub, er):
+                await ws.close()
+
+    run(scenario())
+
+
 def test_a_publisher_that_moves_to_another_relay_reaches_the_old_relays_viewers(
     world: World,
 ) -> None:

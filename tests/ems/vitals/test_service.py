@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from typing import Any
 
 from flask import Flask
 
 from ems.db import get_db
-from ems.vitals.service import PublishScope, load_access, publish_scope
+from ems.vitals.service import PublishScope, load_access, load_accesses, publish_scope
 from tests.ems.transports.scenario import dispatched_scene, walk_to
 from tests.factories import Api
 
@@ -52,3 +53,25 @@ def test_a_cancelled_call_counts_its_grace_from_its_last_step(
     assert access.ended_at is not None
     assert scope_at(app, scene.transport_id, dt.timedelta(hours=1)) is PublishScope.RECORDS
     assert scope_at(app, scene.transport_id, dt.timedelta(hours=7)) is PublishScope.CLOSED
+
+
+def test_the_access_facts_of_several_transports_come_in_one_call(
+    app: Flask, as_role: Callable[..., Api]
+) -> None:
+    scene = dispatched_scene(app, as_role)
+    tid = scene.transport_id
+
+    def both() -> tuple[dict[int, Any], Any]:
+        with app.app_context(), get_db(app).session_scope() as s:
+            many = load_accesses(session=s, transport_ids=[tid, tid + 1000])
+            return many, load_access(session=s, transport_id=tid)
+
+    many, one = both()
+    assert set(many) == {tid}  # the other transport does not exist: left out
+    assert many[tid] == one and one.active and one.ended_at is None
+    walk_to(scene, "arrived_hospital")
+    resp = scene.event("handover")
+    assert resp.status_code == 201, resp.get_json()
+    many, one = both()
+    assert many[tid] == one and not one.active and one.ended_at is not None
+    assert one.accepted_hospital_ids or one.destination_hospital_id is not None
