@@ -387,6 +387,9 @@ class Load:
             "transports_completed": self.completed,
             "hospital_requests_api": self.hospital_requests,
             "generator_lag_ms_p99": percentile(self.lags_ms, 99),
+            "requests_by_route": {
+                k: len(v) for k, v in sorted(self.rec.by_label.items(), key=lambda kv: -len(kv[1]))
+            },
             "slowest": {
                 k: round(percentile(v, 99), 1)
                 for k, v in sorted(
