@@ -438,8 +438,11 @@ GENERATOR_NICE = 10
 def _yield_cpu() -> None:
     """Lower this generator's priority. With the kernel's autogroup scheduling (on by
     default), a process's nice value only counts within its session's group, and
-    the groups share the cores equally: the generators' session is niced as a whole
-    (``/proc/self/autogroup``), or they would take as much CPU as all of gunicorn."""
+    the groups share the cores equally: the generator starts a session of its own
+    (so that nothing else, such as the shell that ran the load, is slowed down) and
+    nices that group as a whole (``/proc/self/autogroup``)."""
+    with contextlib.suppress(OSError):
+        os.setsid()
     os.nice(GENERATOR_NICE)
     with contextlib.suppress(OSError):
         Path("/proc/self/autogroup").write_text(str(GENERATOR_NICE))
