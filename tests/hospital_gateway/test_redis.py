@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 import redis
 from flask import Flask
 from sqlalchemy import select
+from websockets.asyncio.client import ClientConnection
 
 from ems.app import create_app
 from ems.db import Database, get_db
 from ems.transports.models import Transport
 from ems.vitals.models import VitalSigns
-from hospital_gateway.protocol import Kind, decode_frame, encode_json
+from hospital_gateway.protocol import Frame, Kind, decode_frame, encode_json
+from hospital_gateway.server import Relay
 from tests.hospital_gateway.conftest import (
     World,
     is_ack,
@@ -54,28 +58,40 @@ def bus_settings() -> dict[str, object]:
     }
 
 
-def test_a_viewer_on_another_relay_gets_video_and_vitals_stored_once(world: World) -> None:
+@contextlib.asynccontextmanager
+async def two_relays(world: World) -> AsyncIterator[tuple[Relay, Relay]]:
+    """Two relays behind one address, sharing streams through Redis."""
     shared = bus_settings()
+    async with (
+        running_relay(world, **shared) as relay_a,
+        running_relay(world, **shared) as relay_b,
+    ):
+        yield relay_a, relay_b
 
+
+async def keyframes_until_seen(
+    pub: ClientConnection, er: ClientConnection, world: World, after: int
+) -> tuple[Frame, int]:
+    """Send keyframes from seq ``after + 1`` until the viewer gets one (a subscription
+    through Redis goes live a moment after it is asked for); the frame and last seq."""
+    seq = after
+    while True:
+        seq += 1
+        await pub.send(video(world, seq, key=True))
+        try:
+            return decode_frame(await next_message(er, is_frame, timeout=0.2)), seq
+        except TimeoutError:
+            continue
+
+
+def test_a_viewer_on_another_relay_gets_video_and_vitals_stored_once(world: World) -> None:
     async def scenario() -> None:
-        async with (
-            running_relay(world, **shared) as relay_a,
-            running_relay(world, **shared) as relay_b,
-        ):
+        async with two_relays(world) as (relay_a, relay_b):
             pub = await open_client(relay_a, world, "publish", world.tokens["paramedic"])
             er = await open_client(relay_b, world, "view", world.tokens["er_a"])
             # Relay B asks the publisher's relay for a keyframe through Redis.
             assert json.loads(await next_message(pub, lambda m: "keyframe" in str(m)))
-            # Until B's subscription is live the frames are not delivered; send until one is.
-            got = None
-            seq = 0
-            while got is None:
-                seq += 1
-                await pub.send(video(world, seq, key=True))
-                try:
-                    got = decode_frame(await next_message(er, is_frame, timeout=0.2))
-                except TimeoutError:
-                    continue
+            got, _ = await keyframes_until_seen(pub, er, world, after=0)
             assert got.kind is Kind.VIDEO_H264 and got.keyframe
             await pub.send(record(world, 500, Kind.VITALS, encode_json({"hr": 101})))
             assert json.loads(await next_message(pub, is_ack))["seqs"] == [500]
@@ -123,13 +139,8 @@ def test_a_relay_does_not_read_back_the_frames_of_its_own_publisher(world: World
 def test_video_nobody_else_listens_to_stays_off_redis_until_another_relay_asks(
     world: World,
 ) -> None:
-    shared = bus_settings()
-
     async def scenario() -> None:
-        async with (
-            running_relay(world, **shared) as relay_a,
-            running_relay(world, **shared) as relay_b,
-        ):
+        async with two_relays(world) as (relay_a, relay_b):
             assert relay_a.bus is not None
             pub = await open_client(relay_a, world, "publish", world.tokens["paramedic"])
             # No viewer anywhere: after the first PUBLISH reached no relay, the
@@ -141,15 +152,7 @@ def test_video_nobody_else_listens_to_stays_off_redis_until_another_relay_asks(
             # A viewer on relay B asks for a keyframe through Redis: the video flows.
             er = await open_client(relay_b, world, "view", world.tokens["er_a"])
             await next_message(pub, lambda m: "keyframe" in str(m))
-            got = None
-            seq = 20
-            while got is None:
-                seq += 1
-                await pub.send(video(world, seq, key=True))
-                try:
-                    got = decode_frame(await next_message(er, is_frame, timeout=0.2))
-                except TimeoutError:
-                    continue
+            _, seq = await keyframes_until_seen(pub, er, world, after=20)
             assert seq < 40
             for ws in (pub, er):
                 await ws.close()
@@ -160,13 +163,8 @@ def test_video_nobody_else_listens_to_stays_off_redis_until_another_relay_asks(
 def test_a_publisher_that_moves_to_another_relay_reaches_the_old_relays_viewers(
     world: World,
 ) -> None:
-    shared = bus_settings()
-
     async def scenario() -> None:
-        async with (
-            running_relay(world, **shared) as relay_a,
-            running_relay(world, **shared) as relay_b,
-        ):
+        async with two_relays(world) as (relay_a, relay_b):
             old = await open_client(relay_a, world, "publish", world.tokens["paramedic"])
             er = await open_client(relay_a, world, "view", world.tokens["er_a"])
             await old.send(video(world, 1, key=True))
@@ -176,15 +174,7 @@ def test_a_publisher_that_moves_to_another_relay_reaches_the_old_relays_viewers(
             new = await open_client(relay_b, world, "publish", world.tokens["paramedic"])
             await asyncio.wait_for(old.wait_closed(), 5)
             assert old.close_code == 4000
-            got = None
-            seq = 1
-            while got is None:
-                seq += 1
-                await new.send(video(world, seq, key=True))
-                try:
-                    got = decode_frame(await next_message(er, is_frame, timeout=0.2))
-                except TimeoutError:
-                    continue
+            got, _ = await keyframes_until_seen(new, er, world, after=1)
             assert got.seq >= 2
             for ws in (new, er):
                 await ws.close()
