@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.stack import Population, Stack, recreate_database, seed_population
-from ems.sim_agents.http import Client, HttpError, Pool
+from ems.sim_agents.http import Client, HttpError, Pool, follow_events
 from ems.sim_agents.procs import cpu_seconds, machine_busy_seconds, runqueue_seconds
 from ems.sim_agents.stream import Publisher, Viewer
 
@@ -106,6 +106,7 @@ class Load:
     rng: random.Random = field(default_factory=lambda: random.Random(7))
     busy_units: set[int] = field(default_factory=set)
     completed: int = 0
+    events_received: int = 0
     publishers: list[Publisher] = field(default_factory=list)
     viewers: list[Viewer] = field(default_factory=list)
     lags_ms: list[float] = field(default_factory=list)
@@ -369,6 +370,9 @@ class Load:
         tasks += [self.hospital_board(h) for h in self.pop.hospitals]
         tasks += [self.console(t, i * 1.3) for i, t in enumerate(self.pop.dispatcher_tokens)]
         tasks.append(self.dispatch_calls())
+        # Every ER dashboard and dispatcher console holds the live event stream open.
+        watchers = [*self.pop.er_tokens.values(), *self.pop.dispatcher_tokens]
+        tasks += [self.event_stream(t) for t in watchers]
         t0 = time.monotonic()
         lag = asyncio.create_task(self.loop_lag())
         await asyncio.gather(*tasks)
@@ -387,6 +391,8 @@ class Load:
             "transports_completed": self.completed,
             "hospital_requests_api": self.hospital_requests,
             "generator_lag_ms_p99": percentile(self.lags_ms, 99),
+            "event_streams": len(watchers),
+            "events_received": self.events_received,
             "requests_by_route": {
                 k: len(v) for k, v in sorted(self.rec.by_label.items(), key=lambda kv: -len(kv[1]))
             },
@@ -397,6 +403,16 @@ class Load:
                 )[:6]
             },
         }
+
+    async def event_stream(self, token: str) -> None:
+        def count() -> None:
+            self.events_received += 1
+
+        why = await follow_events(
+            self.api_url, token, until=time.monotonic() + self.duration_s, on_event=count
+        )
+        if why:
+            self.rec.error(f"GET /api/v1/events -> {why}")
 
     async def loop_lag(self) -> None:
         """How late this generator's own event loop runs: figures above it are suspect."""
@@ -599,6 +615,10 @@ def print_report(result: dict[str, Any]) -> None:
         "(ems_http_request_seconds, interpolated in its buckets)"
     )
     print(f"errors          {result['errors']}  {result['error_kinds'] or ''}")
+    print(
+        f"event streams   {result['event_streams']} held open (ER dashboards and consoles), "
+        f"{result['events_received']} live events received"
+    )
     print(
         f"conflicts       {sum(result['conflicts'].values())} handled  {result['conflicts'] or ''}"
     )

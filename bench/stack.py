@@ -198,7 +198,8 @@ class Stack:
     db_url: str
     redis_url: str = REDIS_URL
     workers: int = 4
-    threads: int = 4
+    # Threads for the event streams too; MAX_ACTIVE_REQUESTS (4) bounds the work.
+    threads: int = 32
     api_port: int = 18000
     relay_port: int = 18765
     var_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="ems-bench-")))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
 from typing import Any
 
@@ -170,7 +171,28 @@ SECURITY_HEADERS = {
 }
 
 
+# Endpoints that stream for as long as the client stays: they never take a slot.
+STREAMING_ENDPOINTS = frozenset({"meta.event_stream"})
+
+
 def register_request_hooks(app: Flask) -> None:
+    slots = threading.BoundedSemaphore(max(1, int(app.config["MAX_ACTIVE_REQUESTS"])))
+
+    @app.before_request
+    def take_slot() -> None:
+        """Bound the requests a process works on at once. gunicorn runs many threads
+        so that open event streams (one thread each) never starve the API; without
+        this bound those threads would also run that many requests at once, each
+        holding a database connection and all contending for one interpreter."""
+        if request.endpoint not in STREAMING_ENDPOINTS:
+            slots.acquire()
+            g.ems_slot = True
+
+    @app.teardown_request
+    def give_slot(_exc: BaseException | None) -> None:
+        if g.pop("ems_slot", False):
+            slots.release()
+
     @app.before_request
     def assign_request_id() -> None:
         incoming = request.headers.get("X-Request-Id", "")

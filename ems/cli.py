@@ -85,7 +85,7 @@ def create_user(
 @main.command("serve")
 @click.option("--bind", default="127.0.0.1:8000", show_default=True)
 @click.option("--workers", default=2, show_default=True, type=int)
-@click.option("--threads", default=8, show_default=True, type=int)
+@click.option("--threads", default=32, show_default=True, type=int)
 def serve(bind: str, workers: int, threads: int) -> None:
     """Run the server under gunicorn."""
     args = [

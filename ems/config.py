@@ -47,6 +47,10 @@ class Config:
     # notes it queued during an outage, for this long; later ones are refused for good.
     RECORD_GRACE_S: int = 6 * 3600
     MAX_CONTENT_LENGTH: int = 1024 * 1024
+    # Requests a server process works on at once; the rest wait their turn. Live
+    # event streams do not count: each holds a thread (so the server runs many more
+    # threads than this), not a database connection, and mostly sleeps.
+    MAX_ACTIVE_REQUESTS: int = 4
     LOG_LEVEL: str = "INFO"
     LOGIN_RATE_PER_MIN: int = 10
     CARD_AUTH_RATE_PER_MIN: int = 20

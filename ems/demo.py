@@ -105,7 +105,7 @@ def run_demo(
                 "--workers",
                 "1",
                 "--threads",
-                "16",
+                "32",
                 "--worker-class",
                 "gthread",
                 "--timeout",

@@ -198,3 +198,45 @@ class Client:
         data: dict[str, Any] = reply.json()
         self.token = str(data["access_token"])
         return data
+
+
+async def follow_events(
+    base_url: str, token: str, *, until: float, on_event: Callable[[], None]
+) -> str:
+    """Hold the live event stream (``/api/v1/events``) open as a page does, calling
+    ``on_event`` for every event, until ``until`` (monotonic). Returns "" when the
+    stream lasted, or why it did not (a refusal or a dropped connection)."""
+    parts = urlsplit(base_url)
+    try:
+        reader, writer = await asyncio.open_connection(parts.hostname, parts.port or 80)
+    except OSError as exc:
+        return f"connect: {type(exc).__name__}"
+    try:
+        writer.write(
+            (
+                f"GET /api/v1/events HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+                f"Authorization: Bearer {token}\r\nAccept: text/event-stream\r\n\r\n"
+            ).encode()
+        )
+        await writer.drain()
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+        status = head.split(b" ", 2)[1]
+        if status != b"200":
+            return f"status {status.decode()}"
+        tail = b""
+        while (left := until - time.monotonic()) > 0:
+            try:
+                chunk = await asyncio.wait_for(reader.read(65536), min(left, 30.0))
+            except TimeoutError:
+                continue
+            if not chunk:
+                return "closed by the server"
+            data = tail + chunk
+            for _ in range(data.count(b"\nevent: ") + data.startswith(b"event: ")):
+                on_event()
+            tail = data[-8:]
+        return ""
+    except (OSError, asyncio.IncompleteReadError, TimeoutError) as exc:
+        return type(exc).__name__
+    finally:
+        writer.close()
