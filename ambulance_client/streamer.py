@@ -180,10 +180,15 @@ class Streamer:
             for task in background:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            # A cancelled capture or encode is still running in its thread: wait for
+            # it before freeing the encoder (and before the caller closes the
+            # source), or the native code would use freed memory.
+            await asyncio.get_running_loop().run_in_executor(
+                None, functools.partial(self._pool.shutdown, wait=True, cancel_futures=True)
+            )
             if self._encoder is not None:
                 self._encoder.close()
                 self._encoder = None
-            self._pool.shutdown(wait=False)
 
     async def _session(self, stop: asyncio.Event) -> None:
         url = (

@@ -4,6 +4,7 @@ and vitals that survive a relay restart and a dropped link, stored exactly once.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 
 import pytest
@@ -11,7 +12,7 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from ambulance_client.adapt import Adapter, Level
-from ambulance_client.capture import SyntheticSource
+from ambulance_client.capture import Captured, SyntheticSource
 from ambulance_client.encoder import H264Decoder
 from ambulance_client.monitor import SimulatedMonitor
 from ambulance_client.streamer import StreamConfig, Streamer, StreamRefused
@@ -223,3 +224,46 @@ def test_throughput_counts_only_what_left_the_socket() -> None:
         adapter.on_sent(12_500, now=100.0 + i * 0.1)
     assert adapter.throughput_kbps(backlog=0, now=101.0) == 1000.0
     assert adapter.throughput_kbps(backlog=62_500, now=101.0) == 500.0
+
+
+class _SlowSource(SyntheticSource):
+    """A camera whose frames take a while to read, which records a read that was
+    still running when the source was closed (freed native memory, in a real one)."""
+
+    def __init__(self) -> None:
+        super().__init__(320, 180, fps=15)
+        self.reading = 0
+        self.closed_while_reading = False
+
+    def read(self) -> Captured:
+        self.reading += 1
+        try:
+            time.sleep(0.2)
+            return super().read()
+        finally:
+            self.reading -= 1
+
+    def close(self) -> None:
+        self.closed_while_reading = self.closed_while_reading or self.reading > 0
+        super().close()
+
+
+def test_stopping_waits_for_the_capture_in_flight_before_anything_is_freed(
+    world: World,
+) -> None:
+    source = _SlowSource()
+
+    async def scenario() -> None:
+        async with running_relay(world) as relay:
+            streamer = streamer_for(relay, world)
+            streamer.source = source
+            stop = asyncio.Event()
+            task = asyncio.create_task(streamer.run(stop))
+            await until(lambda: source.reading > 0)
+            stop.set()
+            await task
+            # What the tablet does next: close the camera.
+            source.close()
+
+    run(scenario())
+    assert not source.closed_while_reading
