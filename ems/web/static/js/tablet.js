@@ -126,20 +126,35 @@ function followLocalStatus() {
 }
 
 // --- assignment -----------------------------------------------------------------------------
+// Several events in a row start several reloads, and their answers can come back out
+// of order: only the latest may change what the crew sees, or an older answer would
+// bring back an assignment that has just ended.
+let reloadGen = 0;
+
 async function reload() {
   const s = session();
   if (!s) return;
+  const gen = ++reloadGen;
+  const stale = () => gen !== reloadGen;
+  let unit;
   try {
-    state.unit = await api(`/api/v1/units/${s.user.unit_id}`);
+    unit = await api(`/api/v1/units/${s.user.unit_id}`);
   } catch (e) {
     if (e.code === "network_error" || e.status === 503 || e.status === 502) return; // offline: keep what we show
     throw e;
   }
-  const trId = state.unit.current_transport_id;
+  if (stale()) return;
+  const trId = unit.current_transport_id;
   if (trId) {
     const changed = state.transport?.id !== trId;
-    state.transport = await api(`/api/v1/transports/${trId}`);
-    if (changed || !state.incident) state.incident = await api(`/api/v1/incidents/${state.transport.incident_id}`);
+    const transport = await api(`/api/v1/transports/${trId}`);
+    if (stale()) return;
+    const incident =
+      changed || !state.incident ? await api(`/api/v1/incidents/${transport.incident_id}`) : state.incident;
+    if (stale()) return;
+    state.unit = unit;
+    state.transport = transport;
+    state.incident = incident;
     if (changed) {
       state.record = null;
       state.cardStep = "idle";
@@ -147,7 +162,9 @@ async function reload() {
       state.chosen = null;
     }
     await Promise.all([loadHospitalSide(), loadRecord()]);
+    if (stale()) return;
   } else {
+    state.unit = unit;
     state.transport = null;
     state.incident = null;
   }
