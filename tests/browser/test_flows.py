@@ -241,3 +241,33 @@ def test_tablet_queues_offline_and_replays(system: System, browser: Any) -> None
     # Back to service for whatever runs next.
     api.call("POST", f"/api/v1/units/{unit}/status", {"status": "available"}, as_user="dispatcher")
     tablet.context.close()
+
+
+def test_live_reloads_never_overlap(system: System, browser: Any) -> None:
+    """A burst of events during a slow reload waits for it: an older reload's answers
+    must not land after a newer one's (the page would show what has just changed back)."""
+    page = new_page(browser, "en")
+    page.goto(f"{system.server_url}/login")
+    result = page.evaluate(
+        """async () => {
+          const { coalesce } = await import("/static/js/common.js");
+          const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+          const runs = [];
+          let active = 0, most = 0;
+          const schedule = coalesce(10, async (jobs) => {
+            active += 1;
+            most = Math.max(most, active);
+            runs.push(jobs.sort().join(","));
+            await sleep(150);
+            active -= 1;
+          });
+          schedule("units");
+          await sleep(40);          // the first reload is in flight
+          schedule("incidents");
+          schedule("transports");
+          await sleep(500);
+          return { runs, most };
+        }"""
+    )
+    assert result == {"runs": ["units", "incidents,transports"], "most": 1}
+    page.context.close()

@@ -199,19 +199,29 @@ export function liveEvents(handlers, { onResync, url } = {}) {
 }
 
 /** A function that collects the names it is given for ``delayMs`` and then calls
- * ``run(names)`` once: events usually arrive in bursts, one reload per burst is enough. */
+ * ``run(names)`` once: events usually arrive in bursts, one reload per burst is enough.
+ * Runs never overlap: names that come in while one is in flight wait for it to end, so
+ * that an older reload's answers can never land after a newer one's. */
 export function coalesce(delayMs, run) {
   const pending = new Set();
   let timer = null;
+  let running = false;
+  const fire = async () => {
+    timer = null;
+    const jobs = [...pending];
+    pending.clear();
+    running = true;
+    try {
+      await run(jobs);
+    } finally {
+      running = false;
+      if (pending.size) timer = setTimeout(fire, delayMs);
+    }
+  };
   return (what) => {
     pending.add(what);
-    if (timer) return;
-    timer = setTimeout(() => {
-      const jobs = [...pending];
-      pending.clear();
-      timer = null;
-      run(jobs);
-    }, delayMs);
+    if (timer || running) return;
+    timer = setTimeout(fire, delayMs);
   };
 }
 
