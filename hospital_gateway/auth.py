@@ -104,11 +104,6 @@ class Authorizer:
                 detail={"code": code} if code else {},
             )
 
-    def access(self, transport_id: int) -> TransportAccess | None:
-        """The transport's current access facts (re-checked while streaming)."""
-        with self.db.session_scope() as session:
-            return load_access(session=session, transport_id=transport_id)
-
     def accesses(self, transport_ids: Sequence[int]) -> dict[int, TransportAccess]:
         """The access facts of every transport in ``transport_ids``, in one session."""
         with self.db.session_scope() as session:

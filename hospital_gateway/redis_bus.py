@@ -127,6 +127,7 @@ class RedisBus:
 
     async def unserve(self, transport_id: int) -> None:
         await self._unsubscribe(self.control_channel(transport_id))
+        self._unheard_until.pop(self.stream_channel(transport_id), None)
 
     # --- publishing -----------------------------------------------------------
 

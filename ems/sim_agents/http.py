@@ -200,6 +200,9 @@ class Client:
         return data
 
 
+EVENT_MARK = b"\nevent: "
+
+
 async def follow_events(
     base_url: str, token: str, *, until: float, on_event: Callable[[], None]
 ) -> str:
@@ -231,10 +234,13 @@ async def follow_events(
                 continue
             if not chunk:
                 return "closed by the server"
+            # Every event follows a blank line ("retry:" opens the stream). The tail
+            # kept is one byte shorter than the marker, so that a marker split
+            # between two reads is counted once and a whole one never twice.
             data = tail + chunk
-            for _ in range(data.count(b"\nevent: ") + data.startswith(b"event: ")):
+            for _ in range(data.count(EVENT_MARK)):
                 on_event()
-            tail = data[-8:]
+            tail = data[-(len(EVENT_MARK) - 1) :]
         return ""
     except (OSError, asyncio.IncompleteReadError, TimeoutError) as exc:
         return type(exc).__name__
