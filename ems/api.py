@@ -19,6 +19,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 from pydantic import BaseModel, ValidationError
+from pydantic_core import to_json
 
 from ems import events
 from ems.auth.models import Role, User
@@ -169,9 +170,20 @@ def _response(result: Any, status: int) -> Response:
         return result
     if status == 204:
         return Response(status=204)
+    if _is_schema(result) or (isinstance(result, list) and all(map(_is_schema, result))):
+        # Schemas straight to JSON bytes in pydantic's serializer: the same document
+        # as model_dump(mode="json") through json.dumps, at a fraction of the cost on
+        # the list endpoints the boards and consoles poll.
+        return Response(to_json(result), status=status, mimetype="application/json")
     resp = jsonify(serialize(result))
     resp.status_code = status
     return resp
+
+
+def _is_schema(value: Any) -> bool:
+    # The MRO lookup, not isinstance: pydantic's metaclass makes isinstance an ABC
+    # check, which costs more than serialising the item on a list of hundreds.
+    return BaseModel in type(value).__mro__
 
 
 def _idempotency_key(method: str, user: User | None) -> str | None:

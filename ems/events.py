@@ -8,6 +8,7 @@ so that no page ever shows a change that was rolled back.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import queue
 import threading
@@ -29,6 +30,12 @@ class Event:
     hospital_id: int | None = None
     unit_id: int | None = None
 
+    @functools.cached_property
+    def sse(self) -> str:
+        """The event as one server-sent event, serialised once for every page."""
+        payload = json.dumps(self.data, ensure_ascii=False, default=str)
+        return f"event: {self.type}\ndata: {payload}\n\n"
+
     def to_json(self) -> str:
         return json.dumps(
             {
@@ -48,28 +55,45 @@ class Event:
         return cls(d["type"], d["data"], tuple(d["roles"]), d["hospital_id"], d["unit_id"])
 
 
+@dataclass(frozen=True)
+class Audience:
+    """Who holds a stream: the events they may see are the only ones queued for them."""
+
+    role: str
+    unit_id: int | None = None
+    hospital_id: int | None = None
+
+    def sees(self, event: Event) -> bool:
+        return visible_to(event, role=self.role, unit_id=self.unit_id, hospital_id=self.hospital_id)
+
+
 @dataclass
 class LocalBroker:
-    subscribers: set[queue.Queue[Event]] = field(default_factory=set)
+    # Each queue with the audience it serves (None: every event).
+    subscribers: dict[queue.Queue[Event], Audience | None] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def publish(self, event: Event) -> None:
         with self.lock:
-            subs = list(self.subscribers)
-        for q in subs:
+            subs = list(self.subscribers.items())
+        for q, audience in subs:
+            # Filtered here, not in the stream's thread: a page is not woken for an
+            # event it may not see (an ER for every unit's position fix).
+            if audience is not None and not audience.sees(event):
+                continue
             # A stalled page loses live events; it reloads its state when it reconnects.
             with contextlib.suppress(queue.Full):
                 q.put_nowait(event)
 
-    def subscribe(self) -> queue.Queue[Event]:
+    def subscribe(self, audience: Audience | None = None) -> queue.Queue[Event]:
         q: queue.Queue[Event] = queue.Queue(maxsize=1000)
         with self.lock:
-            self.subscribers.add(q)
+            self.subscribers[q] = audience
         return q
 
     def unsubscribe(self, q: queue.Queue[Event]) -> None:
         with self.lock:
-            self.subscribers.discard(q)
+            self.subscribers.pop(q, None)
 
 
 class RedisBroker(LocalBroker):
@@ -86,11 +110,11 @@ class RedisBroker(LocalBroker):
     def publish(self, event: Event) -> None:
         self._redis.publish(self.channel, event.to_json())
 
-    def subscribe(self) -> queue.Queue[Event]:
+    def subscribe(self, audience: Audience | None = None) -> queue.Queue[Event]:
         if self._thread is None:
             self._thread = threading.Thread(target=self._listen, daemon=True)
             self._thread.start()
-        return super().subscribe()
+        return super().subscribe(audience)
 
     def _listen(self) -> None:
         pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
@@ -141,7 +165,7 @@ def sse_stream(
     *, role: str, unit_id: int | None, hospital_id: int | None, heartbeat_s: float = 15.0
 ) -> Iterator[str]:
     b = broker()
-    q = b.subscribe()
+    q = b.subscribe(Audience(role, unit_id, hospital_id))
     try:
         yield "retry: 2000\n\n"
         while True:
@@ -150,8 +174,6 @@ def sse_stream(
             except queue.Empty:
                 yield ": keep-alive\n\n"
                 continue
-            if visible_to(event, role=role, unit_id=unit_id, hospital_id=hospital_id):
-                payload = json.dumps(event.data, ensure_ascii=False, default=str)
-                yield f"event: {event.type}\ndata: {payload}\n\n"
+            yield event.sse
     finally:
         b.unsubscribe(q)

@@ -60,3 +60,7 @@ class Unit(Base):
     status_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     # The transport the unit is working, while it is not available.
     current_transport_id: Mapped[int | None] = mapped_column(Integer, default=None)
+
+    @property
+    def station_name(self) -> str:
+        return self.station.name

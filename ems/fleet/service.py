@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ems.auth.models import Role, User
 from ems.db import utcnow
@@ -47,10 +48,7 @@ def list_all(*, session: Session, status: UnitStatus | None = None) -> Sequence[
 
 
 def to_read(*, session: Session, units: Sequence[Unit]) -> list[UnitRead]:
-    return [
-        UnitRead.model_validate(u).model_copy(update={"station_name": u.station.name})
-        for u in units
-    ]
+    return [UnitRead.model_validate(u) for u in units]
 
 
 def check_acts_for(*, actor: User, unit_id: int) -> None:
@@ -121,8 +119,19 @@ def update_position(
         raise ValidationFailed("the fix lies in the future", code="at_in_future")
     if at < unit.position_at:
         return False
-    unit.lat, unit.lon, unit.position_at = lat, lon, at
-    session.flush()
+    # One conditional UPDATE instead of a flush of the loaded unit: of two fixes that
+    # race, the newer one wins whichever commits first, and the hottest write of the
+    # API skips the unit-of-work machinery.
+    result = session.execute(
+        update(Unit)
+        .where(Unit.id == unit.id, Unit.position_at <= at)
+        .values(lat=lat, lon=lon, position_at=at)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    for name, value in (("lat", lat), ("lon", lon), ("position_at", at)):
+        set_committed_value(unit, name, value)
     return True
 
 

@@ -213,3 +213,47 @@ def test_dispatchers_do_not_report_positions(app: Flask, as_role: Callable[..., 
         f"/api/v1/units/{unit}/position", json={"lat": 35, "lon": 134}
     )
     assert resp.status_code == 403 and resp.get_json()["code"] == "role_forbidden"
+
+
+def test_of_two_racing_fixes_the_newer_one_wins(app: Flask) -> None:
+    """A tablet's late fix, checked against a stale read of the unit, must not
+    overwrite a newer fix another request stored meanwhile."""
+    from ems.fleet import service
+    from ems.fleet.models import Unit
+
+    unit_id = make_unit(app, lat=35.0, lon=134.0)
+    # Both fixes are newer than the unit's creation, within the accepted clock skew.
+    now = utcnow() + dt.timedelta(seconds=40)
+    db = get_db(app)
+    with app.app_context():
+        with db.session_scope() as s:
+            stale_read = s.get(Unit, unit_id)  # read before the newer fix lands
+        assert stale_read is not None
+        with db.session_scope() as s:
+            fresh = s.get(Unit, unit_id)
+            assert fresh is not None
+            assert service.update_position(session=s, unit=fresh, lat=35.2, lon=134.2, at=now)
+        late = now - dt.timedelta(seconds=20)
+        assert late > stale_read.position_at
+        with db.session_scope() as s:
+            assert not service.update_position(
+                session=s, unit=s.merge(stale_read, load=False), lat=35.1, lon=134.1, at=late
+            )
+        with db.session_scope() as s:
+            stored = s.get(Unit, unit_id)
+            assert stored is not None
+            assert (stored.lat, stored.lon, stored.position_at) == (35.2, 134.2, now)
+
+
+def test_a_stored_fix_is_what_the_board_shows(app: Flask, as_role: Callable[..., Api]) -> None:
+    unit = make_unit(app, lat=35.0, lon=134.0)
+    medic = as_role(Role.PARAMEDIC, unit_id=unit)
+    at = utcnow().replace(microsecond=0) + dt.timedelta(seconds=1)
+    sent = medic.put(
+        f"/api/v1/units/{unit}/position", json={"lat": 35.5, "lon": 134.5, "at": at.isoformat()}
+    )
+    assert sent.status_code == 200
+    board = as_role(Role.DISPATCHER).get(f"/api/v1/units/{unit}").get_json()
+    assert (board["lat"], board["lon"]) == (35.5, 134.5)
+    assert dt.datetime.fromisoformat(board["position_at"]) == at
+    assert sent.get_json() == board
