@@ -499,32 +499,34 @@ def stats_today(*, session: Session, now: dt.datetime | None = None) -> TodaySta
     local = now.astimezone(LOCAL_TZ)
     start = local.replace(hour=0, minute=0, second=0, microsecond=0)
     end = start + dt.timedelta(days=1)
-    rows = session.scalars(
-        select(Transport).where(
+    # The status and the timeline's timestamps only, as plain rows: every console
+    # polls this, and a busy prefecture's day holds thousands of transports.
+    rows = session.execute(
+        select(Transport.status, *(getattr(Transport, COLUMN[k]) for k in KINDS)).where(
             Transport.call_received_at >= start.astimezone(dt.UTC),
             Transport.call_received_at < end.astimezone(dt.UTC),
         )
     ).all()
+    statuses = [r[0] for r in rows]
+    counted = [r[1:] for r in rows if r[0] is not TransportStatus.CANCELLED]
 
-    def minutes(a: str, b: str) -> list[float]:
-        out = []
-        for t in rows:
-            s = _seconds(getattr(t, COLUMN[a]), getattr(t, COLUMN[b]))
-            if s is not None and t.status is not TransportStatus.CANCELLED:
-                out.append(s / 60)
-        return out
+    def minutes(a: int, b: int) -> list[float]:
+        spans = (_seconds(stamps[a], stamps[b]) for stamps in counted)
+        return [s / 60 for s in spans if s is not None]
 
-    to_hospital = minutes("call_received", "arrived_hospital")
+    hospital = KINDS.index("arrived_hospital")
+    to_hospital = minutes(0, hospital)
     mean_hospital = _mean(to_hospital)
     p90 = _p90(to_hospital)
+    steps = [minutes(i, i + 1) for i in range(len(KINDS) - 1)]
     return TodayStats(
         date=start.date(),
         timezone=str(LOCAL_TZ),
         transports=len(rows),
-        active=sum(t.status is TransportStatus.ACTIVE for t in rows),
-        completed=sum(t.status is TransportStatus.COMPLETED for t in rows),
-        cancelled=sum(t.status is TransportStatus.CANCELLED for t in rows),
-        call_to_scene_min_mean=_mean(minutes("call_received", "arrived_scene")),
+        active=statuses.count(TransportStatus.ACTIVE),
+        completed=statuses.count(TransportStatus.COMPLETED),
+        cancelled=statuses.count(TransportStatus.CANCELLED),
+        call_to_scene_min_mean=_mean(minutes(0, KINDS.index("arrived_scene"))),
         call_to_hospital_min_mean=mean_hospital,
         call_to_hospital_min_p90=round(p90, 2) if p90 is not None else None,
         baseline_call_to_hospital_min=BASELINE_CALL_TO_HOSPITAL_MIN,
@@ -535,9 +537,9 @@ def stats_today(*, session: Session, now: dt.datetime | None = None) -> TodaySta
             IntervalStats(
                 start=KINDS[i],  # type: ignore[arg-type]
                 end=KINDS[i + 1],  # type: ignore[arg-type]
-                mean_min=_mean(minutes(KINDS[i], KINDS[i + 1])),
-                n=len(minutes(KINDS[i], KINDS[i + 1])),
+                mean_min=_mean(step),
+                n=len(step),
             )
-            for i in range(len(KINDS) - 1)
+            for i, step in enumerate(steps)
         ],
     )

@@ -15,8 +15,9 @@ from ems.api import ROUTES
 from ems.auth.models import Role, User
 from ems.db import get_db, utcnow
 from ems.transports.models import HospitalRequest, RequestStatus, Transport, TransportEvent
+from ems.transports.service import COLUMN, KINDS
 from tests.ems.transports.scenario import Scene, dispatched_scene, walk_to
-from tests.factories import Api, make_unit
+from tests.factories import Api, make_transport, make_unit
 
 URL = "/api/v1/transports"
 
@@ -353,3 +354,49 @@ def test_writes_are_announced_live_to_the_right_audience(
     assert not visible_to(latest, role="er_staff", unit_id=None, hospital_id=scene.hospital_id + 1)
     assert visible_to(latest, role="paramedic", unit_id=scene.unit_id, hospital_id=None)
     assert not visible_to(latest, role="paramedic", unit_id=scene.unit_id + 1, hospital_id=None)
+
+
+def test_todays_figures_are_computed_from_the_timeline(app: Flask) -> None:
+    """Known timelines give known figures: cancelled runs count as transports but
+    not in the times, and yesterday's calls (Japan time) are not today's."""
+    from ems.transports.models import TransportStatus
+    from ems.transports.service import stats_today
+
+    noon_jst = dt.datetime(2026, 6, 1, 3, 0, tzinfo=dt.UTC)
+    call = noon_jst - dt.timedelta(hours=2)
+    minute = dt.timedelta(minutes=1)
+    runs = [
+        # (status, minutes after the call for each step recorded so far)
+        (TransportStatus.COMPLETED, [1, 8, 9, 20, 22, 40, 45]),
+        (TransportStatus.ACTIVE, [2, 10]),
+        (TransportStatus.CANCELLED, [1]),
+    ]
+    ids = []
+    for n, (status, steps) in enumerate(runs):
+        unit = make_unit(app, call_sign=f"S{n}")
+        ids.append((make_transport(app, unit_id=unit), status, steps))
+    yesterday = make_transport(app, unit_id=make_unit(app, call_sign="Y"))
+    with app.app_context(), get_db(app).session_scope() as s:
+        for tid, status, steps in ids:
+            t = s.get(Transport, tid)
+            assert t is not None
+            t.status = status
+            t.call_received_at = call
+            for kind, after in zip(KINDS[1:], steps, strict=False):
+                setattr(t, COLUMN[kind], call + after * minute)
+        old = s.get(Transport, yesterday)
+        assert old is not None
+        old.call_received_at = noon_jst - dt.timedelta(hours=13)  # 23:00 JST the day before
+        old.dispatched_at = old.call_received_at + 30 * minute
+    with app.app_context(), get_db(app).session_scope() as s:
+        stats = stats_today(session=s, now=noon_jst)
+    assert (stats.transports, stats.active, stats.completed, stats.cancelled) == (3, 1, 1, 1)
+    assert stats.call_to_scene_min_mean == 9.0
+    assert stats.call_to_hospital_min_mean == 40.0
+    assert stats.call_to_hospital_min_p90 == 40.0
+    assert stats.vs_baseline_min == round(40.0 - 39.3, 2)
+    by_step = {(i.start, i.end): (i.mean_min, i.n) for i in stats.intervals}
+    assert by_step[("call_received", "dispatched")] == (1.5, 2)
+    assert by_step[("dispatched", "arrived_scene")] == (7.5, 2)
+    assert by_step[("arrived_hospital", "handover")] == (5.0, 1)
+    assert len(by_step) == len(KINDS) - 1
