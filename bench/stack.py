@@ -21,6 +21,7 @@ from sqlalchemy import create_engine, text
 from werkzeug.security import generate_password_hash
 
 from ems.config import PROJECT_ROOT
+from ems.gunicorn_conf import gunicorn_argv
 from ems.sim_agents.procs import Child, Supervisor, python_argv, wait_for_http, wait_for_port
 
 PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -228,19 +229,11 @@ class Stack:
             python_argv(
                 "-m",
                 "gunicorn",
-                "ems.app:create_app()",
-                "--bind",
-                f"127.0.0.1:{self.api_port}",
-                "--workers",
-                str(self.workers),
-                "--threads",
-                str(self.threads),
-                "--worker-class",
-                "gthread",
+                *gunicorn_argv(
+                    bind=f"127.0.0.1:{self.api_port}", workers=self.workers, threads=self.threads
+                ),
                 "--backlog",
                 "2048",
-                "--keep-alive",
-                "30",
                 "--timeout",
                 "60",
                 "--graceful-timeout",

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from ems.config import PROJECT_ROOT, Config
+from ems.gunicorn_conf import gunicorn_argv
 
 
 def upgrade_database(url: str, revision: str = "head") -> None:
@@ -92,19 +93,7 @@ def serve(bind: str, workers: int, threads: int) -> None:
         sys.executable,
         "-m",
         "gunicorn",
-        "ems.app:create_app()",
-        "--bind",
-        bind,
-        "--workers",
-        str(workers),
-        "--threads",
-        str(threads),
-        "--worker-class",
-        "gthread",
-        "--timeout",
-        "120",
-        "--graceful-timeout",
-        "10",
+        *gunicorn_argv(bind=bind, workers=workers, threads=threads),
         "--access-logfile",
         "-",
     ]

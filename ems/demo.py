@@ -24,6 +24,7 @@ from typing import Any
 import click
 
 from ems.config import DEFAULT_VAR_DIR
+from ems.gunicorn_conf import gunicorn_argv
 from ems.sim_agents.procs import Child, Supervisor, wait_for_http, wait_for_port
 
 
@@ -99,17 +100,7 @@ def run_demo(
                 sys.executable,
                 "-m",
                 "gunicorn",
-                "ems.app:create_app()",
-                "--bind",
-                f"{host}:{port}",
-                "--workers",
-                "1",
-                "--threads",
-                "32",
-                "--worker-class",
-                "gthread",
-                "--timeout",
-                "120",
+                *gunicorn_argv(bind=f"{host}:{port}", workers=1),
                 "--graceful-timeout",
                 "3",
             ],
