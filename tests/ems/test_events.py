@@ -23,24 +23,16 @@ def test_a_stream_is_fed_only_the_events_its_holder_may_see() -> None:
     crew_roles = ("dispatcher", "paramedic", "admin")
     broker.publish(Event("unit.updated", {"id": 7}, roles=crew_roles, unit_id=7))
     broker.publish(Event("unit.updated", {"id": 8}, roles=crew_roles, unit_id=8))
-    broker.publish(
-        Event(
-            "transport.updated",
-            {"id": 3},
-            roles=(*crew_roles, "er_staff"),
-            unit_id=7,
-            hospital_id=1,
+    for transport, unit, hospital in ((3, 7, 1), (4, 8, 2)):
+        broker.publish(
+            Event(
+                "transport.updated",
+                {"id": transport},
+                roles=(*crew_roles, "er_staff"),
+                unit_id=unit,
+                hospital_id=hospital,
+            )
         )
-    )
-    broker.publish(
-        Event(
-            "transport.updated",
-            {"id": 4},
-            roles=(*crew_roles, "er_staff"),
-            unit_id=8,
-            hospital_id=2,
-        )
-    )
     assert _drain(er_1) == ["transport.updated"]
     assert _drain(crew_7) == ["unit.updated", "transport.updated"]
     assert _drain(dispatcher) == ["unit.updated"] * 2 + ["transport.updated"] * 2
