@@ -39,16 +39,17 @@ def _cpu_ms_per_call(call: Callable[[int], Any], n: int) -> float:
     return round(min(per_call), 2)
 
 
-def _routes(client: Any, pop: Population) -> dict[str, Callable[[int], Any]]:
-    def auth(token: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {token}"}
+def _auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
 
+
+def _routes(client: Any, pop: Population) -> dict[str, Callable[[int], Any]]:
     def ok(resp: Any) -> None:
         if resp.status_code >= 300:
             raise RuntimeError(f"{resp.request.path}: {resp.status_code} {resp.get_data()[:200]!r}")
 
     units = pop.units
-    dispatcher = auth(pop.dispatcher_tokens[0])
+    dispatcher = _auth(pop.dispatcher_tokens[0])
     er_hospital, er_token = next(iter(pop.er_tokens.items()))
 
     def position(i: int) -> None:
@@ -58,7 +59,7 @@ def _routes(client: Any, pop: Population) -> dict[str, Callable[[int], Any]]:
             client.put(
                 f"/api/v1/units/{unit_id}/position",
                 json={"lat": lat + (i % 100) * 1e-5, "lon": lon},
-                headers=auth(pop.unit_tokens[unit_id]),
+                headers=_auth(pop.unit_tokens[unit_id]),
             )
         )
 
@@ -70,7 +71,7 @@ def _routes(client: Any, pop: Population) -> dict[str, Callable[[int], Any]]:
             client.patch(
                 f"/api/v1/hospitals/{er_hospital}/availability",
                 json={"beds": [{"category": "general", "available": i % 6, "capacity": 12}]},
-                headers=auth(er_token),
+                headers=_auth(er_token),
             )
         )
 
@@ -86,7 +87,7 @@ def _routes(client: Any, pop: Population) -> dict[str, Callable[[int], Any]]:
 
 def _open_transports(client: Any, pop: Population, n: int) -> None:
     """Calls with a unit on the way, so that the transport list is not empty."""
-    headers = {"Authorization": f"Bearer {pop.dispatcher_tokens[0]}"}
+    headers = _auth(pop.dispatcher_tokens[0])
     for k in range(n):
         unit_id = pop.units[-1 - k]
         lat, lon = pop.unit_positions[unit_id]

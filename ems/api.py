@@ -152,7 +152,7 @@ def endpoint(
                     return _replay(user, key, claimed)
                 pending = claimed
             result = view(**kwargs)
-            resp = _response(result, status)
+            resp = json_response(result, status)
             if pending is not None:
                 _settle(pending, resp)
             get_session().commit()
@@ -165,7 +165,8 @@ def endpoint(
     return decorate
 
 
-def _response(result: Any, status: int) -> Response:
+def json_response(result: Any, status: int) -> Response:
+    """A view's result as the API answers it (a view may build its own with this)."""
     if isinstance(result, Response):
         return result
     if status == 204:

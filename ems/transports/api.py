@@ -4,9 +4,9 @@ destination, and today's interval figures."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response
 
-from ems.api import API_PREFIX, endpoint
+from ems.api import API_PREFIX, endpoint, json_response
 from ems.audit import service as audit
 from ems.auth.models import Role, User
 from ems.auth.service import current_user, require_on_duty
@@ -133,9 +133,7 @@ def record_event(*, transport_id: int, body: TimelineEventCreate) -> TimelineEve
         replayed=replayed,
     )
     if replayed:
-        resp = jsonify(result.model_dump(mode="json"))
-        resp.status_code = 200
-        return resp
+        return json_response(result, 200)
     audit.record(
         session=session,
         actor=actor,
