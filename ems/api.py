@@ -4,6 +4,12 @@
 calls the view, commits the request's session, serialises the result and records
 the route in the OpenAPI document served at ``/api/v1/openapi.json``.
 
+The JSON body is read and parsed once per request and the outcome kept on ``g``:
+an error handler that wants a field of it (``json_body_or_none``) gets that value,
+never a second parse. A body beyond the request's ``max_content_length`` (chunked
+ones too) is ``413 payload_too_large``; one nested deeper than ``MAX_JSON_DEPTH`` is
+``400 malformed_json``, found before the (recursive) parser sees it.
+
 A write sent with an ``Idempotency-Key`` header runs once per key and caller: the
 response is stored with the write (``ems.idempotency``) and a retry gets it back,
 marked ``Idempotent-Replayed: true``, without the view running again.
@@ -13,18 +19,21 @@ from __future__ import annotations
 
 import functools
 import re
+from array import array
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import accumulate
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, current_app, g, jsonify, request
 from pydantic import BaseModel, ValidationError
 from pydantic_core import to_json
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from ems import events
 from ems.auth.models import Role, User
 from ems.db import get_session
-from ems.errors import ValidationFailed
+from ems.errors import EmsError, PayloadTooLarge, ValidationFailed
 from ems.idempotency import service as idempotency
 from ems.idempotency.models import IdempotencyKey
 
@@ -50,26 +59,103 @@ class Route:
 ROUTES: list[Route] = []
 
 
+# No schema of ours nests more than a few levels; a body nested deeper is hostile,
+# and a recursive JSON parser would run out of stack on it.
+MAX_JSON_DEPTH = 64
+
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_NOT_BRACKETS = bytes(set(range(256)) - set(b"[]{}"))
+# An opening bracket is a step of +1, a closing one of -1 (0xff as a signed byte).
+_DEPTH_STEPS = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")
+
+
+@dataclass(frozen=True)
+class _Body:
+    """The outcome of reading the request's JSON body: the value, or the refusal."""
+
+    value: Any = None
+    refusal: EmsError | None = None
+
+
 def parse_body(model: type[BaseModel]) -> BaseModel:
+    outcome = _json_body()
+    if outcome.refusal is not None:
+        raise outcome.refusal
+    try:
+        return model.model_validate(outcome.value)
+    except ValidationError as exc:
+        raise ValidationFailed(
+            "the body does not match the schema",
+            extra={"errors": _errors(exc)},
+        ) from None
+
+
+def json_body_or_none() -> Any:
+    """The request's JSON body for a second reader (an error handler): the value
+    ``parse_body`` got, or None when the body was refused. Never raises, and the
+    body is read and parsed at most once per request, whoever asks first."""
+    return _json_body().value
+
+
+def _json_body() -> _Body:
+    outcome: _Body | None = g.get("ems_json_body")
+    if outcome is None:
+        try:
+            outcome = _Body(value=_read_json())
+        except EmsError as refusal:
+            outcome = _Body(refusal=refusal)
+        g.ems_json_body = outcome
+    return outcome
+
+
+def _read_json() -> Any:
+    limit = request.max_content_length
+    if limit is not None and (request.content_length or 0) > limit:
+        raise _too_large(limit)
     if not request.is_json:
         raise ValidationFailed(
             "the body must be JSON (Content-Type: application/json)",
             code="unsupported_media_type",
             status=415,
         )
-    try:
-        data = request.get_json(silent=True)
-    except RecursionError:  # absurdly deep nesting: hostile, not a server fault
-        data = None
-    if data is None:
-        raise ValidationFailed("the body is not valid JSON", code="malformed_json")
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
+    raw = _read_raw(limit)
+    if _too_deep(raw):
         raise ValidationFailed(
-            "the body does not match the schema",
-            extra={"errors": _errors(exc)},
-        ) from None
+            f"the body is nested deeper than {MAX_JSON_DEPTH} levels", code="malformed_json"
+        )
+    try:
+        return current_app.json.loads(raw)
+    except ValueError:
+        raise ValidationFailed("the body is not valid JSON", code="malformed_json") from None
+
+
+def _read_raw(limit: int | None) -> bytes:
+    """The body's bytes, at most ``limit`` of them. werkzeug cuts a chunked body (no
+    Content-Length) off at the limit without a word: a byte left beyond the cut means
+    the body was larger, and what was read may still parse (a shorter number, or the
+    JSON without its trailing spaces), so it is refused rather than used."""
+    try:
+        raw = request.get_data(cache=True)
+    except RequestEntityTooLarge:
+        raise _too_large(limit) from None
+    cut = limit is not None and request.content_length is None and len(raw) >= limit
+    if cut and request.input_stream.read(1):
+        raise _too_large(limit)
+    return raw
+
+
+def _too_large(limit: int | None) -> PayloadTooLarge:
+    return PayloadTooLarge(f"the body exceeds {limit} bytes", code="payload_too_large")
+
+
+def _too_deep(raw: bytes) -> bool:
+    """Whether a JSON text nests deeper than MAX_JSON_DEPTH, found without recursing:
+    strings go first (a bracket in one is text), then the depth after each bracket
+    is the running sum of the steps. Short bodies cannot nest that deep at all."""
+    if raw.count(b"[") + raw.count(b"{") <= MAX_JSON_DEPTH:
+        return False
+    steps = array("b", _JSON_STRING.sub(b"", raw).translate(_DEPTH_STEPS, _NOT_BRACKETS))
+    return max(accumulate(steps), default=0) > MAX_JSON_DEPTH
 
 
 def parse_query(model: type[BaseModel]) -> BaseModel:

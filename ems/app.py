@@ -6,6 +6,7 @@ import logging
 import threading
 import uuid
 from typing import Any
+from urllib.parse import unquote_plus
 
 from flask import Flask, Response, g, jsonify, request
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
@@ -173,10 +174,36 @@ SECURITY_HEADERS = {
 
 # Endpoints that stream for as long as the client stays: they never take a slot.
 STREAMING_ENDPOINTS = frozenset({"meta.event_stream"})
+# Query parameters whose value never reaches a log: the server refuses a token in
+# the URL (``token_in_url``), but the access log would still keep the line.
+SECRET_QUERY_PARAMS = frozenset({"access_token"})
+
+
+def redact_query(query: str) -> str:
+    """``query`` with the value of every secret parameter replaced."""
+    pairs = query.split("&")
+    for i, pair in enumerate(pairs):
+        name, eq, _value = pair.partition("=")
+        if eq and unquote_plus(name).lower() in SECRET_QUERY_PARAMS:
+            pairs[i] = f"{name}=redacted"
+    return "&".join(pairs)
 
 
 def register_request_hooks(app: Flask) -> None:
     slots = threading.BoundedSemaphore(max(1, int(app.config["MAX_ACTIVE_REQUESTS"])))
+
+    @app.before_request
+    def redact_logged_url() -> None:
+        """gunicorn writes its access line from this same WSGI environ once the
+        response is sent; the request itself already holds the parsed query."""
+        environ = request.environ
+        if "=" not in environ.get("QUERY_STRING", ""):
+            return
+        environ["QUERY_STRING"] = redact_query(environ["QUERY_STRING"])
+        for key in ("RAW_URI", "REQUEST_URI"):
+            path, sep, query = str(environ.get(key, "")).partition("?")
+            if sep:
+                environ[key] = f"{path}?{redact_query(query)}"
 
     @app.before_request
     def take_slot() -> None:

@@ -51,6 +51,16 @@ class Config:
     # event streams do not count: each holds a thread (so the server runs many more
     # threads than this), not a database connection, and mostly sleeps.
     MAX_ACTIVE_REQUESTS: int = 4
+    # Live event streams: each open stream's token, duty and audience are checked
+    # again this often (seconds), and a keep-alive goes out after this much silence,
+    # so that a page that went away frees its stream within a few seconds.
+    # (Fractions are allowed: a value from the environment is read with float().)
+    EVENT_STREAM_RECHECK_S: float = 30
+    EVENT_STREAM_HEARTBEAT_S: float = 5
+    # Open streams allowed per user and per server process (each holds a thread: keep
+    # the per-process bound below the threads a worker runs minus MAX_ACTIVE_REQUESTS).
+    EVENT_STREAMS_PER_USER: int = 4
+    EVENT_STREAMS_PER_PROCESS: int = 64
     LOG_LEVEL: str = "INFO"
     LOGIN_RATE_PER_MIN: int = 10
     CARD_AUTH_RATE_PER_MIN: int = 20

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ems.access.models import BreakGlassAccess, BreakGlassReview, TransportCrew
 from ems.audit.models import AuditEntry
 from ems.auth.models import ApiToken, Role, User
 from ems.cards.models import (
@@ -38,6 +39,8 @@ __all__ = [
     "AuditEntry",
     "BedAvailability",
     "BedCategory",
+    "BreakGlassAccess",
+    "BreakGlassReview",
     "Capability",
     "Card",
     "CardChallenge",
@@ -58,6 +61,7 @@ __all__ = [
     "Role",
     "Station",
     "Transport",
+    "TransportCrew",
     "TransportEvent",
     "TransportStatus",
     "Unit",

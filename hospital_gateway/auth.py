@@ -1,5 +1,5 @@
-"""Who may publish or view a transport's stream: the API's bearer tokens, checked
-against the transport (its unit, its destination hospital, accepted requests).
+"""Who may publish or view a transport's stream: the API's bearer tokens, checked by
+the server's access policy (``ems.access``) against the transport's facts.
 
 The checks are synchronous database calls; the server runs them with
 ``asyncio.to_thread`` so that the event loop never waits on the database. Every
@@ -17,21 +17,21 @@ import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ems.access import facts, guard
+from ems.access.guard import AccessDenied, Context, Denial
+from ems.access.policy import (
+    Action,
+    Principal,
+    PublishScope,
+    TransportFacts,
+    decide,
+    publish_scope,
+)
 from ems.audit import service as audit
 from ems.auth.models import User
 from ems.auth.service import user_for_token
 from ems.db import Database, utcnow
 from ems.errors import Unauthenticated
-from ems.vitals.service import (
-    Principal,
-    PublishScope,
-    TransportAccess,
-    load_access,
-    load_accesses,
-    may_publish,
-    may_view_stream,
-    publish_scope,
-)
 
 DEFAULT_RECORD_GRACE_S = 6 * 3600
 GRACE_EXPIRED = "record_grace_expired"
@@ -40,6 +40,9 @@ GRACE_EXPIRED = "record_grace_expired"
 class Side(enum.StrEnum):
     PUBLISH = "publish"
     VIEW = "view"
+
+
+ACTIONS = {Side.PUBLISH: Action.STREAM_PUBLISH, Side.VIEW: Action.STREAM_VIEW}
 
 
 class Refused(Exception):
@@ -54,7 +57,7 @@ class Refused(Exception):
 @dataclass(frozen=True)
 class Grant:
     principal: Principal
-    access: TransportAccess
+    access: TransportFacts
     side: Side
 
 
@@ -63,51 +66,76 @@ class Authorizer:
         self.db = db
         self.record_grace_s = record_grace_s
 
-    def scope(self, access: TransportAccess, now: dt.datetime | None = None) -> PublishScope:
+    def scope(self, access: TransportFacts, now: dt.datetime | None = None) -> PublishScope:
         return publish_scope(access, now=now or utcnow(), grace_s=self.record_grace_s)
+
+    def _context(self) -> Context:
+        return Context(grace_s=self.record_grace_s, on_denial=self._write_denial)
+
+    def _write_denial(self, d: Denial) -> None:
+        # A transaction of its own: the refusal is kept whatever happens next.
+        with self.db.session_scope() as session:
+            audit.write_denial(
+                session=session,
+                actor_id=d.actor_id,
+                action=d.action,
+                code=d.code,
+                target_type=d.target_type,
+                target_id=d.target_id,
+                patient_id=d.patient_id,
+            )
 
     def authorize(self, *, token: str, transport_id: int, side: Side) -> Grant:
         """Check a connecting client; raises ``Refused``. Blocking: run off the loop."""
+        action = ACTIONS[side]
+        ctx = self._context()
         with self.db.session_scope() as session:
             try:
                 who = Principal.of(user_for_token(session=session, token=token))
             except Unauthenticated as exc:
                 raise Refused(exc.code, exc.detail) from None
-            access = load_access(session=session, transport_id=transport_id)
-        # The audit entry is written in a transaction of its own, after the check.
+            access = facts.facts_by_id(session=session, transport_ids=[transport_id]).get(
+                transport_id
+            )
         if access is None:
-            self._audit(who, side, transport_id, None, code="transport_not_found")
+            self._write_denial(
+                Denial(
+                    who.user_id,
+                    action.value,
+                    "transport_not_found",
+                    "transport",
+                    str(transport_id),
+                    None,
+                    {},
+                )
+            )
             raise Refused("transport_not_found", f"transport {transport_id} does not exist")
-        allowed = may_publish(who, access) if side is Side.PUBLISH else may_view_stream(who, access)
-        if not allowed:
-            code = "off_duty" if side is Side.PUBLISH and not who.on_duty else "forbidden"
-            self._audit(who, side, transport_id, access.patient_id, code=code)
-            raise Refused(code, f"you may not {side.value} transport {transport_id}")
-        if side is Side.PUBLISH and self.scope(access) is PublishScope.CLOSED:
-            self._audit(who, side, transport_id, access.patient_id, code=GRACE_EXPIRED)
-            raise Refused(GRACE_EXPIRED, f"transport {transport_id} ended too long ago")
-        self._audit(who, side, transport_id, access.patient_id)
+        try:
+            with self.db.session_scope() as session:
+                # Records the publisher on the crew when they join it now.
+                guard.require(session=session, actor=who, action=action, ctx=ctx, transport=access)
+        except AccessDenied as exc:
+            raise Refused(exc.code, f"you may not {side.value} transport {transport_id}") from None
+        self._audit_ok(who, action, transport_id, access.patient_id)
         return Grant(principal=who, access=access, side=side)
 
-    def _audit(
-        self, who: Principal, side: Side, transport_id: int, patient_id: int | None, code: str = ""
+    def _audit_ok(
+        self, who: Principal, action: Action, transport_id: int, patient_id: int | None
     ) -> None:
         with self.db.session_scope() as session:
             audit.record(
                 session=session,
                 actor=session.get(User, who.user_id),
-                action=f"stream.{side.value}",
-                outcome="denied" if code else "ok",
+                action=action.value,
                 target_type="transport",
                 target_id=str(transport_id),
                 patient_id=patient_id,
-                detail={"code": code} if code else {},
             )
 
-    def accesses(self, transport_ids: Sequence[int]) -> dict[int, TransportAccess]:
+    def accesses(self, transport_ids: Sequence[int]) -> dict[int, TransportFacts]:
         """The access facts of every transport in ``transport_ids``, in one session."""
         with self.db.session_scope() as session:
-            return load_accesses(session=session, transport_ids=transport_ids)
+            return facts.facts_by_id(session=session, transport_ids=transport_ids)
 
     def principal(self, token: str) -> Principal | None:
         """The token's user now, or None once it was revoked, expired or disabled."""
@@ -117,15 +145,15 @@ class Authorizer:
             except Unauthenticated:
                 return None
 
-
-def revocation(
-    grant: Grant, who: Principal | None, access: TransportAccess | None, scope: PublishScope
-) -> str | None:
-    """Why a connected client must be cut now (an error code), or None while it may stay."""
-    if who is None or access is None:
-        return "access_revoked"
-    if grant.side is Side.VIEW:
-        return None if may_view_stream(who, access) else "access_revoked"
-    if not may_publish(who, access):
-        return "access_revoked"
-    return GRACE_EXPIRED if scope is PublishScope.CLOSED else None
+    def revocation(
+        self, grant: Grant, who: Principal | None, access: TransportFacts | None
+    ) -> str | None:
+        """Why a connected client must be cut now (an error code), or None while it may stay."""
+        if who is None or access is None:
+            return "access_revoked"
+        decision = decide(
+            who, ACTIONS[grant.side], guard.situation(self._context(), transport=access)
+        )
+        if decision:
+            return None
+        return GRACE_EXPIRED if decision.code == GRACE_EXPIRED else "access_revoked"

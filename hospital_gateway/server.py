@@ -40,6 +40,7 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from ems.access.policy import PublishScope, TransportFacts
 from ems.config import Config
 from ems.db import Database
 from ems.events import CHANNEL as EVENTS_CHANNEL
@@ -52,7 +53,6 @@ from hospital_gateway.auth import (
     Grant,
     Refused,
     Side,
-    revocation,
 )
 from hospital_gateway.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from hospital_gateway.metrics import RelayMetrics
@@ -137,7 +137,7 @@ class Client:
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     checked_token_at: float = field(default_factory=time.monotonic)
     # The transport's access facts as last re-checked (a publisher's scope follows them).
-    access: vitals.TransportAccess | None = None
+    access: TransportFacts | None = None
 
 
 class Relay:
@@ -363,7 +363,7 @@ class Relay:
         if access is None or access.active:
             return
         scope = self.authz.scope(access)
-        if scope is vitals.PublishScope.CLOSED:
+        if scope is PublishScope.CLOSED:
             raise ProtocolError(GRACE_EXPIRED, "the transport ended too long ago")
         if not frame.kind.is_record:
             raise ProtocolError(f"transport_{access.status}", "the transport ended: records only")
@@ -557,7 +557,7 @@ class Relay:
             if only is None or c.transport_id in only
         ]
         transports = {c.transport_id for c in clients}
-        accesses: dict[int, vitals.TransportAccess] = (
+        accesses: dict[int, TransportFacts] = (
             await asyncio.to_thread(self.authz.accesses, sorted(transports)) if transports else {}
         )
         now = time.monotonic()
@@ -573,8 +573,7 @@ class Relay:
                     continue
                 who = fresh
             access = accesses.get(c.transport_id)
-            scope = self.authz.scope(access) if access is not None else None
-            code = revocation(c.grant, who, access, scope or vitals.PublishScope.CLOSED)
+            code = self.authz.revocation(c.grant, who, access)
             if code is not None:
                 await self._revoke(c, code)
 

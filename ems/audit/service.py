@@ -130,16 +130,62 @@ def deny(
     detail: dict[str, Any] | None = None,
 ) -> None:
     """Note a refused action; the error handler writes it after the rollback."""
+    deny_raw(
+        actor_id=actor.id if actor else None,
+        action=action,
+        code=code,
+        target_type=target_type,
+        target_id=target_id,
+        patient_id=patient_id,
+        detail=detail,
+    )
+
+
+def deny_raw(
+    *,
+    actor_id: int | None,
+    action: str,
+    code: str,
+    target_type: str = "",
+    target_id: str = "",
+    patient_id: int | None = None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """``deny`` by the actor's id (the access guard knows principals, not rows)."""
     pending: list[PendingDenial] = g.setdefault("pending_denials", [])
     pending.append(
         PendingDenial(
-            actor_id=actor.id if actor else None,
+            actor_id=actor_id,
             action=action,
             target_type=target_type,
             target_id=target_id,
             patient_id=patient_id,
             detail={"code": code, **(detail or {})},
         )
+    )
+
+
+def write_denial(
+    *,
+    session: Session,
+    actor_id: int | None,
+    action: str,
+    code: str,
+    target_type: str = "",
+    target_id: str = "",
+    patient_id: int | None = None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """A refusal outside a request (CLI, relay): into the caller's own transaction."""
+    record(
+        session=session,
+        actor=session.get(User, actor_id) if actor_id else None,
+        action=action,
+        outcome="denied",
+        target_type=target_type,
+        target_id=target_id,
+        patient_id=patient_id,
+        detail={"code": code, **(detail or {})},
     )
 
 

@@ -14,7 +14,8 @@ from typing import Any
 
 from flask import Blueprint, current_app, g, request
 
-from ems.api import API_PREFIX, endpoint
+from ems.access.web import context
+from ems.api import API_PREFIX, endpoint, json_body_or_none
 from ems.audit import service as audit
 from ems.auth.models import Role
 from ems.auth.service import current_user, require_user
@@ -22,6 +23,10 @@ from ems.cards import service
 from ems.cards.records import RecordCipher
 from ems.cards.schemas import (
     AccessLogEntry,
+    BreakGlassCreate,
+    BreakGlassQuery,
+    BreakGlassRead,
+    BreakGlassReviewUpdate,
     CardEventCreate,
     CardEventRead,
     ChallengeCreate,
@@ -49,6 +54,7 @@ AUDITED_ACTIONS = {
     "report_card_event": "card_auth.card_event",
     "patient_record": "patient_record.read",
     "patient_access_log": "patient_record.access_log",
+    "break_glass": "patient_record.break_glass",
     "list_reviews": "card_auth.review",
     "review_access": "card_auth.review",
 }
@@ -75,6 +81,8 @@ def _audited_action() -> str | None:
 def limit_card_payload() -> None:
     if _audited_action() is None:
         return
+    # The stream stops a chunked body (no Content-Length) at the same limit.
+    request.max_content_length = CARD_AUTH_MAX_BODY
     if request.content_length is not None and request.content_length > CARD_AUTH_MAX_BODY:
         require_user()
         raise PayloadTooLarge(
@@ -90,8 +98,9 @@ def audit_refusal(err: EmsError) -> Any:
         target_id = ""
         if request.view_args and "transport_id" in request.view_args:
             target_id = str(request.view_args["transport_id"])
-        elif (request.content_length or 0) <= CARD_AUTH_MAX_BODY:
-            body = request.get_json(silent=True)
+        else:
+            # The body as the endpoint read it (never a second parse); None if refused.
+            body = json_body_or_none()
             if isinstance(body, dict) and isinstance(body.get("transport_id"), int):
                 target_id = str(body["transport_id"])
         audit.deny(
@@ -145,7 +154,7 @@ def _limit_card_attempts() -> None:
 def create_challenge(*, body: ChallengeCreate) -> ChallengeRead:
     _limit_card_attempts()
     challenge = service.create_challenge(
-        session=get_session(), user=current_user(), transport_id=body.transport_id
+        session=get_session(), user=current_user(), ctx=context(), transport_id=body.transport_id
     )
     return ChallengeRead(
         challenge_id=challenge.id,
@@ -174,6 +183,7 @@ def verify_card(*, body: VerificationCreate) -> RecordView:
         pki_dir=str(current_app.config["PKI_DIR"]),
         cipher=record_cipher(),
         user=current_user(),
+        ctx=context(),
         challenge_id=body.challenge_id,
         transport_id=body.transport_id,
         certificate=body.certificate,
@@ -202,6 +212,7 @@ def pinless_access(*, body: PinlessCreate) -> RecordView:
         pki_dir=str(current_app.config["PKI_DIR"]),
         cipher=record_cipher(),
         user=current_user(),
+        ctx=context(),
         **body.model_dump(),
     )
     return _view(release)
@@ -222,6 +233,7 @@ def report_card_event(*, body: CardEventCreate) -> CardEventRead:
     service.card_event(
         session=get_session(),
         user=current_user(),
+        ctx=context(),
         transport_id=body.transport_id,
         certificate=body.certificate,
         event=body.event,
@@ -235,14 +247,75 @@ def report_card_event(*, body: CardEventCreate) -> CardEventRead:
     "/transports/<int:transport_id>/patient-record",
     response=RecordView,
     roles=(Role.PARAMEDIC, Role.ER_STAFF),
-    summary="The identified patient's record summary (crew and accepting ER only)",
+    summary="The identified patient's record summary (the crew and the receiving ER only)",
 )
 def patient_record(*, transport_id: int) -> RecordView:
-    user = require_user()
     release = service.get_patient_record(
-        session=get_session(), cipher=record_cipher(), user=user, transport_id=transport_id
+        session=get_session(),
+        cipher=record_cipher(),
+        user=current_user(),
+        ctx=context(),
+        transport_id=transport_id,
     )
     return _view(release)
+
+
+@endpoint(
+    bp,
+    "/transports/<int:transport_id>/patient-record/break-glass",
+    method="POST",
+    body=BreakGlassCreate,
+    response=RecordView,
+    roles=(Role.ADMIN,),
+    summary="An administrator reads the record outside the rules, with a reason (flagged)",
+    errors=(404,),
+    replayable=False,
+)
+def break_glass(*, transport_id: int, body: BreakGlassCreate) -> RecordView:
+    release = service.break_glass(
+        session=get_session(),
+        cipher=record_cipher(),
+        user=current_user(),
+        ctx=context(),
+        transport_id=transport_id,
+        reason=body.reason,
+    )
+    return _view(release)
+
+
+@endpoint(
+    bp,
+    "/break-glass",
+    query=BreakGlassQuery,
+    response=list[BreakGlassRead],
+    roles=(Role.ADMIN,),
+    summary="Break-glass reads of medical records awaiting (or past) review",
+)
+def list_break_glass(*, query: BreakGlassQuery) -> list[BreakGlassRead]:
+    rows = service.list_break_glass(session=get_session(), status=query.status)
+    return [BreakGlassRead.model_validate(r) for r in rows]
+
+
+@endpoint(
+    bp,
+    "/break-glass/<int:access_id>",
+    method="POST",
+    body=BreakGlassReviewUpdate,
+    response=BreakGlassRead,
+    roles=(Role.ADMIN,),
+    summary="Close the review of a break-glass read (by another administrator)",
+    errors=(404, 409),
+)
+def review_break_glass(*, access_id: int, body: BreakGlassReviewUpdate) -> BreakGlassRead:
+    row = service.review_break_glass(
+        session=get_session(),
+        user=current_user(),
+        ctx=context(),
+        access_id=access_id,
+        outcome=body.outcome,
+        note=body.note,
+    )
+    return BreakGlassRead.model_validate(row)
 
 
 @endpoint(
@@ -253,15 +326,8 @@ def patient_record(*, transport_id: int) -> RecordView:
     summary="Every look-up of a patient's record (as マイナポータル shows it)",
 )
 def patient_access_log(*, patient_id: int) -> list[AccessLogEntry]:
-    session = get_session()
-    entries = service.access_log(session=session, patient_id=patient_id)
-    audit.record(
-        session=session,
-        actor=current_user(),
-        action="patient_record.access_log",
-        target_type="patient",
-        target_id=str(patient_id),
-        detail={"entries": len(entries)},
+    entries = service.read_access_log(
+        session=get_session(), user=current_user(), ctx=context(), patient_id=patient_id
     )
     return [AccessLogEntry(**e) for e in entries]
 

@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ems.access.models import BreakGlassReview
 from ems.cards.models import Assurance, ReviewStatus
 
 MAX_ID = 2**31 - 1
@@ -116,4 +117,35 @@ class ReviewQuery(BaseModel):
 class ReviewUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     outcome: Literal["appropriate", "inappropriate"]
+    note: str = Field(default="", max_length=1000, pattern=r"^[^\x00]*$")
+
+
+class BreakGlassCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    # Why the rules are set aside: read by the reviewer, so a sentence, not a word.
+    reason: str = Field(min_length=10, max_length=500, pattern=r"^[^\x00]*$")
+
+
+class BreakGlassQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    status: BreakGlassReview = BreakGlassReview.PENDING
+
+
+class BreakGlassRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    transport_id: int
+    patient_id: int
+    user_id: int
+    reason: str
+    at: dt.datetime
+    review_status: BreakGlassReview
+    reviewed_by: int | None
+    reviewed_at: dt.datetime | None
+    review_note: str
+
+
+class BreakGlassReviewUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    outcome: Literal["justified", "unjustified"]
     note: str = Field(default="", max_length=1000, pattern=r"^[^\x00]*$")

@@ -29,10 +29,13 @@ from cryptography.hazmat.primitives import serialization
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from ems.access import guard
+from ems.access.guard import Context
+from ems.access.models import BreakGlassAccess, BreakGlassReview
+from ems.access.policy import Action
 from ems.audit import service as audit
 from ems.audit.models import AuditEntry
 from ems.auth.models import Role, User
-from ems.auth.service import require_on_duty
 from ems.cards import pki, records
 from ems.cards.models import (
     Assurance,
@@ -48,8 +51,8 @@ from ems.cards.models import (
 from ems.cards.pki import CardAuthRefused
 from ems.cards.records import RecordCipher, Sealed
 from ems.db import utcnow
-from ems.errors import Conflict, Forbidden, NotFound
-from ems.transports.models import HospitalRequest, RequestStatus, Transport, TransportStatus
+from ems.errors import Conflict, NotFound
+from ems.transports.models import Transport, TransportStatus
 
 CHALLENGE_TTL_S = 60
 NONCE_BYTES = 32
@@ -194,16 +197,13 @@ def register_device(*, session: Session, name: str, unit_id: int, cert: x509.Cer
 # --- challenges ------------------------------------------------------------------------------
 
 
-def _crew_transport(*, session: Session, user: User, transport_id: int) -> Transport:
-    transport = session.get(Transport, transport_id)
+def _crew_transport(*, session: Session, user: User, ctx: Context, transport_id: int) -> Transport:
+    transport = session.get(Transport, transport_id) if 0 < transport_id <= 2**31 - 1 else None
     if transport is None:
         raise NotFound(f"transport {transport_id} does not exist", code="transport_not_found")
-    if user.role is not Role.PARAMEDIC or user.unit_id != transport.unit_id:
-        raise Forbidden(
-            "only the paramedics of the transport's unit may identify its patient",
-            code="not_transport_crew",
-        )
-    require_on_duty(user)
+    guard.require(
+        session=session, actor=user, action=Action.PATIENT_IDENTIFY, ctx=ctx, transport=transport
+    )
     if transport.status is not TransportStatus.ACTIVE:
         raise Conflict(
             f"transport {transport_id} is {transport.status.value}", code="transport_not_active"
@@ -212,9 +212,14 @@ def _crew_transport(*, session: Session, user: User, transport_id: int) -> Trans
 
 
 def create_challenge(
-    *, session: Session, user: User, transport_id: int, now: dt.datetime | None = None
+    *,
+    session: Session,
+    user: User,
+    ctx: Context,
+    transport_id: int,
+    now: dt.datetime | None = None,
 ) -> CardChallenge:
-    _crew_transport(session=session, user=user, transport_id=transport_id)
+    _crew_transport(session=session, user=user, ctx=ctx, transport_id=transport_id)
     now = now or utcnow()
     challenge = CardChallenge(
         id=secrets.token_hex(16),
@@ -233,6 +238,7 @@ def _check_challenge(
     *,
     session: Session,
     user: User,
+    ctx: Context,
     challenge_id: str,
     transport_id: int | None,
     now: dt.datetime,
@@ -258,7 +264,9 @@ def _check_challenge(
             code="challenge_expired",
             status=409,
         )
-    transport = _crew_transport(session=session, user=user, transport_id=challenge.transport_id)
+    transport = _crew_transport(
+        session=session, user=user, ctx=ctx, transport_id=challenge.transport_id
+    )
     return challenge, transport
 
 
@@ -380,6 +388,7 @@ def verify_card(
     pki_dir: str,
     cipher: RecordCipher,
     user: User,
+    ctx: Context,
     challenge_id: str,
     transport_id: int | None,
     certificate: str,
@@ -389,7 +398,12 @@ def verify_card(
     now = now or utcnow()
     sig = pki.decode_base64(signature, what="signature", limit=pki.MAX_SIGNATURE_BYTES)
     challenge, transport = _check_challenge(
-        session=session, user=user, challenge_id=challenge_id, transport_id=transport_id, now=now
+        session=session,
+        user=user,
+        ctx=ctx,
+        challenge_id=challenge_id,
+        transport_id=transport_id,
+        now=now,
     )
     cert, card = _card_certificate(
         session=session, pki_dir=pki_dir, certificate=certificate, now=now
@@ -439,6 +453,7 @@ def pinless_access(
     pki_dir: str,
     cipher: RecordCipher,
     user: User,
+    ctx: Context,
     challenge_id: str,
     transport_id: int,
     certificate: str,
@@ -459,7 +474,12 @@ def pinless_access(
         attestation_signature, what="attestation signature", limit=pki.MAX_SIGNATURE_BYTES
     )
     challenge, transport = _check_challenge(
-        session=session, user=user, challenge_id=challenge_id, transport_id=transport_id, now=now
+        session=session,
+        user=user,
+        ctx=ctx,
+        challenge_id=challenge_id,
+        transport_id=transport_id,
+        now=now,
     )
     device_cert = pki.parse_certificate(device_certificate)
     try:
@@ -516,13 +536,14 @@ def card_event(
     *,
     session: Session,
     user: User,
+    ctx: Context,
     transport_id: int,
     certificate: str,
     event: str,
     tries_left: int | None,
 ) -> None:
     """A wrong PIN or a locked card, reported by the tablet: audited as a refusal."""
-    _crew_transport(session=session, user=user, transport_id=transport_id)
+    _crew_transport(session=session, user=user, ctx=ctx, transport_id=transport_id)
     cert = pki.parse_certificate(certificate)
     card = _card_for(session=session, cert=cert)
     audit.record(
@@ -557,41 +578,28 @@ def _read_summary(
 
 
 def get_patient_record(
-    *, session: Session, cipher: RecordCipher, user: User, transport_id: int
+    *, session: Session, cipher: RecordCipher, user: User, ctx: Context, transport_id: int
 ) -> Release:
-    """The record released to this transport, for its crew or the accepting ER."""
-    transport = session.get(Transport, transport_id)
+    """The record released to this transport, for its crew or the receiving ER."""
+    transport = session.get(Transport, transport_id) if 0 < transport_id <= 2**31 - 1 else None
     if transport is None:
         raise NotFound(f"transport {transport_id} does not exist", code="transport_not_found")
-    if user.role is Role.PARAMEDIC and user.unit_id == transport.unit_id:
-        path = "crew"
-    elif user.role is Role.ER_STAFF and user.hospital_id is not None:
-        accepted = session.scalar(
-            select(HospitalRequest.id).where(
-                HospitalRequest.transport_id == transport_id,
-                HospitalRequest.hospital_id == user.hospital_id,
-                HospitalRequest.status == RequestStatus.ACCEPTED,
-            )
-        )
-        if accepted is None:
-            raise CardAuthRefused(
-                "only the hospital that accepted this transport may read the record",
-                code="record_forbidden",
-                patient_id=transport.patient_id,
-            )
-        path = "accepting_er"
-    else:
-        raise CardAuthRefused(
-            "only the transport's crew and the accepting ER may read the record",
-            code="record_forbidden",
-            patient_id=transport.patient_id,
-        )
+    guard.require(
+        session=session, actor=user, action=Action.RECORD_READ, ctx=ctx, transport=transport
+    )
+    path = "crew" if user.role is Role.PARAMEDIC else "receiving_er"
+    release = _latest_release(session=session, transport=transport)
+    summary = _read_summary(session=session, cipher=cipher, user=user, release=release, path=path)
+    return Release(release=release, summary=summary)
+
+
+def _latest_release(*, session: Session, transport: Transport) -> RecordRelease:
     release = None
     if transport.patient_id is not None:
         release = session.scalar(
             select(RecordRelease)
             .where(
-                RecordRelease.transport_id == transport_id,
+                RecordRelease.transport_id == transport.id,
                 RecordRelease.patient_id == transport.patient_id,
             )
             .order_by(RecordRelease.released_at.desc(), RecordRelease.id.desc())
@@ -602,11 +610,131 @@ def get_patient_record(
             "no patient has been identified by card on this transport",
             code="record_not_released",
         )
-    summary = _read_summary(session=session, cipher=cipher, user=user, release=release, path=path)
+    return release
+
+
+# --- break-glass --------------------------------------------------------------------------------
+
+
+def break_glass(
+    *,
+    session: Session,
+    cipher: RecordCipher,
+    user: User,
+    ctx: Context,
+    transport_id: int,
+    reason: str,
+) -> Release:
+    """An administrator reads a record the rules keep from them: the reason is kept,
+    the read goes to the patient's access log and waits for another's review."""
+    transport = session.get(Transport, transport_id) if 0 < transport_id <= 2**31 - 1 else None
+    if transport is None:
+        raise NotFound(f"transport {transport_id} does not exist", code="transport_not_found")
+    guard.require(
+        session=session,
+        actor=user,
+        action=Action.RECORD_BREAK_GLASS,
+        ctx=ctx,
+        transport=transport,
+    )
+    release = _latest_release(session=session, transport=transport)
+    row = BreakGlassAccess(
+        transport_id=transport.id,
+        patient_id=release.patient_id,
+        user_id=user.id,
+        reason=reason,
+        at=ctx.now(),
+    )
+    session.add(row)
+    session.flush()
+    audit.record(
+        session=session,
+        actor=user,
+        action="patient_record.break_glass",
+        target_type="transport",
+        target_id=str(transport.id),
+        patient_id=release.patient_id,
+        detail={"break_glass_id": row.id, "reason": reason, "flagged_for_review": True},
+    )
+    summary = _read_summary(
+        session=session, cipher=cipher, user=user, release=release, path="break_glass"
+    )
     return Release(release=release, summary=summary)
 
 
+def list_break_glass(*, session: Session, status: BreakGlassReview) -> list[BreakGlassAccess]:
+    return list(
+        session.scalars(
+            select(BreakGlassAccess)
+            .where(BreakGlassAccess.review_status == status)
+            .order_by(BreakGlassAccess.at)
+        )
+    )
+
+
+def review_break_glass(
+    *, session: Session, user: User, ctx: Context, access_id: int, outcome: str, note: str
+) -> BreakGlassAccess:
+    row = session.get(BreakGlassAccess, access_id) if 0 < access_id <= 2**31 - 1 else None
+    if row is None:
+        raise NotFound(
+            f"break-glass access {access_id} does not exist", code="break_glass_not_found"
+        )
+    if row.user_id == user.id:
+        guard.refuse(
+            ctx,
+            actor=user,
+            action="patient_record.break_glass_review",
+            code="own_break_glass",
+            target_type="break_glass",
+            target_id=str(row.id),
+            patient_id=row.patient_id,
+            detail="another administrator reviews a break-glass read",
+        )
+    if row.review_status is not BreakGlassReview.PENDING:
+        raise Conflict("this access is not awaiting review", code="not_pending_review")
+    row.review_status = BreakGlassReview(outcome)
+    row.reviewed_by = user.id
+    row.reviewed_at = ctx.now()
+    row.review_note = note
+    audit.record(
+        session=session,
+        actor=user,
+        action="patient_record.break_glass_review",
+        target_type="break_glass",
+        target_id=str(row.id),
+        patient_id=row.patient_id,
+        detail={"outcome": outcome},
+    )
+    session.flush()
+    return row
+
+
 # --- what a patient (or an auditor) sees ---------------------------------------------------------
+
+
+def read_access_log(
+    *, session: Session, user: User, ctx: Context, patient_id: int
+) -> list[dict[str, Any]]:
+    """The access log as an auditor reads it: the reading is itself on record."""
+    guard.require(
+        session=session,
+        actor=user,
+        action=Action.ACCESS_LOG_READ,
+        ctx=ctx,
+        target_type="patient",
+        target_id=str(patient_id),
+    )
+    entries = access_log(session=session, patient_id=patient_id)
+    audit.record(
+        session=session,
+        actor=user,
+        action="patient_record.access_log",
+        target_type="patient",
+        target_id=str(patient_id),
+        detail={"entries": len(entries)},
+    )
+    return entries
 
 
 def access_log(*, session: Session, patient_id: int) -> list[dict[str, Any]]:

@@ -11,9 +11,10 @@ from pathlib import Path
 
 from flask import Blueprint, current_app
 
+from ems.access.web import context
 from ems.api import API_PREFIX, endpoint
 from ems.auth.models import Role, User
-from ems.auth.service import current_user, require_on_duty
+from ems.auth.service import current_user
 from ems.db import get_session
 from ems.dispatch import routing, service
 from ems.dispatch.region import DEFAULT_REGION, region_dir
@@ -33,6 +34,7 @@ from ems.dispatch.schemas import (
     UnitRecommendationQuery,
     UnitRecommendationRead,
 )
+from ems.transports import flows
 
 bp = Blueprint("dispatch", __name__, url_prefix=API_PREFIX)
 
@@ -40,10 +42,10 @@ DISPATCH = (Role.DISPATCHER,)
 CREW = (Role.PARAMEDIC, Role.DISPATCHER)
 
 
-def _on_duty_user() -> User:
-    """The caller, who must be on duty to change operational data."""
+def _on_duty_user(action: str) -> User:
+    """The caller, who must be on duty to change operational data (refusal audited)."""
     user = current_user()
-    require_on_duty(user)
+    flows.require_on_duty(actor=user, ctx=context(), action=action, target_type="", target_id="")
     return user
 
 
@@ -78,9 +80,9 @@ def unit_recommendations(query: UnitRecommendationQuery) -> list[UnitRecommendat
     errors=(409,),
 )
 def assign_pending(body: AssignPendingCreate) -> AssignmentPlanRead:
-    user = _on_duty_user()
+    user = _on_duty_user("dispatch.assign_pending")
     return service.assign_pending(
-        session=get_session(), router=router(), actor=user, apply=body.apply
+        session=get_session(), router=router(), actor=user, ctx=context(), apply=body.apply
     )
 
 
@@ -93,7 +95,11 @@ def assign_pending(body: AssignPendingCreate) -> AssignmentPlanRead:
 )
 def hospital_recommendations(transport_id: int) -> HospitalRecommendationsRead:
     return service.hospital_recommendations(
-        session=get_session(), transport_id=transport_id, router=router(), actor=current_user()
+        session=get_session(),
+        transport_id=transport_id,
+        router=router(),
+        actor=current_user(),
+        ctx=context(),
     )
 
 
@@ -109,12 +115,13 @@ def hospital_recommendations(transport_id: int) -> HospitalRecommendationsRead:
     errors=(409,),
 )
 def open_round(transport_id: int, body: RequestRoundCreate) -> RequestRoundRead:
-    user = _on_duty_user()
+    user = _on_duty_user("hospital_request.open_round")
     return service.open_round(
         session=get_session(),
         transport_id=transport_id,
         router=router(),
         actor=user,
+        ctx=context(),
         hospital_ids=body.hospital_ids,
         k=body.k,
     )
@@ -132,6 +139,7 @@ def list_requests(query: RequestListQuery) -> list[HospitalRequestRead]:
     return service.list_requests(
         session=get_session(),
         user=current_user(),
+        ctx=context(),
         status=query.status,
         transport_id=query.transport_id,
     )
@@ -147,8 +155,9 @@ def list_requests(query: RequestListQuery) -> list[HospitalRequestRead]:
     errors=(409,),
 )
 def accept(request_id: int) -> AcceptRead:
-    user = _on_duty_user()
-    return service.accept(session=get_session(), request_id=request_id, actor=user)
+    return service.accept(
+        session=get_session(), request_id=request_id, actor=current_user(), ctx=context()
+    )
 
 
 @endpoint(
@@ -162,11 +171,11 @@ def accept(request_id: int) -> AcceptRead:
     errors=(409,),
 )
 def decline(request_id: int, body: DeclineCreate) -> DeclineRead:
-    user = _on_duty_user()
     return service.decline(
         session=get_session(),
         request_id=request_id,
-        actor=user,
+        actor=current_user(),
+        ctx=context(),
         reason=body.reason,
         note=body.note,
         router=router(),
@@ -184,5 +193,5 @@ def decline(request_id: int, body: DeclineCreate) -> DeclineRead:
     errors=(409,),
 )
 def mass_casualty(body: MciCreate) -> MciRead:
-    user = _on_duty_user()
+    user = _on_duty_user("dispatch.mci")
     return service.mass_casualty(session=get_session(), body=body, router=router(), actor=user)

@@ -11,15 +11,17 @@ accepts can never both win, and a bed count can never go below zero.
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import exists, or_, select, update
 from sqlalchemy.orm import Session
 
-from ems.audit.service import deny, record
+from ems.access import guard
+from ems.access.guard import Context
+from ems.access.models import TransportCrew
+from ems.access.policy import Action
+from ems.audit.service import record
 from ems.auth.models import Role, User
 from ems.db import utcnow
 from ems.dispatch import acceptance, mci, optimizer
@@ -42,7 +44,7 @@ from ems.dispatch.schemas import (
     RequestRoundRead,
     UnitRecommendationRead,
 )
-from ems.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from ems.errors import Conflict, NotFound, ValidationFailed
 from ems.events import Event, emit
 from ems.fleet import service as fleet
 from ems.fleet.models import Unit, UnitStatus
@@ -50,6 +52,7 @@ from ems.hospitals import service as hospitals
 from ems.hospitals.models import Hospital
 from ems.incidents import service as incident_service
 from ems.incidents.models import Incident, IncidentStatus
+from ems.transports import flows as transport_flows
 from ems.transports import service as transports
 from ems.transports.models import (
     DeclineReason,
@@ -95,35 +98,6 @@ def _get_request(session: Session, request_id: int) -> HospitalRequest:
     if r is None:
         raise NotFound(f"hospital request {request_id} does not exist", code="request_not_found")
     return r
-
-
-def check_crew_access(*, user: User, transport: Transport, action: str) -> None:
-    """A paramedic acts only for their own unit; dispatchers and admins for any."""
-    if user.role is Role.PARAMEDIC and user.unit_id != transport.unit_id:
-        deny(
-            actor=user,
-            action=action,
-            code="not_your_unit",
-            target_type="transport",
-            target_id=str(transport.id),
-        )
-        raise Forbidden("this transport belongs to another unit", code="not_your_unit")
-    if user.role not in (Role.PARAMEDIC, Role.DISPATCHER, Role.ADMIN):
-        raise Forbidden("only the crew or a dispatcher may do this", code="role_forbidden")
-
-
-def _check_hospital_staff(*, user: User, req: HospitalRequest, action: str) -> None:
-    if user.role is Role.ADMIN:
-        return
-    if user.role is not Role.ER_STAFF or user.hospital_id != req.hospital_id:
-        deny(
-            actor=user,
-            action=action,
-            code="not_your_hospital",
-            target_type="hospital_request",
-            target_id=str(req.id),
-        )
-        raise Forbidden("this request is addressed to another hospital", code="not_your_hospital")
 
 
 # --- units ------------------------------------------------------------------------------
@@ -177,7 +151,7 @@ def unit_recommendations(
 
 
 def assign_pending(
-    *, session: Session, router: Router, actor: User, apply: bool = False
+    *, session: Session, router: Router, actor: User, ctx: Context, apply: bool = False
 ) -> AssignmentPlanRead:
     """OR-Tools assignment of every pending incident to the available units:
     response time first, coverage of the rest of the region second."""
@@ -232,15 +206,16 @@ def assign_pending(
         )
     applied = False
     if apply:
-        assign = _incident_assign_function()
-        if assign is None:
-            raise Conflict(
-                "assignment through the incident service is not available here; "
-                "assign with POST /incidents/<id>/assign",
-                code="assign_unavailable",
-            )
+        # The same use case as a dispatcher's click: audit entries, and the events that
+        # tell the consoles and each crew's tablet it was sent.
         for a in plan.assignments:
-            assign(session=session, incident_id=a.incident_id, unit_id=a.unit_id, actor=actor)
+            transport_flows.dispatch_unit(
+                session=session,
+                actor=actor,
+                ctx=ctx,
+                incident_id=a.incident_id,
+                unit_id=a.unit_id,
+            )
         applied = True
     record(
         session=session,
@@ -265,22 +240,6 @@ def assign_pending(
         coverage_loss=plan.coverage_loss,
         applied=applied,
     )
-
-
-def _incident_assign_function() -> Any:
-    """The service that dispatches a unit (status change, transport, events)."""
-    for module_name, name in (
-        ("ems.incidents.service", "assign_unit"),
-        ("ems.transports.service", "assign"),
-    ):
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError:
-            continue
-        fn = getattr(module, name, None)
-        if fn is not None:
-            return fn
-    return None
 
 
 # --- hospitals ---------------------------------------------------------------------------
@@ -331,10 +290,12 @@ def _p_any(ranked: Sequence[optimizer.RankedHospital]) -> float:
 
 
 def hospital_recommendations(
-    *, session: Session, transport_id: int, router: Router, actor: User
+    *, session: Session, transport_id: int, router: Router, actor: User, ctx: Context
 ) -> HospitalRecommendationsRead:
     transport = transports.get(session=session, transport_id=transport_id)
-    check_crew_access(user=actor, transport=transport, action="dispatch.hospital_recommendations")
+    guard.require(
+        session=session, actor=actor, action=Action.TRANSPORT_READ, ctx=ctx, transport=transport
+    )
     now = utcnow()
     asked = _asked_hospitals(session, transport.id)
     needs, ranked, excluded = _recommend(
@@ -507,12 +468,15 @@ def open_round(
     transport_id: int,
     router: Router,
     actor: User,
+    ctx: Context,
     hospital_ids: Sequence[int] | None = None,
     k: int | None = None,
 ) -> RequestRoundRead:
     """Send acceptance requests to several hospitals at once."""
     transport = transports.get(session=session, transport_id=transport_id)
-    check_crew_access(user=actor, transport=transport, action="hospital_request.open_round")
+    guard.require(
+        session=session, actor=actor, action=Action.TRANSPORT_WRITE, ctx=ctx, transport=transport
+    )
     _check_placeable(transport)
     if _open_requests(session, transport.id):
         raise Conflict(
@@ -635,6 +599,7 @@ def list_requests(
     *,
     session: Session,
     user: User,
+    ctx: Context,
     status: RequestStatus | None = None,
     transport_id: int | None = None,
 ) -> list[HospitalRequestRead]:
@@ -647,9 +612,15 @@ def list_requests(
         stmt = stmt.where(HospitalRequest.hospital_id == (user.hospital_id or -1))
     elif user.role is Role.PARAMEDIC:
         stmt = stmt.join(Transport, Transport.id == HospitalRequest.transport_id).where(
-            Transport.unit_id == (user.unit_id or -1)
+            or_(
+                Transport.unit_id == (user.unit_id or -1),
+                exists().where(
+                    TransportCrew.transport_id == Transport.id, TransportCrew.user_id == user.id
+                ),
+            )
         )
-    reqs = list(session.scalars(stmt.limit(1000)).all())
+    candidates = list(session.scalars(stmt.limit(1000)).all())
+    reqs = guard.visible_requests(session=session, actor=user, ctx=ctx, requests=candidates)
     reads = _reads(session, reqs)
     if reads:
         # The list carries what callers said about patients (complaint, age, sex).
@@ -662,10 +633,10 @@ def list_requests(
     return reads
 
 
-def accept(*, session: Session, request_id: int, actor: User) -> AcceptRead:
+def accept(*, session: Session, request_id: int, actor: User, ctx: Context) -> AcceptRead:
     """First accept wins: claim the transport, then a bed, in one transaction."""
     req = _get_request(session, request_id)
-    _check_hospital_staff(user=actor, req=req, action="hospital_request.accept")
+    guard.require(session=session, actor=actor, action=Action.REQUEST_ANSWER, ctx=ctx, request=req)
     if req.status is not RequestStatus.SENT:
         code = "already_placed" if req.status is RequestStatus.CANCELLED else "request_closed"
         raise Conflict(f"the request is {req.status.value}", code=code)
@@ -751,13 +722,14 @@ def decline(
     session: Session,
     request_id: int,
     actor: User,
+    ctx: Context,
     reason: DeclineReason,
     note: str,
     router: Router,
 ) -> DeclineRead:
     """Record the refusal; when it was the round's last open request, send the next round."""
     req = _get_request(session, request_id)
-    _check_hospital_staff(user=actor, req=req, action="hospital_request.decline")
+    guard.require(session=session, actor=actor, action=Action.REQUEST_ANSWER, ctx=ctx, request=req)
     if req.status is not RequestStatus.SENT:
         raise Conflict(f"the request is {req.status.value}", code="request_closed")
     now = utcnow()

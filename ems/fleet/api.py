@@ -5,30 +5,16 @@ from __future__ import annotations
 
 from flask import Blueprint
 
+from ems.access.web import context
 from ems.api import API_PREFIX, endpoint
-from ems.audit import service as audit
-from ems.auth.models import Role, User
-from ems.auth.service import current_user, require_on_duty
+from ems.auth.models import Role
+from ems.auth.service import current_user
 from ems.db import get_session
-from ems.errors import Forbidden
 from ems.fleet import service
 from ems.fleet.schemas import PositionUpdate, UnitQuery, UnitRead, UnitStatusUpdate
-from ems.incidents import service as incidents
-from ems.transports import service as transports
+from ems.transports import flows
 
 bp = Blueprint("fleet", __name__, url_prefix=API_PREFIX)
-
-
-def _guard(actor: User, action: str, unit_id: int) -> None:
-    """Own unit and on duty, or the refusal goes to the audit log."""
-    try:
-        service.check_acts_for(actor=actor, unit_id=unit_id)
-        require_on_duty(actor)
-    except Forbidden as err:
-        audit.deny(
-            actor=actor, action=action, code=err.code, target_type="unit", target_id=str(unit_id)
-        )
-        raise
 
 
 @endpoint(
@@ -72,27 +58,10 @@ def get_unit(*, unit_id: int) -> UnitRead:
 )
 def set_status(*, unit_id: int, body: UnitStatusUpdate) -> UnitRead:
     session = get_session()
-    actor = current_user()
-    unit = service.get(session=session, unit_id=unit_id)
-    _guard(actor, "unit.status", unit.id)
-    was = unit.status
-    stood_down = transports.set_unit_status(session=session, unit=unit, to=body.status, actor=actor)
-    audit.record(
-        session=session,
-        actor=actor,
-        action="unit.status",
-        target_type="unit",
-        target_id=str(unit.id),
-        detail={
-            "from": was.value,
-            "to": unit.status.value,
-            "stood_down_transport": stood_down.id if stood_down else None,
-        },
+    unit = flows.change_unit_status(
+        session=session, actor=current_user(), ctx=context(), unit_id=unit_id, to=body.status
     )
-    if stood_down is not None:
-        transports.announce(stood_down)
-        incidents.announce(session=session, incident_id=stood_down.incident_id)
-    return service.announce(session=session, unit=unit)
+    return service.to_read(session=session, units=[unit])[0]
 
 
 @endpoint(
@@ -107,9 +76,10 @@ def set_status(*, unit_id: int, body: UnitStatusUpdate) -> UnitRead:
 )
 def set_position(*, unit_id: int, body: PositionUpdate) -> UnitRead:
     session = get_session()
-    actor = current_user()
     unit = service.get(session=session, unit_id=unit_id)
-    _guard(actor, "unit.position", unit.id)
+    flows.check_acts_for_unit(
+        actor=current_user(), ctx=context(), unit_id=unit.id, action="unit.position"
+    )
     # A fix is operational telemetry (every few seconds from every unit), not an
     # access to patient data nor a decision: it is stored on the unit and not
     # written to the audit log, whose chain would otherwise be mostly position

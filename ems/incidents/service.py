@@ -12,6 +12,10 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ems.access import facts, guard
+from ems.access.guard import Context
+from ems.access.policy import Action
+from ems.audit import service as audit
 from ems.auth.models import User
 from ems.db import utcnow
 from ems.errors import NotFound, ValidationFailed
@@ -127,3 +131,107 @@ def announce(*, session: Session, incident_id: int, kind: str = "incident.update
         roles += ("paramedic",)
     emit(Event(kind, read.model_dump(mode="json"), roles=roles, unit_id=unit_id))
     return read
+
+
+# --- use cases -----------------------------------------------------------------------------
+
+
+def record_call(
+    *, session: Session, actor: User, ctx: Context, data: IncidentCreate
+) -> IncidentRead:
+    """A 119 call taken by an on-duty dispatcher, audited and announced."""
+    if not actor.on_duty:
+        guard.refuse(
+            ctx,
+            actor=actor,
+            action="incident.create",
+            code="off_duty",
+            target_type="incident",
+            detail="off-duty staff cannot change operational data",
+        )
+    incident = create(session=session, data=data, actor=actor)
+    audit.record(
+        session=session,
+        actor=actor,
+        action="incident.create",
+        target_type="incident",
+        target_id=str(incident.id),
+    )
+    return announce(session=session, incident_id=incident.id, kind="incident.created")
+
+
+def list_calls(
+    *, session: Session, actor: User, ctx: Context, status: IncidentStatus | None
+) -> list[IncidentRead]:
+    """The call list (dispatchers): every look is on record, for it holds what callers said."""
+    rows = list_all(session=session, status=status)
+    reads = _with_caller_rule(session=session, actor=actor, ctx=ctx, incidents=rows)
+    audit.record(
+        session=session,
+        actor=actor,
+        action="incident.list",
+        target_type="incident",
+        detail={"status": status.value if status else None, "count": len(rows)},
+    )
+    return reads
+
+
+def read_call(*, session: Session, actor: User, ctx: Context, incident_id: int) -> IncidentRead:
+    """One call, for whoever the rules let read one of its transports (or any call)."""
+    incident = get(session=session, incident_id=incident_id)
+    if not guard.ask(session=session, actor=actor, action=Action.INCIDENT_READ, ctx=ctx):
+        transports = session.scalars(
+            select(Transport).where(Transport.incident_id == incident.id).order_by(Transport.id)
+        ).all()
+        known = facts.many_transport_facts(session=session, transports=transports)
+        decisions = [
+            guard.ask(
+                session=session, actor=actor, action=Action.INCIDENT_READ, ctx=ctx, transport=f
+            )
+            for f in known.values()
+        ]
+        if not any(decisions):
+            # One code whatever the reason: the call's transports are not the caller's.
+            guard.refuse(
+                ctx,
+                actor=actor,
+                action=Action.INCIDENT_READ,
+                code="not_yours",
+                target_type="incident",
+                target_id=str(incident_id),
+                detail="this call is not addressed to you",
+            )
+    audit.record(
+        session=session,
+        actor=actor,
+        action="incident.read",
+        target_type="incident",
+        target_id=str(incident.id),
+    )
+    return _with_caller_rule(session=session, actor=actor, ctx=ctx, incidents=[incident])[0]
+
+
+def _with_caller_rule(
+    *, session: Session, actor: User, ctx: Context, incidents: Sequence[Incident]
+) -> list[IncidentRead]:
+    """The reads, with the caller's name, phone and words left out for whoever the
+    rules keep them from (an ER learns the patient, not who called)."""
+    reads = to_read(session=session, incidents=incidents)
+    if not reads:
+        return reads
+    if guard.ask(session=session, actor=actor, action=Action.INCIDENT_CALLER, ctx=ctx):
+        return reads
+    out = []
+    transports = facts.facts_by_id(
+        session=session, transport_ids=[r.transport_id for r in reads if r.transport_id]
+    )
+    for r in reads:
+        f = transports.get(r.transport_id) if r.transport_id else None
+        allowed = f is not None and guard.ask(
+            session=session, actor=actor, action=Action.INCIDENT_CALLER, ctx=ctx, transport=f
+        )
+        out.append(r if allowed else r.model_copy(update=REDACTED_CALLER))
+    return out
+
+
+REDACTED_CALLER = {"caller_name": "", "caller_phone": "", "caller_account": ""}

@@ -6,16 +6,12 @@ from __future__ import annotations
 
 from flask import Blueprint, Response
 
+from ems.access.web import context
 from ems.api import API_PREFIX, endpoint, json_response
-from ems.audit import service as audit
-from ems.auth.models import Role, User
-from ems.auth.service import current_user, require_on_duty
+from ems.auth.models import Role
+from ems.auth.service import current_user
 from ems.db import get_session
-from ems.errors import Forbidden
-from ems.fleet import service as fleet
-from ems.incidents import service as incidents
-from ems.transports import service
-from ems.transports.models import Transport
+from ems.transports import flows, service
 from ems.transports.schemas import (
     DestinationUpdate,
     TimelineEventCreate,
@@ -29,23 +25,6 @@ from ems.transports.schemas import (
 bp = Blueprint("transports", __name__, url_prefix=API_PREFIX)
 
 
-def _guard_write(actor: User, action: str, transport: Transport, *, on_duty: bool = True) -> None:
-    try:
-        service.check_may_record(actor=actor, transport=transport)
-        if on_duty:
-            require_on_duty(actor)
-    except Forbidden as err:
-        audit.deny(
-            actor=actor,
-            action=action,
-            code=err.code,
-            target_type="transport",
-            target_id=str(transport.id),
-            patient_id=transport.patient_id,
-        )
-        raise
-
-
 @endpoint(
     bp,
     "/transports",
@@ -55,8 +34,9 @@ def _guard_write(actor: User, action: str, transport: Transport, *, on_duty: boo
     summary="Transports the caller may see (dispatcher: all; crew: its own; ER: addressed to it)",
 )
 def list_transports(*, query: TransportQuery) -> list[TransportRead]:
-    rows = service.list_visible(session=get_session(), actor=current_user(), active=query.active)
-    return [service.to_read(t) for t in rows]
+    return service.list_for(
+        session=get_session(), actor=current_user(), ctx=context(), active=query.active
+    )
 
 
 @endpoint(
@@ -68,29 +48,9 @@ def list_transports(*, query: TransportQuery) -> list[TransportRead]:
     errors=(404,),
 )
 def get_transport(*, transport_id: int) -> TransportRead:
-    session = get_session()
-    actor = current_user()
-    transport = service.get(session=session, transport_id=transport_id)
-    try:
-        service.check_may_view(session=session, actor=actor, transport=transport)
-    except Forbidden as err:
-        audit.deny(
-            actor=actor,
-            action="transport.read",
-            code=err.code,
-            target_type="transport",
-            target_id=str(transport_id),
-        )
-        raise
-    audit.record(
-        session=session,
-        actor=actor,
-        action="transport.read",
-        target_type="transport",
-        target_id=str(transport.id),
-        patient_id=transport.patient_id,
+    return service.read(
+        session=get_session(), actor=current_user(), ctx=context(), transport_id=transport_id
     )
-    return service.to_read(transport)
 
 
 @endpoint(
@@ -105,50 +65,22 @@ def get_transport(*, transport_id: int) -> TransportRead:
     errors=(404, 409),
 )
 def record_event(*, transport_id: int, body: TimelineEventCreate) -> TimelineEventResult | Response:
-    session = get_session()
-    actor = current_user()
-    transport = service.get(session=session, transport_id=transport_id)
-    # A replay of an event already on record changes nothing, so the end of a shift
-    # does not strand a tablet's offline queue.
-    replay = service.find_replay(
-        session=session, transport=transport, kind=body.kind, key=body.idempotency_key
+    result = flows.record_step(
+        session=get_session(),
+        actor=current_user(),
+        ctx=context(),
+        transport_id=transport_id,
+        kind=body.kind,
+        at=body.at,
+        key=body.idempotency_key,
+        data=body.data,
     )
-    _guard_write(actor, "transport.event", transport, on_duty=replay is None)
-    event, replayed = (
-        (replay, True)
-        if replay is not None
-        else service.record_event(
-            session=session,
-            transport=transport,
-            kind=body.kind,
-            at=body.at,
-            key=body.idempotency_key,
-            data=body.data,
-            actor=actor,
-        )
+    answer = TimelineEventResult(
+        event=TimelineEventRead.model_validate(result.event),
+        transport=service.to_read(result.transport),
+        replayed=result.replayed,
     )
-    result = TimelineEventResult(
-        event=TimelineEventRead.model_validate(event),
-        transport=service.to_read(transport),
-        replayed=replayed,
-    )
-    if replayed:
-        return json_response(result, 200)
-    audit.record(
-        session=session,
-        actor=actor,
-        action="transport.event",
-        target_type="transport",
-        target_id=str(transport.id),
-        patient_id=transport.patient_id,
-        detail={"kind": body.kind, "at": event.at.isoformat()},
-    )
-    service.announce(transport)
-    if body.kind in service.UNIT_FOLLOWS:
-        fleet.announce(session=session, unit=fleet.get(session=session, unit_id=transport.unit_id))
-    if body.kind == "handover":
-        incidents.announce(session=session, incident_id=transport.incident_id)
-    return result
+    return json_response(answer, 200) if result.replayed else answer
 
 
 @endpoint(
@@ -162,28 +94,14 @@ def record_event(*, transport_id: int, body: TimelineEventCreate) -> TimelineEve
     errors=(404, 409),
 )
 def set_destination(*, transport_id: int, body: DestinationUpdate) -> TransportRead:
-    session = get_session()
-    actor = current_user()
-    transport = service.get(session=session, transport_id=transport_id)
-    _guard_write(actor, "transport.destination", transport)
-    before = transport.destination_hospital_id
-    service.set_destination(
-        session=session,
-        transport=transport,
+    return flows.change_destination(
+        session=get_session(),
+        actor=current_user(),
+        ctx=context(),
+        transport_id=transport_id,
         hospital_id=body.hospital_id,
         bed_category=body.bed_category,
     )
-    audit.record(
-        session=session,
-        actor=actor,
-        action="transport.destination",
-        target_type="transport",
-        target_id=str(transport.id),
-        patient_id=transport.patient_id,
-        detail={"from": before, "to": transport.destination_hospital_id},
-    )
-    fleet.announce(session=session, unit=fleet.get(session=session, unit_id=transport.unit_id))
-    return service.announce(transport)
 
 
 @endpoint(

@@ -14,15 +14,19 @@ from __future__ import annotations
 import datetime as dt
 import math
 import statistics
-from collections.abc import Sequence
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, exists, or_, select, update
+from sqlalchemy import ColumnElement, exists, or_, select, update
 from sqlalchemy.orm import Session
 
+from ems.access import guard
+from ems.access.guard import Context
+from ems.access.models import TransportCrew
+from ems.access.policy import Action
+from ems.audit import service as audit
 from ems.auth.models import Role, User
 from ems.db import utcnow
-from ems.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from ems.errors import Conflict, NotFound, ValidationFailed
 from ems.fleet import service as fleet
 from ems.fleet.models import Unit, UnitStatus
 from ems.hospitals import service as hospitals
@@ -61,9 +65,6 @@ UNIT_FOLLOWS: dict[str, UnitStatus] = {
     "handover": UnitStatus.AVAILABLE,
 }
 
-# A request still open at a hospital lets its ER staff see the transport.
-OPEN_REQUEST = (RequestStatus.SENT, RequestStatus.ACCEPTED)
-
 
 def get(*, session: Session, transport_id: int) -> Transport:
     transport = session.get(Transport, transport_id) if 0 < transport_id <= DB_ID_MAX else None
@@ -75,67 +76,72 @@ def get(*, session: Session, transport_id: int) -> Transport:
 # --- who sees what -------------------------------------------------------------------------
 
 
-def _visible_clause(actor: User) -> ColumnElement[bool] | None:
-    """The SQL condition limiting transports to the actor's; None: all of them."""
-    if actor.role in (Role.ADMIN, Role.DISPATCHER):
-        return None
+def _candidates_clause(actor: User) -> ColumnElement[bool] | None:
+    """A cheap SQL prefilter: a superset of what the actor may see (None: no filter).
+    What is shown is decided by the access policy, row by row, never by this."""
     if actor.role is Role.PARAMEDIC:
-        return Transport.unit_id == (actor.unit_id or -1)
-    hospital_id = actor.hospital_id or -1
-    return or_(
-        Transport.destination_hospital_id == hospital_id,
-        exists().where(
-            HospitalRequest.transport_id == Transport.id,
-            HospitalRequest.hospital_id == hospital_id,
-            HospitalRequest.status.in_(OPEN_REQUEST),
-        ),
-    )
+        return or_(
+            Transport.unit_id == (actor.unit_id or -1),
+            exists().where(
+                TransportCrew.transport_id == Transport.id, TransportCrew.user_id == actor.id
+            ),
+        )
+    if actor.role is Role.ER_STAFF:
+        hospital_id = actor.hospital_id or -1
+        return or_(
+            Transport.destination_hospital_id == hospital_id,
+            exists().where(
+                HospitalRequest.transport_id == Transport.id,
+                HospitalRequest.hospital_id == hospital_id,
+                HospitalRequest.status == RequestStatus.SENT,
+            ),
+        )
+    return None
 
 
 def list_visible(
-    *, session: Session, actor: User, active: bool | None = None, limit: int = 500
-) -> Sequence[Transport]:
+    *,
+    session: Session,
+    actor: User,
+    ctx: Context,
+    active: bool | None = None,
+    limit: int = 500,
+) -> list[Transport]:
     query = select(Transport).order_by(Transport.id.desc()).limit(limit)
-    clause = _visible_clause(actor)
+    clause = _candidates_clause(actor)
     if clause is not None:
         query = query.where(clause)
     if active is True:
         query = query.where(Transport.status == TransportStatus.ACTIVE)
     elif active is False:
         query = query.where(Transport.status != TransportStatus.ACTIVE)
-    return session.scalars(query).all()
-
-
-def check_may_view(*, session: Session, actor: User, transport: Transport) -> None:
-    clause = _visible_clause(actor)
-    if clause is None:
-        return
-    visible = session.scalar(select(Transport.id).where(Transport.id == transport.id, clause))
-    if visible is None:
-        # ER staff of another hospital learn nothing, not even that it exists.
-        code = "not_your_unit" if actor.role is Role.PARAMEDIC else "not_your_hospital"
-        raise Forbidden("this transport is not addressed to you", code=code)
-
-
-def check_may_view_incident(*, session: Session, actor: User, incident: Incident) -> None:
-    clause = _visible_clause(actor)
-    if clause is None:
-        return
-    found = session.scalar(
-        select(Transport.id).where(and_(Transport.incident_id == incident.id, clause)).limit(1)
+    rows = session.scalars(query).all()
+    return guard.visible(
+        session=session, actor=actor, action=Action.TRANSPORT_READ, ctx=ctx, transports=rows
     )
-    if found is None:
-        raise Forbidden("this incident is not addressed to you", code="not_yours")
 
 
-def check_may_record(*, actor: User, transport: Transport) -> None:
-    if actor.role in (Role.ADMIN, Role.DISPATCHER):
-        return
-    if actor.role is Role.PARAMEDIC and actor.unit_id == transport.unit_id:
-        return
-    raise Forbidden(
-        "only the transport's own crew or a dispatcher records it", code="not_your_unit"
+def read(*, session: Session, actor: User, ctx: Context, transport_id: int) -> TransportRead:
+    """One transport for someone the rules let see it; the read is audited."""
+    transport = get(session=session, transport_id=transport_id)
+    guard.require(
+        session=session, actor=actor, action=Action.TRANSPORT_READ, ctx=ctx, transport=transport
     )
+    audit.record(
+        session=session,
+        actor=actor,
+        action="transport.read",
+        target_type="transport",
+        target_id=str(transport.id),
+        patient_id=transport.patient_id,
+    )
+    return to_read(transport)
+
+
+def list_for(
+    *, session: Session, actor: User, ctx: Context, active: bool | None = None
+) -> list[TransportRead]:
+    return [to_read(t) for t in list_visible(session=session, actor=actor, ctx=ctx, active=active)]
 
 
 # --- reading -------------------------------------------------------------------------------

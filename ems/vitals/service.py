@@ -1,17 +1,15 @@
-"""Storing and reading the vitals and ECG streamed from the ambulance, and who may see them.
+"""Storing and reading the vitals and ECG streamed from the ambulance.
 
 The relay calls ``store_records`` (off its event loop) before it acknowledges a
 frame to the tablet; rows are keyed by (transport, sequence) and inserted with
 "on conflict do nothing", so a replay after an outage is stored exactly once.
-Once the transport has ended, its crew may still deliver queued records (never
-video) for a grace period: ``publish_scope`` decides, from plain data.
+Who may send or read them is the access policy's answer (``ems.access``).
 """
 
 from __future__ import annotations
 
 import array
 import datetime as dt
-import enum
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -21,165 +19,15 @@ from sqlalchemy import Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from ems.auth.models import Role, User
-from ems.transports.models import (
-    TIMELINE,
-    HospitalRequest,
-    RequestStatus,
-    Transport,
-    TransportEvent,
-)
+from ems.access import guard
+from ems.access.guard import Context
+from ems.access.policy import Action
+from ems.audit import service as audit
+from ems.auth.models import User
+from ems.errors import NotFound
+from ems.transports.models import Transport, TransportEvent
 from ems.vitals.models import EcgSegment, VitalSigns
 from ems.vitals.schemas import StreamNote, VitalsPayload
-
-
-@dataclass(frozen=True)
-class TransportAccess:
-    """What decides who may see a transport's stream: plain data, cheap to re-check."""
-
-    transport_id: int
-    unit_id: int
-    destination_hospital_id: int | None
-    accepted_hospital_ids: frozenset[int]
-    active: bool
-    patient_id: int | None = None
-    status: str = "active"
-    # When the transport was completed or cancelled (as recorded by the server): the
-    # grace period for late records counts from here. None while active.
-    ended_at: dt.datetime | None = None
-
-
-@dataclass(frozen=True)
-class Principal:
-    user_id: int
-    role: Role
-    unit_id: int | None
-    hospital_id: int | None
-    on_duty: bool = True
-
-    @classmethod
-    def of(cls, user: User) -> Principal:
-        return cls(user.id, user.role, user.unit_id, user.hospital_id, user.on_duty)
-
-
-def load_access(*, session: Session, transport_id: int) -> TransportAccess | None:
-    return load_accesses(session=session, transport_ids=[transport_id]).get(transport_id)
-
-
-def load_accesses(*, session: Session, transport_ids: Sequence[int]) -> dict[int, TransportAccess]:
-    """The access facts of several transports in two queries (the relay re-checks
-    every stream it carries every few seconds); missing transports are left out."""
-    if not transport_ids:
-        return {}
-    transports = session.scalars(select(Transport).where(Transport.id.in_(transport_ids))).all()
-    accepted: dict[int, set[int]] = {t.id: set() for t in transports}
-    for tid, hospital_id in session.execute(
-        select(HospitalRequest.transport_id, HospitalRequest.hospital_id).where(
-            HospitalRequest.transport_id.in_(transport_ids),
-            HospitalRequest.status == RequestStatus.ACCEPTED,
-        )
-    ):
-        accepted[tid].add(hospital_id)
-    return {
-        t.id: TransportAccess(
-            transport_id=t.id,
-            unit_id=t.unit_id,
-            destination_hospital_id=t.destination_hospital_id,
-            accepted_hospital_ids=frozenset(accepted[t.id]),
-            active=t.status.value == "active",
-            patient_id=t.patient_id,
-            status=t.status.value,
-            ended_at=None if t.status.value == "active" else _ended_at(session, t),
-        )
-        for t in transports
-    }
-
-
-# Timeline events that end a transport; their ``recorded_at`` is when the server learnt it.
-_ENDING_EVENTS = ("handover", "stood_down")
-
-
-def _ended_at(session: Session, t: Transport) -> dt.datetime:
-    """When the server recorded the end. The recording time, not the event's own time,
-    counts: a handover entered late with an earlier ``at`` must not shorten the grace.
-    A call cancelled before arrival leaves no event: its last timeline step stands in."""
-    recorded = session.scalar(
-        select(TransportEvent.recorded_at)
-        .where(TransportEvent.transport_id == t.id, TransportEvent.kind.in_(_ENDING_EVENTS))
-        .order_by(TransportEvent.recorded_at.desc())
-        .limit(1)
-    )
-    if recorded is not None:
-        return recorded
-    steps = [getattr(t, column) for _, column in TIMELINE]
-    return max(s for s in steps if s is not None)
-
-
-def receiving_hospitals(access: TransportAccess) -> frozenset[int]:
-    """The hospitals whose ER may follow the patient.
-
-    Once a destination is set it decides alone: a transport re-routed elsewhere
-    stops being visible to the hospital it left, even if that one had accepted.
-    """
-    if access.destination_hospital_id is not None:
-        return frozenset({access.destination_hospital_id})
-    return access.accepted_hospital_ids
-
-
-def may_view_stream(who: Principal, access: TransportAccess) -> bool:
-    """Live stream viewers: dispatchers, and the ER of the receiving hospital."""
-    if who.role in (Role.ADMIN, Role.DISPATCHER):
-        return True
-    if who.role is Role.ER_STAFF:
-        return who.hospital_id is not None and who.hospital_id in receiving_hospitals(access)
-    return False
-
-
-def may_read_record(who: Principal, access: TransportAccess) -> bool:
-    """The stored vitals: the stream's viewers plus the crew of the transport's unit."""
-    if who.role is Role.PARAMEDIC:
-        return who.unit_id is not None and who.unit_id == access.unit_id
-    return may_view_stream(who, access)
-
-
-def may_publish(who: Principal, access: TransportAccess) -> bool:
-    """The person may publish for this transport: the on-duty crew of its unit (or an
-    admin). What they may still send once it ended is ``publish_scope``'s answer.
-
-    Once the transport ended, its crew may deliver what the tablet queued even off
-    duty: a shift that ends right after the handover must not strand the last
-    vitals and ECG of the record (records only, within the grace period).
-    """
-    if who.role is Role.ADMIN:
-        return True
-    return (
-        who.role is Role.PARAMEDIC
-        and (who.on_duty or not access.active)
-        and who.unit_id is not None
-        and who.unit_id == access.unit_id
-    )
-
-
-class PublishScope(enum.StrEnum):
-    LIVE = "live"  # under way: video and records
-    RECORDS = "records"  # ended, within the grace period: queued records only
-    CLOSED = "closed"  # ended longer ago than the grace period: nothing
-
-
-def publish_scope(access: TransportAccess, *, now: dt.datetime, grace_s: float) -> PublishScope:
-    """What a transport's publisher may still send.
-
-    A tablet that was offline at handover delivers the vitals and ECG it queued when
-    it reconnects, possibly after the handover reached the API: refusing them would
-    lose part of the medical record. Video of an ended transport has no viewer to
-    serve. After the grace period the record is closed.
-    """
-    if access.active:
-        return PublishScope.LIVE
-    if access.ended_at is not None and now - access.ended_at > dt.timedelta(seconds=grace_s):
-        return PublishScope.CLOSED
-    return PublishScope.RECORDS
-
 
 # --- storing ---------------------------------------------------------------------
 
@@ -331,3 +179,40 @@ def list_ecg(
         .limit(limit)
     ).all()
     return [(r.seq, r.started_at, r.sample_rate_hz, _samples_list(r.samples)) for r in rows]
+
+
+def read_for(
+    *,
+    session: Session,
+    actor: User,
+    ctx: Context,
+    transport_id: int,
+    after_seq: int,
+    limit: int,
+    ecg: bool,
+) -> tuple[list[VitalSigns], list[tuple[int, dt.datetime, int, list[int]]]]:
+    """The stored vitals (and ECG) for whoever the rules let read them; audited."""
+    transport = session.get(Transport, transport_id) if 0 < transport_id <= 2**31 - 1 else None
+    if transport is None:
+        raise NotFound(f"transport {transport_id} does not exist", code="transport_not_found")
+    guard.require(
+        session=session, actor=actor, action=Action.VITALS_READ, ctx=ctx, transport=transport
+    )
+    vitals = list_vitals(
+        session=session, transport_id=transport_id, after_seq=after_seq, limit=limit
+    )
+    segments = (
+        list_ecg(session=session, transport_id=transport_id, after_seq=after_seq, limit=limit)
+        if ecg
+        else []
+    )
+    audit.record(
+        session=session,
+        actor=actor,
+        action="vitals.read",
+        target_type="transport",
+        target_id=str(transport_id),
+        patient_id=transport.patient_id,
+        detail={"vitals": len(vitals), "ecg": len(segments)},
+    )
+    return vitals, segments

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import queue
 
-from ems.events import Audience, Event, LocalBroker, sse_stream
+import pytest
+
+from ems.events import Audience, CloseReason, Event, LocalBroker, StreamSlots, sse_stream
 
 
 def _drain(q: queue.Queue[Event]) -> list[str]:
@@ -56,3 +58,44 @@ def test_sse_stream_subscribes_with_its_audience(app) -> None:  # type: ignore[n
         assert next(stream) == ": keep-alive\n\n"
         stream.close()
         assert broker.subscribers == {}
+
+
+def test_sse_stream_ends_with_the_reason_and_gives_its_slot_back(app) -> None:  # type: ignore[no-untyped-def]
+    with app.app_context():
+        slots = StreamSlots(per_user=1, per_process=1)
+        answers = iter([None, CloseReason.ACCESS_CHANGED])
+        stream = sse_stream(
+            role="dispatcher",
+            unit_id=None,
+            hospital_id=None,
+            heartbeat_s=60,
+            recheck=lambda: next(answers),
+            recheck_s=0.02,
+            slot=slots.take(1),
+        )
+        assert list(stream) == [
+            "retry: 2000\n\n",
+            'event: stream.closed\ndata: {"code": "access_changed"}\n\n',
+        ]
+        assert slots.open_streams() == 0
+        assert app.extensions["ems_events"].subscribers == {}
+
+
+def test_a_failing_check_still_gives_the_slot_back(app) -> None:  # type: ignore[no-untyped-def]
+    def broken() -> CloseReason | None:
+        raise RuntimeError("the check broke")
+
+    with app.app_context():
+        slots = StreamSlots(per_user=1, per_process=1)
+        stream = sse_stream(
+            role="dispatcher",
+            unit_id=None,
+            hospital_id=None,
+            recheck=broken,
+            recheck_s=0.01,
+            slot=slots.take(1),
+        )
+        assert next(stream).startswith("retry:")
+        with pytest.raises(RuntimeError):
+            next(stream)
+        assert slots.open_streams() == 0

@@ -15,6 +15,8 @@ from ems.auth.models import Role
 from ems.db import get_db
 from tests.factories import Api
 
+URL = "/api/v1/events"
+
 
 @pytest.fixture
 def one_slot(app_config: dict[str, Any]) -> Iterator[tuple[Flask, threading.Event]]:
@@ -82,3 +84,40 @@ def test_open_event_streams_take_no_slot(
     for thread, first in pages:
         thread.join(10)
         assert first and first[0].startswith(b"retry:")
+
+
+def test_the_api_answers_with_every_stream_slot_taken(
+    app_config: dict[str, Any], as_role: Callable[..., Api]
+) -> None:
+    app = create_app({**app_config, "MAX_ACTIVE_REQUESTS": 1, "EVENT_STREAMS_PER_PROCESS": 2})
+    users = [as_role(Role.DISPATCHER) for _ in range(3)]
+    done = threading.Event()
+    opened = threading.Semaphore(0)
+
+    def page(token: str) -> int:
+        resp = app.test_client().get(URL, headers={"Authorization": f"Bearer {token}"})
+        if resp.status_code == 200:
+            next(resp.response)
+            opened.release()
+            done.wait(10)
+        resp.close()
+        return resp.status_code
+
+    try:
+        pages = [_in_thread(lambda u=u: page(u.token)) for u in users[:2]]
+        assert all(opened.acquire(timeout=10) for _ in pages)  # every stream slot taken
+        refused = app.test_client().get(URL, headers={"Authorization": f"Bearer {users[2].token}"})
+        assert refused.status_code == 429
+        assert refused.mimetype == "application/problem+json"
+        assert refused.get_json()["code"] == "stream_capacity"
+        assert int(refused.headers["Retry-After"]) > 0
+        client = app.test_client()
+        headers = {"Authorization": f"Bearer {users[2].token}"}
+        assert client.get("/api/v1/hospitals", headers=headers).status_code == 200
+        assert client.get("/healthz").status_code == 200
+    finally:
+        done.set()
+        get_db(app).engine.dispose()
+    for thread, status in pages:
+        thread.join(10)
+        assert status == [200]

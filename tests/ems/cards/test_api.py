@@ -285,7 +285,12 @@ def _accept(w: World, hospital_id: int, status: RequestStatus) -> None:
         )
 
 
-def test_only_the_accepting_er_and_the_crew_read_the_record(
+def _set_destination(w: World, hospital_id: int) -> None:
+    with w.app.app_context(), get_db(w.app).session_scope() as s:
+        s.get(Transport, w.transport_id).destination_hospital_id = hospital_id  # type: ignore[union-attr]
+
+
+def test_only_the_receiving_er_and_the_crew_read_the_record(
     world: World, as_role: Callable[..., Api]
 ) -> None:
     w = world
@@ -294,28 +299,37 @@ def test_only_the_accepting_er_and_the_crew_read_the_record(
     ch = challenge(w)
     assert verify(w, ch, cert=w.card.b64, signature=card_sign(w, ch)).status_code == 200
     accepting = w.hospital_id
-    asked_only = make_hospital(w.app, name="北部病院")
+    asked = make_hospital(w.app, name="北部病院")
+    declined = make_hospital(w.app, name="西部病院")
     elsewhere = make_hospital(w.app, name="南部病院")
     _accept(w, accepting, RequestStatus.ACCEPTED)
-    _accept(w, asked_only, RequestStatus.SENT)
+    _set_destination(w, accepting)
+    _accept(w, asked, RequestStatus.SENT)
+    _accept(w, declined, RequestStatus.DECLINED)
     er = as_role(Role.ER_STAFF, hospital_id=accepting)
     resp = er.get(url)
     assert resp.status_code == 200 and resp.get_json()["assurance"] == "pin"
-    for hospital_id in (asked_only, elsewhere):
+    # A hospital still deciding sees what it decides on.
+    assert as_role(Role.ER_STAFF, hospital_id=asked).get(url).status_code == 200
+    for hospital_id in (declined, elsewhere):
         other_er = as_role(Role.ER_STAFF, hospital_id=hospital_id)
-        assert other_er.get(url).get_json()["code"] == "record_forbidden"
+        assert other_er.get(url).get_json()["code"] == "not_your_hospital"
     other_crew = as_role(Role.PARAMEDIC, unit_id=w.other_unit_id)
-    assert other_crew.get(url).get_json()["code"] == "record_forbidden"
-    assert as_role(Role.DISPATCHER).get(url).status_code == 403
-    assert as_role(Role.ADMIN).get(url).get_json()["code"] == "record_forbidden"
+    assert other_crew.get(url).get_json()["code"] == "not_your_unit"
+    assert as_role(Role.DISPATCHER).get(url).get_json()["code"] == "role_forbidden"
+    assert as_role(Role.ADMIN).get(url).get_json()["code"] == "break_glass_required"
 
     admin = as_role(Role.ADMIN)
     log = admin.get(f"/api/v1/patients/{w.patient_id}/access-log").get_json()
     reads = [e for e in log if e["action"] == "patient_record.read" and e["outcome"] == "ok"]
-    assert [r["path"] for r in reads] == ["card_verification", "accepting_er"]
+    assert [r["path"] for r in reads] == ["card_verification", "receiving_er", "receiving_er"]
     assert reads[1]["hospital_id"] == accepting and reads[1]["assurance"] == "pin"
     refused = [e for e in log if e["outcome"] == "denied"]
-    assert {e["code"] for e in refused} == {"record_forbidden"}
+    assert {e["code"] for e in refused} == {
+        "not_your_hospital",
+        "not_your_unit",
+        "break_glass_required",
+    }
     assert er.get(f"/api/v1/patients/{w.patient_id}/access-log").status_code == 403
 
 
@@ -365,6 +379,7 @@ def test_the_pinless_path_shows_its_lower_assurance_and_awaits_review(
     assert resp.get_json()["assurance"] == "pinless_attested"
     assert resp.get_json()["review_status"] == "pending"
     _accept(w, w.hospital_id, RequestStatus.ACCEPTED)
+    _set_destination(w, w.hospital_id)
     er_view = as_role(Role.ER_STAFF, hospital_id=w.hospital_id).get(
         f"/api/v1/transports/{w.transport_id}/patient-record"
     )

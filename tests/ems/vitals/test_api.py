@@ -68,23 +68,23 @@ def test_the_crew_dispatchers_and_the_destination_er_read_the_vitals(
         assert len(reads) == 4 and all(r.outcome == "ok" for r in reads)
 
 
-def test_an_accepting_hospital_reads_until_a_destination_is_set(
+def test_an_asked_hospital_reads_while_its_request_is_open(
     app: Flask, as_role: Callable[..., Api]
 ) -> None:
-    accepting = make_hospital(app, name="受入病院")
+    asked = make_hospital(app, name="照会先病院")
     unit = make_unit(app)
     tid = make_transport(app, unit_id=unit, destination=None)
     with app.app_context(), get_db(app).session_scope() as s:
-        s.add(
-            HospitalRequest(
-                transport_id=tid,
-                hospital_id=accepting,
-                status=RequestStatus.ACCEPTED,
-                bed_category="general",
-            )
+        request = HospitalRequest(
+            transport_id=tid, hospital_id=asked, status=RequestStatus.SENT, bed_category="general"
         )
-    er = as_role(Role.ER_STAFF, hospital_id=accepting)
+        s.add(request)
+    er = as_role(Role.ER_STAFF, hospital_id=asked)
     assert er.get(f"/api/v1/transports/{tid}/vitals").status_code == 200
+    with app.app_context(), get_db(app).session_scope() as s:
+        s.scalar(select(HospitalRequest)).status = RequestStatus.DECLINED  # type: ignore[union-attr]
+    resp = er.get(f"/api/v1/transports/{tid}/vitals")
+    assert resp.status_code == 403 and resp.get_json()["code"] == "not_your_hospital"
 
 
 def test_others_are_refused_and_the_refusal_is_audited(
@@ -95,12 +95,12 @@ def test_others_are_refused_and_the_refusal_is_audited(
     unit = make_unit(app)
     other_unit = make_unit(app, call_sign="北2")
     tid = make_transport(app, unit_id=unit, destination=hospital)
-    for api in (
-        as_role(Role.ER_STAFF, hospital_id=other_hospital),
-        as_role(Role.PARAMEDIC, unit_id=other_unit),
+    for api, code in (
+        (as_role(Role.ER_STAFF, hospital_id=other_hospital), "not_your_hospital"),
+        (as_role(Role.PARAMEDIC, unit_id=other_unit), "not_your_unit"),
     ):
         resp = api.get(f"/api/v1/transports/{tid}/vitals")
-        assert resp.status_code == 403 and resp.get_json()["code"] == "forbidden"
+        assert resp.status_code == 403 and resp.get_json()["code"] == code
     assert api.get("/api/v1/transports/999999/vitals").status_code == 404
     assert api.get(f"/api/v1/transports/{tid}/vitals?limit=0").status_code == 400
     assert api.client.get(f"/api/v1/transports/{tid}/vitals").status_code == 401

@@ -144,13 +144,17 @@ export async function api(path, { method = "GET", body, signal, headers = {} } =
     data = { detail: text };
   }
   if (!resp.ok) {
-    if (resp.status === 401 && s && path !== "/api/v1/auth/token") {
-      clearSession();
-      location.replace(`/login?next=${encodeURIComponent(location.pathname)}`);
-    }
+    if (resp.status === 401 && s && path !== "/api/v1/auth/token") sessionExpired();
     throw new ApiError(resp.status, data);
   }
   return data;
+}
+
+/** The session is over (signed out elsewhere, expired, account disabled): back to
+ * the login page, which returns here afterwards. */
+function sessionExpired() {
+  clearSession();
+  location.replace(`/login?next=${encodeURIComponent(location.pathname)}`);
 }
 
 /** A readable message for an API error, in the current language. */
@@ -165,37 +169,200 @@ export function errorText(err) {
 
 // --- live updates ------------------------------------------------------------
 
-/** Subscribe to the server's events. ``handlers`` maps event types to callbacks;
- * ``onResync`` runs after every (re)connection, since events may have been missed. */
+const LIVE_RETRY_MS = 2000; // until the server's `retry:` field says otherwise
+const LIVE_MAX_RETRY_MS = 10000;
+const LIVE_BUSY_RETRY_MS = 30000; // 429 without a Retry-After header
+const LIVE_OFF_DUTY_RETRY_MS = 60000; // back on duty: live again within a minute
+
+/** A parser of the server-sent event format: feed it decoded text as it arrives; it
+ * calls ``onEvent(type, data)`` per complete event and ``onRetry(ms)`` per retry field.
+ * Lines end with LF, CRLF or CR; lines starting with ":" are comments (keep-alives). */
+function sseParser(onEvent, onRetry) {
+  let buffer = "";
+  let type = "";
+  let data = [];
+  const line = (text) => {
+    if (text === "") {
+      // A blank line ends the event.
+      if (data.length) onEvent(type || "message", data.join("\n"));
+      type = "";
+      data = [];
+      return;
+    }
+    if (text.startsWith(":")) return;
+    const colon = text.indexOf(":");
+    const field = colon === -1 ? text : text.slice(0, colon);
+    let value = colon === -1 ? "" : text.slice(colon + 1);
+    if (value.startsWith(" ")) value = value.slice(1);
+    if (field === "event") type = value;
+    else if (field === "data") data.push(value);
+    else if (field === "retry" && /^\d+$/.test(value)) onRetry(Number(value));
+  };
+  return (chunk) => {
+    buffer += chunk;
+    for (;;) {
+      const i = buffer.search(/[\r\n]/);
+      // A CR at the very end may be the first half of a CRLF still on its way.
+      if (i === -1 || (buffer[i] === "\r" && i === buffer.length - 1)) return;
+      line(buffer.slice(0, i));
+      buffer = buffer.slice(buffer[i] === "\r" && buffer[i + 1] === "\n" ? i + 2 : i + 1);
+    }
+  };
+}
+
+/** ``ms`` give or take a quarter, so that pages cut off together do not all come back
+ * in the same instant. */
+const jitter = (ms) => Math.round(ms * (0.75 + Math.random() / 2));
+
+/** Subscribe to the server's events. ``handlers`` maps event types to callbacks, each
+ * called with the parsed JSON data and the type; ``onResync`` runs after every
+ * reconnection, since events may have been missed. The stream is read with ``fetch``
+ * so that the token travels in the Authorization header, never in the URL.
+ * Returns ``{ close() }``. */
 export function liveEvents(handlers, { onResync, url } = {}) {
-  const s = session();
   const indicator = document.querySelector("[data-live]");
   const setState = (state) => {
     if (!indicator) return;
     indicator.dataset.live = state;
     indicator.textContent = t(`live.${state}`);
   };
-  const src = new EventSource(url || `/api/v1/events?access_token=${encodeURIComponent(s.token)}`);
+  let closed = false;
   let everOpened = false;
-  src.addEventListener("open", () => {
+  let controller = null;
+  let timer = null;
+  let retryMs = LIVE_RETRY_MS;
+  let failures = 0;
+  let toldOffDuty = false;
+
+  const stop = () => {
+    closed = true;
+    clearTimeout(timer);
+    controller?.abort();
+  };
+  const later = (ms) => {
+    if (closed) return;
+    setState("reconnecting");
+    clearTimeout(timer);
+    timer = setTimeout(connect, ms);
+  };
+  // 2 s after a drop, doubling up to 10 s while the server stays out of reach.
+  const backoff = () => jitter(Math.min(LIVE_MAX_RETRY_MS, retryMs * 2 ** Math.min(failures++, 4)));
+  const offDuty = () => {
+    if (!toldOffDuty) toast(t("error.off_duty"), "error");
+    toldOffDuty = true;
+    later(jitter(LIVE_OFF_DUTY_RETRY_MS));
+  };
+  const deliver = (type, raw) => {
+    const fn = handlers[type];
+    if (!fn) return;
+    let data = {};
+    try {
+      data = JSON.parse(raw);
+    } catch {
+      /* a malformed event is ignored; the next resync repairs the view */
+    }
+    try {
+      fn(data, type);
+    } catch (err) {
+      // One failing handler must not end the stream; the error is still reported.
+      setTimeout(() => {
+        throw err;
+      });
+    }
+  };
+
+  async function connect() {
+    timer = null;
+    const s = session();
+    if (closed) return;
+    if (!s) {
+      stop();
+      sessionExpired();
+      return;
+    }
+    controller = new AbortController();
+    let resp;
+    try {
+      resp = await fetch(url || "/api/v1/events", {
+        headers: { Accept: "text/event-stream", Authorization: `Bearer ${s.token}` },
+        cache: "no-store",
+        signal: controller.signal,
+      });
+    } catch {
+      later(backoff());
+      return;
+    }
+    if (!resp.ok || !resp.body) {
+      let problem = {};
+      try {
+        problem = await resp.json();
+      } catch {
+        /* not problem+json: the status says enough */
+      }
+      if (resp.status === 401) {
+        stop();
+        setState("reconnecting");
+        sessionExpired();
+      } else if (resp.status === 429) {
+        const seconds = Number(resp.headers.get("Retry-After"));
+        const wait = seconds > 0 ? seconds * 1000 : LIVE_BUSY_RETRY_MS;
+        later(Math.max(jitter(wait), backoff()));
+      } else if (resp.status === 403 && problem?.code === "off_duty") {
+        offDuty();
+      } else {
+        later(backoff());
+      }
+      return;
+    }
+    failures = 0;
+    toldOffDuty = false;
     setState("connected");
     if (everOpened && onResync) onResync();
     everOpened = true;
-  });
-  src.addEventListener("error", () => setState("reconnecting"));
-  for (const [type, fn] of Object.entries(handlers)) {
-    src.addEventListener(type, (ev) => {
-      let data = {};
-      try {
-        data = JSON.parse(ev.data);
-      } catch {
-        /* a malformed event is ignored; the next resync repairs the view */
+    let closedWith = null;
+    const feed = sseParser(
+      (type, raw) => {
+        if (type === "stream.closed") {
+          try {
+            closedWith = JSON.parse(raw).code || "closed";
+          } catch {
+            closedWith = "closed";
+          }
+        }
+        deliver(type, raw);
+      },
+      (ms) => {
+        retryMs = ms;
+      },
+    );
+    const reader = resp.body.getReader();
+    const decoder = new TextDecoder();
+    try {
+      while (!closedWith) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        feed(decoder.decode(value, { stream: true }));
       }
-      fn(data, type);
-    });
+    } catch {
+      /* the connection dropped, or close() aborted it */
+    }
+    reader.cancel().catch(() => {});
+    if (closed) return;
+    // The server ended the stream and said why: signed out, off duty, or access changed.
+    if (closedWith === "invalid_token") {
+      stop();
+      setState("reconnecting");
+      sessionExpired();
+    } else if (closedWith === "off_duty") {
+      offDuty();
+    } else {
+      later(backoff());
+    }
   }
+
   onLangChange(() => setState(indicator?.dataset.live || "reconnecting"));
-  return src;
+  connect();
+  return { close: stop };
 }
 
 /** A function that collects the names it is given for ``delayMs`` and then calls

@@ -10,7 +10,8 @@ from typing import Any
 from flask import Flask
 
 from ems.db import get_db
-from ems.vitals.service import PublishScope, load_access, load_accesses, publish_scope
+from ems.access.facts import facts_by_id
+from ems.access.policy import PublishScope, TransportFacts, publish_scope
 from tests.ems.transports.scenario import dispatched_scene, walk_to
 from tests.factories import Api
 
@@ -19,7 +20,7 @@ GRACE_S = 6 * 3600
 
 def scope_at(app: Flask, transport_id: int, after: dt.timedelta) -> PublishScope:
     with app.app_context(), get_db(app).session_scope() as s:
-        access = load_access(session=s, transport_id=transport_id)
+        access = facts_by_id(session=s, transport_ids=[transport_id]).get(transport_id)
     assert access is not None
     now = (access.ended_at or dt.datetime.now(dt.UTC)) + after
     return publish_scope(access, now=now, grace_s=GRACE_S)
@@ -34,7 +35,7 @@ def test_records_only_for_six_hours_after_the_handover(
     resp = scene.event("handover")
     assert resp.status_code == 201, resp.get_json()
     with app.app_context(), get_db(app).session_scope() as s:
-        access = load_access(session=s, transport_id=scene.transport_id)
+        access = facts_by_id(session=s, transport_ids=[scene.transport_id]).get(scene.transport_id)
     assert access is not None and access.status == "completed"
     assert access.ended_at is not None
     assert scope_at(app, scene.transport_id, dt.timedelta(hours=5)) is PublishScope.RECORDS
@@ -48,7 +49,7 @@ def test_a_cancelled_call_counts_its_grace_from_its_last_step(
     resp = scene.dispatcher.post(f"/api/v1/incidents/{scene.incident_id}/cancel")
     assert resp.status_code == 200, resp.get_json()
     with app.app_context(), get_db(app).session_scope() as s:
-        access = load_access(session=s, transport_id=scene.transport_id)
+        access = facts_by_id(session=s, transport_ids=[scene.transport_id]).get(scene.transport_id)
     assert access is not None and access.status == "cancelled"
     assert access.ended_at is not None
     assert scope_at(app, scene.transport_id, dt.timedelta(hours=1)) is PublishScope.RECORDS
@@ -61,10 +62,10 @@ def test_the_access_facts_of_several_transports_come_in_one_call(
     scene = dispatched_scene(app, as_role)
     tid = scene.transport_id
 
-    def both() -> tuple[dict[int, Any], Any]:
+    def both() -> tuple[dict[int, TransportFacts], Any]:
         with app.app_context(), get_db(app).session_scope() as s:
-            many = load_accesses(session=s, transport_ids=[tid, tid + 1000])
-            return many, load_access(session=s, transport_id=tid)
+            many = facts_by_id(session=s, transport_ids=[tid, tid + 1000])
+            return many, facts_by_id(session=s, transport_ids=[tid]).get(tid)
 
     many, one = both()
     assert set(many) == {tid}  # the other transport does not exist: left out
@@ -74,4 +75,4 @@ def test_the_access_facts_of_several_transports_come_in_one_call(
     assert resp.status_code == 201, resp.get_json()
     many, one = both()
     assert many[tid] == one and not one.active and one.ended_at is not None
-    assert one.accepted_hospital_ids or one.destination_hospital_id is not None
+    assert one.destination_hospital_id is not None
