@@ -60,7 +60,7 @@ class Config:
     # Open streams allowed per user and per server process (each holds a thread: keep
     # the per-process bound below the threads a worker runs minus MAX_ACTIVE_REQUESTS).
     EVENT_STREAMS_PER_USER: int = 4
-    EVENT_STREAMS_PER_PROCESS: int = 64
+    EVENT_STREAMS_PER_PROCESS: int = 24
     LOG_LEVEL: str = "INFO"
     LOGIN_RATE_PER_MIN: int = 10
     CARD_AUTH_RATE_PER_MIN: int = 20

@@ -223,9 +223,9 @@ class StreamSlots:
 
     per_user: int
     per_process: int
-    _by_user: dict[int, int] = field(default_factory=dict)
-    _total: int = 0
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _by_user: dict[int, int] = field(default_factory=dict, init=False)
+    _total: int = field(default=0, init=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
 
     def take(self, user_id: int) -> StreamSlot:
         with self._lock:
@@ -286,8 +286,7 @@ def sse_stream(
         next_check = now + recheck_s if recheck is not None else float("inf")
         while True:
             now = time.monotonic()
-            if now >= next_check:
-                assert recheck is not None
+            if recheck is not None and now >= next_check:
                 reason = recheck()
                 if reason is not None:
                     yield reason.sse

@@ -32,6 +32,9 @@ class Action(enum.StrEnum):
     REQUEST_READ = "hospital_request.read"  # an acceptance request and its patient glance
     REQUEST_ANSWER = "hospital_request.answer"  # accept or decline it
     ACCESS_LOG_READ = "patient.access_log"  # who read a patient's record
+    RECORD_REVIEW = (
+        "patient_record.review"  # list and close reviews of PIN-less and break-glass reads
+    )
 
 
 class Code(enum.StrEnum):
@@ -311,6 +314,7 @@ RULES: dict[tuple[Role, Action], Entry] = {
     (A, Ac.RECORD_READ): Entry(break_glass_only, "no (`break_glass_required`)"),
     (A, Ac.RECORD_BREAK_GLASS): Entry(always, "with a reason; audited and flagged for review"),
     (A, Ac.ACCESS_LOG_READ): Entry(always, "yes"),
+    (A, Ac.RECORD_REVIEW): Entry(always, "yes (a break-glass read by another administrator)"),
     # Vitals, ECG and video.
     (P, Ac.VITALS_READ): Entry(crew_reads, CREW_READS),
     (E, Ac.VITALS_READ): Entry(receiving_er, RECEIVING_ER),

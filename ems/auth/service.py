@@ -6,12 +6,16 @@ import datetime as dt
 import hashlib
 import secrets
 from collections.abc import Sequence
+from typing import Any
 
 from flask import current_app, g, request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from ems.access import guard
+from ems.access.guard import Context
+from ems.audit import service as audit
 from ems.auth.models import ApiToken, Role, User
 from ems.db import get_session, utcnow
 from ems.errors import Conflict, Forbidden, NotFound, Unauthenticated, ValidationFailed
@@ -141,3 +145,58 @@ def require_on_duty(user: User) -> None:
 
 def token_ttl() -> int:
     return int(current_app.config["TOKEN_TTL_S"])
+
+
+# --- use cases -----------------------------------------------------------------------------
+
+
+def login(
+    *, session: Session, username: str, password: str, ttl_s: int
+) -> tuple[str, ApiToken, User]:
+    """Exchange a password for a bearer token; the login is on record."""
+    user = authenticate(session=session, username=username, password=password)
+    token, row = issue_token(session=session, user=user, ttl_s=ttl_s)
+    audit.record(
+        session=session, actor=user, action="auth.login", target_type="user", target_id=str(user.id)
+    )
+    return token, row, user
+
+
+def create_account(*, session: Session, actor: User, **fields: Any) -> User:
+    user = create_user(session=session, **fields)
+    audit.record(
+        session=session,
+        actor=actor,
+        action="user.create",
+        target_type="user",
+        target_id=str(user.id),
+        detail={"role": user.role.value},
+    )
+    return user
+
+
+def set_duty(*, session: Session, actor: User, ctx: Context, user_id: int, on_duty: bool) -> User:
+    """Anyone may go on or off duty themselves; an admin may change anyone's duty."""
+    user = session.get(User, user_id) if 0 < user_id <= 2**31 - 1 else None
+    if user is None:
+        raise NotFound(f"user {user_id} does not exist", code="user_not_found")
+    if actor.role is not Role.ADMIN and actor.id != user.id:
+        guard.refuse(
+            ctx,
+            actor=actor,
+            action="user.duty",
+            code="forbidden",
+            target_type="user",
+            target_id=str(user_id),
+            detail="only an admin may change another account's duty",
+        )
+    user.on_duty = on_duty
+    audit.record(
+        session=session,
+        actor=actor,
+        action="user.duty",
+        target_type="user",
+        target_id=str(user.id),
+        detail={"on_duty": on_duty},
+    )
+    return user

@@ -14,6 +14,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, g, request
 
+from ems.access.guard import AccessDenied
 from ems.access.web import context
 from ems.api import API_PREFIX, endpoint, json_body_or_none
 from ems.audit import service as audit
@@ -93,7 +94,13 @@ def limit_card_payload() -> None:
 @bp.errorhandler(EmsError)
 def audit_refusal(err: EmsError) -> Any:
     action = _audited_action()
-    if action is not None and not g.get("card_refusal_audited"):
+    # The access policy audits its own refusals; this catches the card's (a bad
+    # certificate, a stale challenge, a malformed body).
+    if (
+        action is not None
+        and not isinstance(err, AccessDenied)
+        and not g.get("card_refusal_audited")
+    ):
         g.card_refusal_audited = True
         target_id = ""
         if request.view_args and "transport_id" in request.view_args:
@@ -292,7 +299,9 @@ def break_glass(*, transport_id: int, body: BreakGlassCreate) -> RecordView:
     summary="Break-glass reads of medical records awaiting (or past) review",
 )
 def list_break_glass(*, query: BreakGlassQuery) -> list[BreakGlassRead]:
-    rows = service.list_break_glass(session=get_session(), status=query.status)
+    rows = service.list_break_glass(
+        session=get_session(), user=current_user(), ctx=context(), status=query.status
+    )
     return [BreakGlassRead.model_validate(r) for r in rows]
 
 
@@ -341,7 +350,9 @@ def patient_access_log(*, patient_id: int) -> list[AccessLogEntry]:
     summary="PIN-less record accesses awaiting (or past) review",
 )
 def list_reviews(*, query: ReviewQuery) -> list[ReviewRead]:
-    rows = service.list_reviews(session=get_session(), status=query.status)
+    rows = service.list_reviews(
+        session=get_session(), user=current_user(), ctx=context(), status=query.status
+    )
     return [ReviewRead.model_validate(r) for r in rows]
 
 
@@ -359,6 +370,7 @@ def review_access(*, release_id: int, body: ReviewUpdate) -> ReviewRead:
     release = service.review_release(
         session=get_session(),
         user=current_user(),
+        ctx=context(),
         release_id=release_id,
         outcome=body.outcome,
         note=body.note,

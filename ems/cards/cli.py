@@ -187,23 +187,47 @@ def register(main: click.Group) -> None:
 
     @cards.command("access-log")
     @click.argument("patient_id", type=int)
+    @click.option(
+        "--as",
+        "as_user",
+        required=True,
+        help="the administrator's username this look-up is made and audited as",
+    )
     @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
-    def access_log(patient_id: int, as_json: bool) -> None:
+    def access_log(patient_id: int, as_user: str, as_json: bool) -> None:
         """Every look-up of a patient's record: who, when, how (マイナポータル's view)."""
+        from sqlalchemy import select
+
+        from ems.access.guard import Context
         from ems.audit import service as audit
+        from ems.auth.models import User
         from ems.cards import service
 
         config = Config.from_env()
-        with _session(config) as session:
-            entries = service.access_log(session=session, patient_id=patient_id)
-            audit.record(
-                session=session,
-                actor=None,
-                action="patient_record.access_log",
-                target_type="patient",
-                target_id=str(patient_id),
-                detail={"entries": len(entries), "via": "cli"},
-            )
+        denials: list[Any] = []
+        ctx = Context(grace_s=float(config.RECORD_GRACE_S), on_denial=denials.append)
+        try:
+            with _session(config) as session:
+                user = session.scalar(select(User).where(User.username == as_user))
+                if user is None or not user.active:
+                    raise click.ClickException(f"user_not_found: no active account {as_user!r}")
+                entries = service.read_access_log(
+                    session=session, user=user, ctx=ctx, patient_id=patient_id
+                )
+        finally:
+            # A refusal rolled the look-up back; it is kept in a transaction of its own.
+            if denials:
+                with _session(config) as session:
+                    for d in denials:
+                        audit.write_denial(
+                            session=session,
+                            actor_id=d.actor_id,
+                            action=d.action,
+                            code=d.code,
+                            target_type=d.target_type,
+                            target_id=d.target_id,
+                            detail={"via": "cli"},
+                        )
         if as_json:
             json.dump(entries, sys.stdout, default=str, ensure_ascii=False, indent=1)
             click.echo()

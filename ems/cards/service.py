@@ -662,7 +662,10 @@ def break_glass(
     return Release(release=release, summary=summary)
 
 
-def list_break_glass(*, session: Session, status: BreakGlassReview) -> list[BreakGlassAccess]:
+def list_break_glass(
+    *, session: Session, user: User, ctx: Context, status: BreakGlassReview
+) -> list[BreakGlassAccess]:
+    _require_reviewer(session=session, user=user, ctx=ctx)
     return list(
         session.scalars(
             select(BreakGlassAccess)
@@ -675,6 +678,7 @@ def list_break_glass(*, session: Session, status: BreakGlassReview) -> list[Brea
 def review_break_glass(
     *, session: Session, user: User, ctx: Context, access_id: int, outcome: str, note: str
 ) -> BreakGlassAccess:
+    _require_reviewer(session=session, user=user, ctx=ctx)
     row = session.get(BreakGlassAccess, access_id) if 0 < access_id <= 2**31 - 1 else None
     if row is None:
         raise NotFound(
@@ -773,7 +777,14 @@ def access_log(*, session: Session, patient_id: int) -> list[dict[str, Any]]:
     return out
 
 
-def list_reviews(*, session: Session, status: ReviewStatus) -> list[RecordRelease]:
+def _require_reviewer(*, session: Session, user: User, ctx: Context) -> None:
+    guard.require(session=session, actor=user, action=Action.RECORD_REVIEW, ctx=ctx)
+
+
+def list_reviews(
+    *, session: Session, user: User, ctx: Context, status: ReviewStatus
+) -> list[RecordRelease]:
+    _require_reviewer(session=session, user=user, ctx=ctx)
     return list(
         session.scalars(
             select(RecordRelease)
@@ -784,8 +795,9 @@ def list_reviews(*, session: Session, status: ReviewStatus) -> list[RecordReleas
 
 
 def review_release(
-    *, session: Session, user: User, release_id: int, outcome: str, note: str
+    *, session: Session, user: User, ctx: Context, release_id: int, outcome: str, note: str
 ) -> RecordRelease:
+    _require_reviewer(session=session, user=user, ctx=ctx)
     release = session.get(RecordRelease, release_id)
     if release is None:
         raise NotFound(f"release {release_id} does not exist", code="release_not_found")

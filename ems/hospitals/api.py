@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from flask import Blueprint
 
+from ems.access.web import context
 from ems.api import API_PREFIX, endpoint
-from ems.audit import service as audit
 from ems.auth.models import Role
-from ems.auth.service import current_user, require_on_duty
+from ems.auth.service import current_user
 from ems.db import get_session
-from ems.errors import Forbidden
 from ems.hospitals import service
 from ems.hospitals.schemas import AvailabilityUpdate, HospitalCreate, HospitalRead
 
@@ -49,17 +48,7 @@ def get_hospital(*, hospital_id: int) -> HospitalRead:
     summary="Register a hospital",
 )
 def create_hospital(*, body: HospitalCreate) -> HospitalRead:
-    session = get_session()
-    actor = current_user()
-    hospital = service.create(session=session, data=body, actor=actor)
-    audit.record(
-        session=session,
-        actor=actor,
-        action="hospital.create",
-        target_type="hospital",
-        target_id=str(hospital.id),
-    )
-    return service.announce(hospital)
+    return service.register(session=get_session(), actor=current_user(), data=body)
 
 
 @endpoint(
@@ -73,28 +62,10 @@ def create_hospital(*, body: HospitalCreate) -> HospitalRead:
     errors=(404,),
 )
 def update_availability(*, hospital_id: int, body: AvailabilityUpdate) -> HospitalRead:
-    session = get_session()
-    actor = current_user()
-    hospital = service.get(session=session, hospital_id=hospital_id)
-    try:
-        service.check_may_update(actor=actor, hospital=hospital)
-        require_on_duty(actor)
-    except Forbidden as err:
-        audit.deny(
-            actor=actor,
-            action="hospital.availability",
-            code=err.code,
-            target_type="hospital",
-            target_id=str(hospital_id),
-        )
-        raise
-    service.update_availability(session=session, hospital=hospital, data=body, actor=actor)
-    audit.record(
-        session=session,
-        actor=actor,
-        action="hospital.availability",
-        target_type="hospital",
-        target_id=str(hospital.id),
-        detail=body.model_dump(mode="json", exclude_unset=True),
+    return service.change_availability(
+        session=get_session(),
+        actor=current_user(),
+        ctx=context(),
+        hospital_id=hospital_id,
+        data=body,
     )
-    return service.announce(hospital)

@@ -17,9 +17,12 @@ from enum import StrEnum
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from ems.access import guard
+from ems.access.guard import Context
+from ems.audit import service as audit
 from ems.auth.models import Role, User
 from ems.db import utcnow
-from ems.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from ems.errors import Conflict, NotFound, ValidationFailed
 from ems.events import Event, emit
 from ems.hospitals.models import BedAvailability, BedCategory, DiversionStatus, Hospital
 from ems.hospitals.schemas import (
@@ -139,13 +142,51 @@ def _new_bed(
     )
 
 
-def check_may_update(*, actor: User, hospital: Hospital) -> None:
-    if actor.role is Role.ADMIN:
-        return
-    if actor.role is not Role.ER_STAFF or actor.hospital_id != hospital.id:
-        raise Forbidden(
-            "only this hospital's ER staff may change its availability", code="not_your_hospital"
+def register(*, session: Session, actor: User, data: HospitalCreate) -> HospitalRead:
+    """A new hospital on the board: audited and announced."""
+    hospital = create(session=session, data=data, actor=actor)
+    audit.record(
+        session=session,
+        actor=actor,
+        action="hospital.create",
+        target_type="hospital",
+        target_id=str(hospital.id),
+    )
+    return announce(hospital)
+
+
+def change_availability(
+    *, session: Session, actor: User, ctx: Context, hospital_id: int, data: AvailabilityUpdate
+) -> HospitalRead:
+    """This hospital's ER staff (on duty) update its beds and diversion."""
+    hospital = get(session=session, hospital_id=hospital_id)
+    code = ""
+    if actor.role is not Role.ADMIN and (
+        actor.role is not Role.ER_STAFF or actor.hospital_id != hospital.id
+    ):
+        code = "not_your_hospital"
+    elif not actor.on_duty:
+        code = "off_duty"
+    if code:
+        guard.refuse(
+            ctx,
+            actor=actor,
+            action="hospital.availability",
+            code=code,
+            target_type="hospital",
+            target_id=str(hospital_id),
+            detail="only this hospital's ER staff on duty may change its availability",
         )
+    update_availability(session=session, hospital=hospital, data=data, actor=actor)
+    audit.record(
+        session=session,
+        actor=actor,
+        action="hospital.availability",
+        target_type="hospital",
+        target_id=str(hospital.id),
+        detail=data.model_dump(mode="json", exclude_unset=True),
+    )
+    return announce(hospital)
 
 
 def update_availability(

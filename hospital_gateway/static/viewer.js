@@ -270,6 +270,8 @@ export function mountViewer(element, { relayUrl, transportId, token, lang, t } =
     else if (f.kind === "control") onControl(f);
   }
 
+  let lastError = "";
+
   function connect() {
     if (state.closed) return;
     ws = new WebSocket(`${relayUrl.replace(/\/$/, "")}/v1/transports/${transportId}/view`);
@@ -279,17 +281,21 @@ export function mountViewer(element, { relayUrl, transportId, token, lang, t } =
       if (typeof ev.data === "string") {
         const msg = JSON.parse(ev.data);
         if (msg.type === "welcome") backoff = 500;
-        if (msg.type === "error" && ["forbidden", "invalid_token", "access_revoked", "unauthenticated", "transport_not_found"].includes(msg.code)) {
-          state.refused = msg.code;
-          publish();
-        }
+        // A refusal is an error event followed by a close with 1008 (policy): the
+        // code is the access policy's own, whatever rule it was.
+        if (msg.type === "error") lastError = msg.code;
         return;
       }
       onFrame(ev.data);
     };
     ws.onclose = (ev) => {
       waitKey = true;
-      if (state.closed || ev.code === 1008) return;
+      if (ev.code === 1008) {
+        state.refused = lastError || "refused";
+        publish();
+        return;
+      }
+      if (state.closed) return;
       setTimeout(connect, backoff * (0.5 + Math.random()));
       backoff = Math.min(backoff * 2, 10000);
     };

@@ -7,10 +7,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
 import queue
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -386,3 +388,36 @@ def test_the_check_runs_while_events_keep_flowing(
         publisher.join(5)
     assert _closed_code(stream.text) == "invalid_token"
     assert ": keep-alive" not in stream.text  # the events were all that flowed
+
+
+@pytest.mark.skipif(not os.environ.get("TEST_REDIS_URL"), reason="needs TEST_REDIS_URL")
+def test_with_redis_each_process_counts_its_own_streams(
+    app_config: dict[str, Any], as_role: Callable[..., Api], streams: list[Stream]
+) -> None:
+    """Two server processes on one Redis: an event sent through one reaches a stream on
+    the other, and the per-user bound is each process's own (docs/api.md says so)."""
+    from ems.app import create_app
+
+    redis = {
+        "REDIS_URL": os.environ["TEST_REDIS_URL"],
+        "EVENTS_CHANNEL": f"ems:test:{uuid.uuid4().hex}",
+        "EVENT_STREAMS_PER_USER": 1,
+    }
+    one, two = (create_app({**app_config, **redis}) for _ in range(2))
+    api = as_role(Role.DISPATCHER)
+    try:
+        on_one, on_two = Stream(one, api.token), Stream(two, api.token)
+        streams += [on_one, on_two]
+        assert (on_one.status, on_two.status) == (200, 200)
+        assert Stream(one, api.token).status == 429
+        on_two.read_until("retry: 2000")
+        with one.app_context():
+            one.extensions["ems_events"].publish(
+                Event("unit.updated", {"id": 3}, roles=("dispatcher",))
+            )
+        assert "event: unit.updated" in on_two.read_until("event: unit.updated")
+    finally:
+        for stream in streams:
+            stream.close()
+        for served in (one, two):
+            get_db(served).engine.dispose()

@@ -6,6 +6,7 @@ login page once the session is over."""
 
 from __future__ import annotations
 
+import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -52,6 +53,14 @@ def browser() -> Iterator[Any]:
         b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         yield b
         b.close()
+
+
+@pytest.fixture
+def db_url(sqlite_template: Path, tmp_path: Path) -> str:
+    """SQLite only: what the page does does not depend on the database."""
+    path = tmp_path / "ems.sqlite3"
+    shutil.copy(sqlite_template, path)
+    return f"sqlite:///{path}"
 
 
 @pytest.fixture
@@ -140,22 +149,22 @@ def test_the_page_reads_the_stream_with_the_header_and_resyncs_on_reconnection(
     broker = app.extensions["ems_events"]
     broker.publish(Event("hospital.updated", {"id": 5, "name": "県立中央病院"}))
     broker.publish(Event("unit.updated", {"id": 1}))  # no handler on this page
-    page.wait_for_function("window.got.length === 1")
-    assert page.evaluate("window.got") == [
+    page.wait_for_function("() => window.got.length === 1")
+    assert page.evaluate("() => window.got") == [
         {"type": "hospital.updated", "data": {"id": 5, "name": "県立中央病院"}}
     ]
-    assert page.evaluate("window.resyncs") == 0
+    assert page.evaluate("() => window.resyncs") == 0
 
     # The dispatcher's account changes: the server ends the stream (access_changed),
     # the page comes back about 2 s later with the new audience and reloads its state.
     unit_id = make_unit(app)
     with app.app_context(), get_db(app).session_scope() as s:
         s.get(User, api.user_id).unit_id = unit_id  # type: ignore[union-attr]
-    page.wait_for_function("window.resyncs === 1")
+    page.wait_for_function("() => window.resyncs === 1")
     page.wait_for_selector("[data-live=connected]")
     assert len(app.extensions["stream_requests"]) == 2
     broker.publish(Event("hospital.updated", {"id": 6}))
-    page.wait_for_function("window.got.length === 2")
+    page.wait_for_function("() => window.got.length === 2")
 
 
 def test_a_refused_page_waits_longer_and_close_frees_the_stream(
@@ -170,7 +179,7 @@ def test_a_refused_page_waits_longer_and_close_frees_the_stream(
     assert len(app.extensions["stream_requests"]) == 2
     assert second.url.endswith("/test/live")  # refused, not signed out
 
-    first.evaluate("window.live.close()")
+    first.evaluate("() => window.live.close()")
     slots = app.extensions["ems_event_slots"]
     assert _wait(lambda: slots.open_streams(api.user_id) == 0, 5)
     time.sleep(1)
@@ -185,7 +194,7 @@ def test_signing_out_elsewhere_sends_the_page_to_the_login(
     page.wait_for_selector("[data-live=connected]")
     assert api.delete("/api/v1/auth/token").status_code == 204
     page.wait_for_url("**/login?next=%2Ftest%2Flive")
-    assert page.evaluate("sessionStorage.getItem('ems.token')") is None
+    assert page.evaluate("() => sessionStorage.getItem('ems.token')") is None
     # And a page opened with the dead token goes there at once, without retrying.
     again = open_page(api)
     again.wait_for_url("**/login?next=%2Ftest%2Flive")

@@ -114,6 +114,6 @@ def test_chromium_shows_a_refusal_for_the_wrong_hospital(world: World) -> None:
             )
             text = await page.inner_text(".ems-viewer-status")
             await browser.close()
-        assert "forbidden" in text
+        assert "not_your_hospital" in text
 
     run(scenario())

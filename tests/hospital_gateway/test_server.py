@@ -106,11 +106,11 @@ def test_a_late_viewer_starts_on_the_last_keyframe_at_once(world: World) -> None
 @pytest.mark.parametrize(
     ("who", "side", "code"),
     [
-        ("er_b", "view", "forbidden"),  # ER of a hospital the patient is not going to
-        ("paramedic", "view", "forbidden"),  # crews publish, they do not watch others
-        ("other_medic", "publish", "forbidden"),  # crew of another unit
-        ("er_a", "publish", "forbidden"),
-        ("dispatcher", "publish", "forbidden"),
+        ("er_b", "view", "not_your_hospital"),  # ER of a hospital the patient is not going to
+        ("paramedic", "view", "record_forbidden"),  # crews publish, they do not watch others
+        ("other_medic", "publish", "not_your_unit"),  # crew of another unit
+        ("er_a", "publish", "role_forbidden"),
+        ("dispatcher", "publish", "role_forbidden"),
         ("nobody", "view", "invalid_token"),
     ],
 )

@@ -12,13 +12,15 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from ambulance_client.card import CardError
+from ems.audit.models import AuditEntry
+from ems.auth.models import Role
 from ems.cards import demo
 from ems.cards.models import Card, CardStatus, Device
 from ems.cards.tokens import CardStore
 from ems.cli import main
 from ems.config import Config
 from ems.db import get_db
-from tests.factories import make_unit
+from tests.factories import make_unit, make_user
 
 
 @pytest.fixture
@@ -60,7 +62,18 @@ def test_issue_revoke_unlock_and_access_log(app: Flask, env: Path, tmp_path: Pat
     with app.app_context(), get_db(app).session_scope() as s:
         card = s.scalar(select(Card).where(Card.serial == "MNCLI0001"))
         assert card is not None and card.status is CardStatus.REVOKED
-    assert "no access recorded" in run("cards", "access-log", str(patient_id))
+    make_user(app, role=Role.ADMIN, username="auditor")
+    assert "no access recorded" in run("cards", "access-log", str(patient_id), "--as", "auditor")
+    # The terminal asks the same rule book as the API: a paramedic is refused, on record.
+    unit = make_unit(app, call_sign="東9")
+    make_user(app, role=Role.PARAMEDIC, username="medic9", unit_id=unit)
+    refused = CliRunner().invoke(main, ["cards", "access-log", str(patient_id), "--as", "medic9"])
+    assert refused.exit_code != 0 and "role_forbidden" in refused.output
+    with app.app_context(), get_db(app).session_scope() as s:
+        denied = s.scalars(select(AuditEntry).where(AuditEntry.outcome == "denied")).all()
+        assert [(d.action, d.detail["code"]) for d in denied] == [
+            ("patient.access_log", "role_forbidden")
+        ]
     unit_id = make_unit(app, call_sign="西3")
     run("cards", "issue-device", "--unit", "西3", "--out", str(tmp_path / "dev"))
     assert (tmp_path / "dev" / "device.key").stat().st_mode & 0o777 == 0o600
