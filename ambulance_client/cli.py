@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
-
 import click
 
 
@@ -13,17 +11,9 @@ def main() -> None:
 
 
 def _register() -> None:
-    for name in (
-        "ambulance_client.card_cli",
-        "ambulance_client.stream_cli",
-        "ambulance_client.tablet_cli",
-    ):
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
+    from ambulance_client import card_cli, stream_cli, tablet_cli
+
+    for module in (card_cli, stream_cli, tablet_cli):
         module.register(main)
 
 

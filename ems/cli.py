@@ -127,21 +127,12 @@ def audit_verify() -> None:
 
 def _register_domain_commands() -> None:
     """Domain packages add their commands here (seed-demo, simulate, card issuance…)."""
-    import importlib
+    from ems import demo, seed
+    from ems.cards import cli as cards_cli
+    from ems.dispatch import cli as dispatch_cli
+    from ems.idempotency import cli as idempotency_cli
 
-    for name in (
-        "ems.seed",
-        "ems.dispatch.cli",
-        "ems.cards.cli",
-        "ems.demo",
-        "ems.idempotency.cli",
-    ):
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
+    for module in (seed, dispatch_cli, cards_cli, demo, idempotency_cli):
         module.register(main)
 
 

@@ -60,12 +60,6 @@ def _run(argv: list[str], env: dict[str, str], what: str) -> str:
     return proc.stdout
 
 
-def _has(module: str) -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec(module) is not None
-
-
 def run_demo(
     *,
     var_dir: Path,
@@ -119,9 +113,9 @@ def run_demo(
         )
         wait_for_http(f"{api}/healthz", child=server, timeout_s=60)
         wait_for_port(host, relay_port, child=relay_child, timeout_s=30)
-        tablet: Child | None = None
-        if _has("ambulance_client.agent"):
-            tablet = sup.start("tablet", _tablet_argv(var_dir, api, relay, host, tablet_port))
+        tablet: Child | None = sup.start(
+            "tablet", _tablet_argv(var_dir, api, relay, host, tablet_port)
+        )
         sup.start(
             "region",
             [

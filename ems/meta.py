@@ -10,11 +10,14 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from ems import events
+from ems.access import guard
+from ems.access.policy import Action, Decision, Principal, Situation, decide
+from ems.access.web import context
 from ems.api import API_PREFIX, openapi_document
 from ems.auth import service as auth_service
 from ems.auth.models import User
-from ems.db import get_db, get_session
-from ems.errors import Forbidden, Unauthenticated
+from ems.db import get_db, get_session, utcnow
+from ems.errors import Unauthenticated
 
 bp = Blueprint("meta", __name__)
 log = logging.getLogger("ems.events")
@@ -49,9 +52,16 @@ def event_stream() -> Response:
     # A short session of its own: the stream holds no database connection while open.
     with get_db(app).session_scope() as session:
         user = auth_service.user_for_token(session=session, token=token)
-        user_id, audience, on_duty = user.id, _audience(user), user.on_duty
-    if not on_duty:
-        raise Forbidden("off-duty staff get no live events", code="off_duty")
+        user_id, audience, who = user.id, _audience(user), Principal.of(user)
+    decision = _may_subscribe(app, who)
+    if not decision:
+        guard.refuse(
+            context(),
+            actor=who,
+            action=Action.EVENTS_SUBSCRIBE,
+            code=decision.code,
+            detail="off-duty staff get no live events" if decision.code == "off_duty" else "",
+        )
     slot = events.stream_slots().take(user_id)
     resp = Response(
         stream_with_context(
@@ -87,13 +97,24 @@ def _recheck(
         try:
             with get_db(app).session_scope() as session:
                 user = auth_service.user_for_token(session=session, token=token)
-                now, on_duty = _audience(user), user.on_duty
+                now, on_duty, who = _audience(user), user.on_duty, Principal.of(user)
         except Unauthenticated:
             return events.CloseReason.INVALID_TOKEN
         except SQLAlchemyError as err:
             # Access that cannot be checked is not granted; the page reconnects later.
             log.warning("event stream re-check failed", extra={"error": type(err).__name__})
             return events.CloseReason.DB_UNAVAILABLE
+        decision = _may_subscribe(app, who)
+        if not decision:
+            if decision.code == "off_duty":
+                return events.CloseReason.OFF_DUTY
+            return events.CloseReason.ACCESS_CHANGED
         return events.close_reason(opened, now=now, on_duty=on_duty)
 
     return check
+
+
+def _may_subscribe(app: Flask, who: Principal) -> Decision:
+    """The rule book's answer for the live events (asked at open and at every re-check)."""
+    situation = Situation(now=utcnow(), grace_s=float(app.config["RECORD_GRACE_S"]))
+    return decide(who, Action.EVENTS_SUBSCRIBE, situation)

@@ -11,7 +11,6 @@ database changes nothing. Every name and password is for the demo only.
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import json
 import random
 from dataclasses import dataclass, field
@@ -201,18 +200,15 @@ def _name(rng: random.Random) -> str:
     return f"{rng.choice(_SURNAMES)} {rng.choice(_GIVEN)}"
 
 
-def run_optional_seeders(*, session: Session, config: Config) -> dict[str, Any]:
-    """The card and dispatch packages seed their own demo data when installed."""
-    results: dict[str, Any] = {}
-    for name in ("ems.cards.demo", "ems.dispatch.demo"):
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
-        results[name] = module.seed(session=session, config=config)
-    return results
+def run_domain_seeders(*, session: Session, config: Config) -> dict[str, Any]:
+    """The card and dispatch packages seed their own demo data."""
+    from ems.cards import demo as cards_demo
+    from ems.dispatch import demo as dispatch_demo
+
+    return {
+        module.__name__: module.seed(session=session, config=config)
+        for module in (cards_demo, dispatch_demo)
+    }
 
 
 def register(main: click.Group) -> None:
@@ -236,7 +232,7 @@ def register(main: click.Group) -> None:
             with db.session_scope() as session:
                 report = seed_demo(session=session)
                 if report.seeded:
-                    report.extras = run_optional_seeders(session=session, config=config)
+                    report.extras = run_domain_seeders(session=session, config=config)
         finally:
             db.engine.dispose()
         if not report.seeded:

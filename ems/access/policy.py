@@ -32,9 +32,9 @@ class Action(enum.StrEnum):
     REQUEST_READ = "hospital_request.read"  # an acceptance request and its patient glance
     REQUEST_ANSWER = "hospital_request.answer"  # accept or decline it
     ACCESS_LOG_READ = "patient.access_log"  # who read a patient's record
-    RECORD_REVIEW = (
-        "patient_record.review"  # list and close reviews of PIN-less and break-glass reads
-    )
+    EVENTS_SUBSCRIBE = "events.subscribe"  # the live events of one's own audience
+    # Listing and closing the reviews of PIN-less and break-glass reads.
+    RECORD_REVIEW = "patient_record.review"
 
 
 class Code(enum.StrEnum):
@@ -235,6 +235,17 @@ def on_duty(p: Principal, s: Situation) -> Decision:
     return ALLOW if p.on_duty else _no(Code.OFF_DUTY)
 
 
+def subscriber(p: Principal, s: Situation) -> Decision:
+    """Live events for staff on duty, bound to what their role serves."""
+    if not p.on_duty:
+        return _no(Code.OFF_DUTY)
+    if p.role is Role.PARAMEDIC and p.unit_id is None:
+        return _no(Code.ROLE_FORBIDDEN)
+    if p.role is Role.ER_STAFF and p.hospital_id is None:
+        return _no(Code.ROLE_FORBIDDEN)
+    return ALLOW
+
+
 def always(p: Principal, s: Situation) -> Decision:
     return ALLOW
 
@@ -314,6 +325,10 @@ RULES: dict[tuple[Role, Action], Entry] = {
     (A, Ac.RECORD_READ): Entry(break_glass_only, "no (`break_glass_required`)"),
     (A, Ac.RECORD_BREAK_GLASS): Entry(always, "with a reason; audited and flagged for review"),
     (A, Ac.ACCESS_LOG_READ): Entry(always, "yes"),
+    (P, Ac.EVENTS_SUBSCRIBE): Entry(subscriber, "on duty, bound to a unit; its unit's events"),
+    (E, Ac.EVENTS_SUBSCRIBE): Entry(subscriber, "on duty; its hospital's events"),
+    (D, Ac.EVENTS_SUBSCRIBE): Entry(subscriber, "on duty"),
+    (A, Ac.EVENTS_SUBSCRIBE): Entry(always, "yes"),
     (A, Ac.RECORD_REVIEW): Entry(always, "yes (a break-glass read by another administrator)"),
     # Vitals, ECG and video.
     (P, Ac.VITALS_READ): Entry(crew_reads, CREW_READS),

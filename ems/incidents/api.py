@@ -72,11 +72,10 @@ def get_incident(*, incident_id: int) -> IncidentRead:
     errors=(404, 409),
 )
 def cancel_incident(*, incident_id: int) -> IncidentRead:
-    session = get_session()
-    flows.cancel_call(session=session, actor=current_user(), ctx=context(), incident_id=incident_id)
-    return service.to_read(
-        session=session, incidents=[service.get(session=session, incident_id=incident_id)]
-    )[0]
+    session, actor, ctx = get_session(), current_user(), context()
+    flows.cancel_call(session=session, actor=actor, ctx=ctx, incident_id=incident_id)
+    incident = service.get(session=session, incident_id=incident_id)
+    return service.reads_for(session=session, actor=actor, ctx=ctx, incidents=[incident])[0]
 
 
 @endpoint(

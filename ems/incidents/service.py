@@ -157,7 +157,8 @@ def record_call(
         target_type="incident",
         target_id=str(incident.id),
     )
-    return announce(session=session, incident_id=incident.id, kind="incident.created")
+    announce(session=session, incident_id=incident.id, kind="incident.created")
+    return reads_for(session=session, actor=actor, ctx=ctx, incidents=[incident])[0]
 
 
 def list_calls(
@@ -165,7 +166,7 @@ def list_calls(
 ) -> list[IncidentRead]:
     """The call list (dispatchers): every look is on record, for it holds what callers said."""
     rows = list_all(session=session, status=status)
-    reads = _with_caller_rule(session=session, actor=actor, ctx=ctx, incidents=rows)
+    reads = reads_for(session=session, actor=actor, ctx=ctx, incidents=rows)
     audit.record(
         session=session,
         actor=actor,
@@ -208,10 +209,10 @@ def read_call(*, session: Session, actor: User, ctx: Context, incident_id: int) 
         target_type="incident",
         target_id=str(incident.id),
     )
-    return _with_caller_rule(session=session, actor=actor, ctx=ctx, incidents=[incident])[0]
+    return reads_for(session=session, actor=actor, ctx=ctx, incidents=[incident])[0]
 
 
-def _with_caller_rule(
+def reads_for(
     *, session: Session, actor: User, ctx: Context, incidents: Sequence[Incident]
 ) -> list[IncidentRead]:
     """The reads, with the caller's name, phone and words left out for whoever the

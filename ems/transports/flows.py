@@ -69,6 +69,10 @@ def dispatch_unit(
     ).all()
     for user_id in crew:
         guard.join_crew(session=session, transport_id=transport.id, user_id=user_id)
+    # The answer is the new transport: the rule book says who may have it.
+    guard.require(
+        session=session, actor=actor, action=Action.TRANSPORT_WRITE, ctx=ctx, transport=transport
+    )
     audit.record(
         session=session,
         actor=actor,

@@ -29,9 +29,13 @@ def upgrade() -> None:
         sa.Column("user_id", sa.Integer(), nullable=False),
         sa.Column("joined_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
-            ["transport_id"], ["transports.id"], name=op.f("fk_transport_crew_transport_id_transports")
+            ["transport_id"],
+            ["transports.id"],
+            name=op.f("fk_transport_crew_transport_id_transports"),
         ),
-        sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_transport_crew_user_id_users")),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_transport_crew_user_id_users")
+        ),
         sa.PrimaryKeyConstraint("transport_id", "user_id", name=op.f("pk_transport_crew")),
     )
     op.create_index(op.f("ix_transport_crew_user_id"), "transport_crew", ["user_id"])
@@ -62,7 +66,9 @@ def upgrade() -> None:
             name=op.f("fk_break_glass_accesses_transport_id_transports"),
         ),
         sa.ForeignKeyConstraint(
-            ["patient_id"], ["patients.id"], name=op.f("fk_break_glass_accesses_patient_id_patients")
+            ["patient_id"],
+            ["patients.id"],
+            name=op.f("fk_break_glass_accesses_patient_id_patients"),
         ),
         sa.ForeignKeyConstraint(
             ["user_id"], ["users.id"], name=op.f("fk_break_glass_accesses_user_id_users")

@@ -9,9 +9,9 @@ from typing import Any
 
 from flask import Flask
 
-from ems.db import get_db
 from ems.access.facts import facts_by_id
 from ems.access.policy import PublishScope, TransportFacts, publish_scope
+from ems.db import get_db
 from tests.ems.transports.scenario import dispatched_scene, walk_to
 from tests.factories import Api
 

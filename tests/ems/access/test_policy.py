@@ -172,10 +172,19 @@ case(STRANGER, Action.REQUEST_READ, request(ASKED, "sent"), NO, "not_your_unit")
 case(DISPATCHER, Action.REQUEST_READ, request(ASKED, "declined"), YES)
 case(ADMIN, Action.REQUEST_READ, request(ASKED, "declined"), YES)
 
+# The live events: on duty, bound to what the role serves.
+NOWHERE = Situation(now=NOW, grace_s=GRACE_S)
+case(CREW, Action.EVENTS_SUBSCRIBE, NOWHERE, YES)
+case(OFF, Action.EVENTS_SUBSCRIBE, NOWHERE, NO, "off_duty")
+case(Principal(105, Role.PARAMEDIC), Action.EVENTS_SUBSCRIBE, NOWHERE, NO, "role_forbidden")
+case(ER_DEST, Action.EVENTS_SUBSCRIBE, NOWHERE, YES)
+case(ER_DEST_OFF, Action.EVENTS_SUBSCRIBE, NOWHERE, NO, "off_duty")
+case(DISPATCHER, Action.EVENTS_SUBSCRIBE, NOWHERE, YES)
+case(DISPATCHER_OFF, Action.EVENTS_SUBSCRIBE, NOWHERE, NO, "off_duty")
+case(ADMIN, Action.EVENTS_SUBSCRIBE, NOWHERE, YES)
+
 # Pairs outside the table are refused, whatever the object.
-UNLISTED = [
-    (role, action) for action in Action for role in Role if (role, action) not in RULES
-]
+UNLISTED = [(role, action) for action in Action for role in Role if (role, action) not in RULES]
 for role, action in UNLISTED:
     who = {
         Role.PARAMEDIC: CREW,

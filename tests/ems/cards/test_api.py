@@ -406,3 +406,46 @@ def test_pinless_refusals(world: World, card_pki: Path, tmp_path: Path) -> None:
     with w.app.app_context(), get_db(w.app).session_scope() as s:
         service.revoke_device(session=s, name="tablet-own", pki_dir=str(card_pki))
     assert_refused(w, pinless(w, own), "device_certificate_revoked", 403)
+
+
+def test_an_admin_reads_a_record_only_by_break_glass_and_another_reviews_it(
+    world: World, as_role: Callable[..., Api]
+) -> None:
+    w = world
+    ch = challenge(w)
+    assert verify(w, ch, cert=w.card.b64, signature=card_sign(w, ch)).status_code == 200
+    admin, reviewer = as_role(Role.ADMIN), as_role(Role.ADMIN)
+    url = f"/api/v1/transports/{w.transport_id}/patient-record"
+    assert admin.get(url).get_json()["code"] == "break_glass_required"
+    assert admin.post(f"{url}/break-glass", json={"reason": "why"}).status_code == 400
+    reason = "意識不明、家族が既往歴の確認を求めている"
+    resp = admin.post(f"{url}/break-glass", json={"reason": reason})
+    assert resp.status_code == 200, resp.get_json()
+    assert resp.get_json()["patient_id"] == w.patient_id
+    assert "allergies" in resp.get_json()["summary"]
+    # Nobody else may break the glass.
+    er = as_role(Role.ER_STAFF, hospital_id=w.hospital_id)
+    assert er.post(f"{url}/break-glass", json={"reason": reason}).status_code == 403
+    pending = reviewer.get("/api/v1/break-glass").get_json()
+    assert [(p["transport_id"], p["reason"], p["user_id"]) for p in pending] == [
+        (w.transport_id, reason, admin.user_id)
+    ]
+    own = admin.post(f"/api/v1/break-glass/{pending[0]['id']}", json={"outcome": "justified"})
+    assert own.status_code == 403 and own.get_json()["code"] == "own_break_glass"
+    done = reviewer.post(
+        f"/api/v1/break-glass/{pending[0]['id']}", json={"outcome": "justified", "note": "ok"}
+    )
+    assert done.status_code == 200 and done.get_json()["review_status"] == "justified"
+    assert reviewer.get("/api/v1/break-glass").get_json() == []
+    log = reviewer.get(f"/api/v1/patients/{w.patient_id}/access-log").get_json()
+    glass = [e for e in log if e["action"] == "patient_record.break_glass" and e["outcome"] == "ok"]
+    assert len(glass) == 1 and glass[0]["actor_id"] == admin.user_id
+    reads = [e for e in log if e["action"] == "patient_record.read" and e["path"] == "break_glass"]
+    assert len(reads) == 1
+    with w.app.app_context(), get_db(w.app).session_scope() as s:
+        entry = s.scalar(
+            select(AuditEntry).where(
+                AuditEntry.action == "patient_record.break_glass", AuditEntry.outcome == "ok"
+            )
+        )
+        assert entry is not None and entry.detail["flagged_for_review"] is True
