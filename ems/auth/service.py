@@ -137,12 +137,6 @@ def require_user(roles: Sequence[Role] | None = None) -> User:
     return user
 
 
-def require_on_duty(user: User) -> None:
-    """Off-duty staff may look but not change anything."""
-    if not user.on_duty:
-        raise Forbidden("off-duty staff cannot change operational data", code="off_duty")
-
-
 def token_ttl() -> int:
     return int(current_app.config["TOKEN_TTL_S"])
 

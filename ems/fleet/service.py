@@ -15,9 +15,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from ems.auth.models import Role, User
 from ems.db import utcnow
-from ems.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from ems.errors import Conflict, NotFound, ValidationFailed
 from ems.events import Event, emit
 from ems.fleet.models import UNIT_TRANSITIONS, Unit, UnitStatus
 from ems.fleet.schemas import UnitRead
@@ -49,12 +48,6 @@ def list_all(*, session: Session, status: UnitStatus | None = None) -> Sequence[
 
 def to_read(*, session: Session, units: Sequence[Unit]) -> list[UnitRead]:
     return [UnitRead.model_validate(u) for u in units]
-
-
-def check_acts_for(*, actor: User, unit_id: int) -> None:
-    """A paramedic acts only for their own unit; dispatchers and admins for any."""
-    if actor.role is Role.PARAMEDIC and actor.unit_id != unit_id:
-        raise Forbidden("a paramedic acts only for their own unit", code="not_your_unit")
 
 
 def transition(
