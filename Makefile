@@ -1,5 +1,6 @@
 # make demo: set up and run the whole system on SQLite.
-# make test: set up and run ruff, mypy and every test (SQLite and PostgreSQL).
+# make test: set up and run ruff, the import rules, mypy and every test (SQLite and PostgreSQL).
+# make check: the fast lane: lint, import rules, types, the page checks and the unit tests.
 # make bench: run the benchmarks and write bench/results.json.
 
 SHELL := /bin/bash
@@ -8,15 +9,32 @@ PY := $(VENV)/bin/python
 PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/test
 REDIS_TEST_URL ?= redis://127.0.0.1:6379/15
 STAMP := $(VENV)/.installed
+WHEELS := var/wheels
+PACKAGES := ems ems_contracts hospital_gateway ambulance_client card_issuer tests bench
 
-.PHONY: demo test bench setup system services lint typecheck pytest screenshots clean load faults
+.PHONY: demo test check bench setup system services lint imports typecheck pytest unit pages \
+	wheels lock screenshots clean load faults
 
-$(STAMP): requirements.txt pyproject.toml
+$(STAMP): requirements.txt constraints.txt pyproject.toml
 	@test -x $(PY) || $$(scripts/find-python) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q -c constraints.txt -r requirements.txt
 	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
+
+# Wheels of every part's pinned set, fetched at setup, so that the test installing each
+# part alone in a fresh environment downloads nothing while it runs.
+$(WHEELS)/.stamp: constraints.txt pyproject.toml $(STAMP)
+	@mkdir -p $(WHEELS)
+	$(PY) -m pip download -q -d $(WHEELS) -c constraints.txt setuptools wheel \
+		$$($(PY) scripts/extra-requirements server relay tablet)
+	@touch $@
+
+wheels: $(WHEELS)/.stamp
+
+# Re-pin constraints.txt from the development environment (after changing requirements).
+lock: $(STAMP)
+	scripts/lock
 
 system:
 	@scripts/ensure-system
@@ -24,7 +42,7 @@ system:
 services: system
 	@scripts/ensure-system --services
 
-setup: system $(STAMP) frontend
+setup: system $(STAMP) frontend wheels
 
 frontend: $(STAMP)
 	@scripts/ensure-frontend
@@ -33,8 +51,12 @@ demo: setup
 	$(VENV)/bin/ems demo
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check ems hospital_gateway ambulance_client tests bench migrations
-	$(VENV)/bin/ruff format --check ems hospital_gateway ambulance_client tests bench migrations
+	$(VENV)/bin/ruff check $(wildcard $(PACKAGES))
+	$(VENV)/bin/ruff format --check $(wildcard $(PACKAGES))
+
+# The layers of STYLE.md rule 13 as import contracts (pyproject.toml, [tool.importlinter]).
+imports: $(STAMP)
+	$(VENV)/bin/lint-imports
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
@@ -42,7 +64,18 @@ typecheck: $(STAMP)
 pytest: setup services
 	TEST_DATABASE_URL=$(PG_TEST_URL) TEST_REDIS_URL=$(REDIS_TEST_URL) $(VENV)/bin/pytest -q
 
-test: setup services lint typecheck pytest
+# Unit tests: no database, no browser, no process rig (marked by tests/conftest.py).
+unit: $(STAMP)
+	$(VENV)/bin/pytest -q -m unit -p no:cacheprovider
+
+# The pages' pure state modules under Node's own test runner, and eslint over the pages.
+pages: frontend
+	node --test tests/js/
+	npx --no-install eslint ems/web/static/js ambulance_client/web/static hospital_gateway/static tests/js
+
+test: setup services lint imports typecheck pages pytest
+
+check: $(STAMP) frontend lint imports typecheck pages unit
 
 bench: setup services
 	$(PY) -m bench.run

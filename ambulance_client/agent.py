@@ -3,7 +3,7 @@
 It holds what only the ambulance has — the card reader (PKCS#11) and the camera and
 monitor stream — and sits between the page and the server:
 
-- ``/`` and ``/static/*``: the tablet page and its assets;
+- ``/`` and ``/static/*``: the tablet page and its assets, from ``ambulance_client/web``;
 - ``/api/*``: forwarded to the server, so that the page stays same-origin (live events
   included); an unreachable server answers 503 ``offline``;
 - ``/local/timeline``: the crew's FDMA timeline events. Each gets an idempotency key and
@@ -19,24 +19,29 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import http.client
 import json
 import logging
 import queue
 import threading
-import urllib.parse
-import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, jsonify, render_template, request, stream_with_context
 
+# The server link and the timeline outbox live in modules of their own, so that the
+# simulated crews drive the same outbox; they are re-exported here for the service.
+from ambulance_client.timeline_outbox import QueuedEvent, SendResult, TimelineOutbox, utcnow_iso
+from ambulance_client.upstream import Offline, Upstream
+
 log = logging.getLogger("ambulance_client.agent")
 
-WEB_DIR = Path(__file__).resolve().parent.parent / "ems" / "web"
+# The tablet's page ships with this package: web/templates and web/static (whose
+# static/js/shared holds the modules it shares with the server's pages, copied there
+# by scripts/ensure-frontend).
+WEB_DIR = Path(__file__).resolve().parent / "web"
 HOP_HEADERS = frozenset(
     {
         "connection",
@@ -68,177 +73,6 @@ SECURITY_HEADERS = {
         "object-src 'none'; frame-ancestors 'none'; base-uri 'self'"
     ),
 }
-
-
-def utcnow_iso() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
-
-
-class Offline(Exception):
-    """The server cannot be reached."""
-
-
-# --- the server link ----------------------------------------------------------------
-
-
-@dataclass
-class Upstream:
-    """HTTP to the server, one connection per call (the link changes under us)."""
-
-    base_url: str
-    timeout_s: float = 5.0
-
-    def __post_init__(self) -> None:
-        parts = urllib.parse.urlsplit(self.base_url)
-        self.scheme = parts.scheme or "http"
-        self.netloc = parts.netloc
-        self.prefix = parts.path.rstrip("/")
-
-    def connect(self, timeout_s: float | None = None) -> http.client.HTTPConnection:
-        cls = http.client.HTTPSConnection if self.scheme == "https" else http.client.HTTPConnection
-        return cls(self.netloc, timeout=timeout_s or self.timeout_s)
-
-    def open(
-        self,
-        method: str,
-        path: str,
-        *,
-        body: bytes | None = None,
-        headers: dict[str, str] | None = None,
-        timeout_s: float | None = None,
-    ) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
-        conn = self.connect(timeout_s)
-        try:
-            conn.request(method, self.prefix + path, body=body, headers=headers or {})
-            return conn, conn.getresponse()
-        except (OSError, http.client.HTTPException) as exc:
-            conn.close()
-            raise Offline(str(exc)) from None
-
-    def call(
-        self,
-        method: str,
-        path: str,
-        *,
-        body: bytes | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> tuple[int, list[tuple[str, str]], bytes]:
-        conn, resp = self.open(method, path, body=body, headers=headers)
-        try:
-            data = resp.read()
-        except (OSError, http.client.HTTPException) as exc:
-            raise Offline(str(exc)) from None
-        finally:
-            conn.close()
-        return resp.status, resp.getheaders(), data
-
-    def json(self, method: str, path: str, payload: Any, token: str) -> tuple[int, Any]:
-        status, _, data = self.call(
-            method,
-            path,
-            body=json.dumps(payload).encode(),
-            headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
-        )
-        try:
-            return status, json.loads(data or b"{}")
-        except ValueError:
-            return status, {"code": "bad_gateway", "detail": data[:200].decode(errors="replace")}
-
-
-# --- the timeline outbox ---------------------------------------------------------------
-
-
-@dataclass
-class QueuedEvent:
-    transport_id: int
-    kind: str
-    at: str
-    key: str
-    queued_at: str
-    # The crew's token at the time of the tap; held in memory only.
-    token: str = field(repr=False, default="")
-
-    def public(self) -> dict[str, Any]:
-        d = asdict(self)
-        d.pop("token")
-        return d
-
-
-@dataclass
-class SendResult:
-    status: str  # sent | queued | rejected
-    http_status: int = 0
-    body: Any = None
-
-
-class TimelineOutbox:
-    """FIFO of timeline events not yet confirmed by the server.
-
-    Memory only: the outbox outlives a lost connection, not a restart of the tablet.
-    An event leaves it when the server records it (or reports the same key as already
-    recorded) or refuses it for good (4xx): a refused event is kept in ``rejected`` so
-    that the crew sees it."""
-
-    def __init__(self) -> None:
-        self._items: list[QueuedEvent] = []
-        self.rejected: list[dict[str, Any]] = []
-        self._lock = threading.RLock()
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def add(
-        self, *, transport_id: int, kind: str, token: str, at: str | None = None
-    ) -> QueuedEvent:
-        item = QueuedEvent(
-            transport_id=transport_id,
-            kind=kind,
-            at=at or utcnow_iso(),
-            key=f"tab-{uuid.uuid4().hex}",
-            queued_at=utcnow_iso(),
-            token=token,
-        )
-        with self._lock:
-            self._items.append(item)
-        return item
-
-    def pending(self) -> list[dict[str, Any]]:
-        with self._lock:
-            return [i.public() for i in self._items]
-
-    def flush(self, upstream: Upstream) -> dict[str, SendResult]:
-        """Send in order until the queue is empty or the server is unreachable.
-        Returns the outcome per idempotency key of what left the queue."""
-        done: dict[str, SendResult] = {}
-        with self._lock:
-            while self._items:
-                item = self._items[0]
-                try:
-                    status, body = upstream.json(
-                        "POST",
-                        f"/api/v1/transports/{item.transport_id}/events",
-                        {"kind": item.kind, "at": item.at, "idempotency_key": item.key},
-                        item.token,
-                    )
-                except Offline:
-                    break
-                if status >= 500 or status in (401, 429):
-                    # The server is unwell or the session lapsed: keep it for the next try.
-                    break
-                self._items.pop(0)
-                if status < 300:
-                    done[item.key] = SendResult("sent", status, body)
-                else:
-                    done[item.key] = SendResult("rejected", status, body)
-                    self.rejected.append(
-                        {
-                            **item.public(),
-                            "code": (body or {}).get("code", "error"),
-                            "status": status,
-                        }
-                    )
-                    del self.rejected[:-20]
-        return done
 
 
 # --- the card reader -------------------------------------------------------------------

@@ -22,7 +22,6 @@ import contextlib
 import hashlib
 import json
 import os
-import re
 import threading
 import urllib.error
 import urllib.request
@@ -33,15 +32,18 @@ from typing import Any, Protocol
 import pkcs11
 from pkcs11 import Attribute, Mechanism, ObjectClass, TokenFlag
 
+# Object labels as OpenSC's JPKI emulation names them (the mock cards use the same),
+# and the PIN rules: shared with the mock issuer through the contracts.
+from ems_contracts.card import (
+    AUTH_CERT_LABEL,
+    AUTH_KEY_LABEL,
+    MAX_PIN_TRIES,
+    PIN_COUNTER_LABEL,
+    PIN_PATTERN,
+)
+
 SOFTHSM2_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
 OPENSC_MODULE = "/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so"
-# Object labels as OpenSC's JPKI emulation names them; the mock cards use the same.
-AUTH_CERT_LABEL = "User Authentication Certificate"
-AUTH_KEY_LABEL = "User Authentication Key"
-AUTH_CA_LABEL = "User Authentication Certificate CA"
-PIN_COUNTER_LABEL = "EMS PIN retry counter"
-MAX_PIN_TRIES = 3
-PIN_PATTERN = re.compile(r"^[0-9]{4}$")
 
 
 class CardError(Exception):

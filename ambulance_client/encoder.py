@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 from av.video.frame import PictureType
 
-from hospital_gateway.protocol import Kind
+from ems_contracts.frames import Kind
 
 Image = npt.NDArray[np.uint8]
 

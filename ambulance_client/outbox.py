@@ -22,7 +22,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from hospital_gateway.protocol import Frame, Kind
+from ems_contracts.frames import Frame, Kind
 
 
 @dataclass

@@ -20,13 +20,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import json
 import logging
 import random
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
@@ -36,7 +34,15 @@ from ambulance_client.capture import Source, fit
 from ambulance_client.encoder import Encoder, codec_string, make_encoder
 from ambulance_client.monitor import SimulatedMonitor
 from ambulance_client.outbox import Outbox
-from hospital_gateway.protocol import MAX_FRAME, Frame, Kind, encode_ecg, encode_json
+from ems_contracts import control
+from ems_contracts.frames import (
+    MAX_FRAME,
+    Frame,
+    Kind,
+    StreamDescription,
+    encode_ecg,
+    encode_json,
+)
 
 log = logging.getLogger("ambulance_client.streamer")
 
@@ -124,6 +130,7 @@ class Streamer:
         return seq
 
     def add_note(self, text: str, **data: str | int | float | bool | None) -> int:
+        # The shape of ems_contracts.vitals.StreamNote; the relay validates it.
         return self.add_record(Kind.EVENT, encode_json({"text": text, "data": data}))
 
     async def _monitor_loop(self) -> None:
@@ -207,20 +214,27 @@ class Streamer:
         except InvalidURI as exc:
             raise StreamRefused("invalid_relay_url", str(exc)) from None
         async with ws:
-            welcome = json.loads(await asyncio.wait_for(ws.recv(), self.config.open_timeout_s))
-            if welcome.get("type") == "error":
-                code = str(welcome.get("code", "refused"))
+            first = await asyncio.wait_for(ws.recv(), self.config.open_timeout_s)
+            try:
+                welcome = control.parse_control(first)
+            except control.ControlError as exc:
+                # Not the relay we expect (or a broken one): try again later.
+                raise ConnectionError(f"{exc.code}: {exc.detail}") from None
+            if isinstance(welcome, control.Error):
+                code = welcome.code
                 if code == GRACE_EXPIRED:
                     self._record_closed(code)
                 if code in FATAL_CODES or code in ("off_duty", GRACE_EXPIRED):
-                    raise StreamRefused(code, str(welcome.get("detail", "")))
+                    raise StreamRefused(code, welcome.detail)
                 raise ConnectionError(code)
+            if not isinstance(welcome, control.Welcome):
+                raise ConnectionError(f"expected a welcome, got {welcome.type}")
             self._ws = ws
             self.stats.connects += 1
             self.outbox.reconnected()
             self._force_keyframe = True
             self._encoder = None  # a fresh encoder announces the stream anew
-            if welcome.get("scope") == "records":
+            if welcome.scope == "records":
                 self._records_only = True
             self.connected.set()
             self._records_ready.set()
@@ -248,33 +262,41 @@ class Streamer:
         async for message in ws:
             if isinstance(message, bytes):
                 continue
-            msg: dict[str, Any] = json.loads(message)
-            kind = msg.get("type")
-            if kind == "ack":
-                self.outbox.ack([int(s) for s in msg.get("seqs", [])])
+            try:
+                msg = control.parse_control(message)
+            except control.ControlError as exc:
+                # One message we cannot read costs nothing: an unacknowledged record
+                # is sent again after the next reconnect.
+                log.warning("unreadable message from the relay", extra={"detail": exc.detail})
+                continue
+            if isinstance(msg, control.Ack):
+                self.outbox.ack(msg.seqs)
                 self._records_ready.set()
-            elif kind == "keyframe_request":
+            elif isinstance(msg, control.KeyframeRequest):
                 self._force_keyframe = True
-            elif kind == "feedback":
-                self.adapter.on_feedback(int(msg.get("viewers", 0)), int(msg.get("congested", 0)))
-            elif kind == "error":
-                code, seq = str(msg.get("code", "")), msg.get("seq")
-                self.stats.last_error = code
-                if isinstance(seq, int) and code in REJECT_CODES:
-                    self.outbox.reject(seq)
-                elif isinstance(seq, int) and code == GRACE_EXPIRED:
-                    self.outbox.fail(seq, code)
-                elif code == GRACE_EXPIRED:
-                    self._record_closed(code)
-                    raise StreamRefused(code, str(msg.get("detail", "")))
-                elif code in ENDED_CODES:
-                    # The video task ends at its next frame; records keep flowing.
-                    self._records_only = True
-                elif isinstance(seq, int) and code == "busy":
-                    self.outbox.retry(seq)
-                    self._records_ready.set()
-                elif code in FATAL_CODES or code in ("access_revoked", "invalid_token"):
-                    raise StreamRefused(code, str(msg.get("detail", "")))
+            elif isinstance(msg, control.Feedback):
+                self.adapter.on_feedback(msg.viewers, msg.congested)
+            elif isinstance(msg, control.Error):
+                self._on_error(msg)
+
+    def _on_error(self, error: control.Error) -> None:
+        code, seq = error.code, error.seq
+        self.stats.last_error = code
+        if seq is not None and code in REJECT_CODES:
+            self.outbox.reject(seq)
+        elif seq is not None and code == GRACE_EXPIRED:
+            self.outbox.fail(seq, code)
+        elif code == GRACE_EXPIRED:
+            self._record_closed(code)
+            raise StreamRefused(code, error.detail)
+        elif code in ENDED_CODES:
+            # The video task ends at its next frame; records keep flowing.
+            self._records_only = True
+        elif seq is not None and code == "busy":
+            self.outbox.retry(seq)
+            self._records_ready.set()
+        elif code in FATAL_CODES or code in ("access_revoked", "invalid_token"):
+            raise StreamRefused(code, error.detail)
 
     def _record_closed(self, code: str) -> None:
         n = self.outbox.fail_all(code)
@@ -372,7 +394,7 @@ class Streamer:
             capture_us=time.time_ns() // 1000,
             kind=Kind.CONTROL,
             keyframe=False,
-            payload=encode_json(
-                {"codec": codec, "width": lvl.width, "height": lvl.height, "fps": lvl.fps}
-            ),
+            payload=StreamDescription(
+                codec=codec, width=lvl.width, height=lvl.height, fps=lvl.fps
+            ).encode(),
         ).encode()

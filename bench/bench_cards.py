@@ -7,6 +7,9 @@
   asking for a challenge, signing it on the card (PIN given programmatically, so
   PIN entry is excluded), verifying and fetching the summary, end to end against
   a test app on SQLite.
+
+The cards come from the mock issuer (``card_issuer``); the server verifies them
+against the certificates and CRLs it publishes, with no key on its side.
 """
 
 from __future__ import annotations
@@ -22,14 +25,26 @@ from typing import Any
 PIN = "1234"
 
 
-def _verify_throughput(pki_dir: Path, seconds: float = 2.0) -> float:
+def _issuer(root: Path) -> Any:
+    """A mock issuer in ``root/issuer`` that has published to ``root/pki``."""
+    from card_issuer.ca import Issuer
+
+    issuer = Issuer(root / "issuer")
+    issuer.init()
+    issuer.publish(root / "pki")
+    return issuer
+
+
+def _verify_throughput(root: Path, seconds: float = 2.0) -> float:
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
     from ems.cards import pki
 
+    issuer = _issuer(root)
+    pki_dir = root / "pki"
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    cert = pki.issue_leaf(pki_dir, ca=pki.CARD_CA, public_key=key.public_key(), common_name="MNB")
+    cert = issuer.issue_leaf(ca=pki.CARD_CA, public_key=key.public_key(), common_name="MNB")
     cert_b64 = base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode()
     nonce = b"\x42" * 32
     sig_b64 = base64.b64encode(key.sign(nonce, padding.PKCS1v15(), hashes.SHA256())).decode()
@@ -47,13 +62,14 @@ def _verify_throughput(pki_dir: Path, seconds: float = 2.0) -> float:
 
 
 def _tap_to_history(root: Path, rounds: int = 40) -> list[float]:
+    from card_issuer import service as issuance
+    from card_issuer.tokens import CardStore
     from ems.app import create_app
     from ems.auth.models import Role
     from ems.auth.service import create_user
-    from ems.cards import pki, service
+    from ems.cards import service
     from ems.cards.demo import demo_bundles
     from ems.cards.records import RecordCipher
-    from ems.cards.tokens import CardStore
     from ems.cli import upgrade_database
     from ems.db import get_db, utcnow
     from ems.fleet.models import Station, Unit
@@ -73,8 +89,8 @@ def _tap_to_history(root: Path, rounds: int = 40) -> list[float]:
             "CARD_AUTH_RATE_PER_MIN": 100_000,
         }
     )
-    pki.init_ca(root / "pki")
-    store = CardStore(root / "cards")
+    issuer = _issuer(root)
+    store = CardStore(root / "cards", so_pin_file=issuer.so_pin_path)
     with app.app_context(), get_db(app).session_scope() as s:
         st = Station(name="中央署", lat=35.0, lon=135.0)
         s.add(st)
@@ -103,9 +119,9 @@ def _tap_to_history(root: Path, rounds: int = 40) -> list[float]:
             cipher=RecordCipher(app.config["RECORD_ENCRYPTION_KEY"]),
             bundle=demo_bundles()[0],
         )
-        service.issue_card(
+        issuance.issue_card(
             session=s,
-            pki_dir=str(root / "pki"),
+            issuer=issuer,
             store=store,
             patient_id=patient.id,
             pin=PIN,
@@ -144,12 +160,9 @@ def _tap_to_history(root: Path, rounds: int = 40) -> list[float]:
 
 
 def run() -> dict[str, float]:
-    from ems.cards import pki
-
     with tempfile.TemporaryDirectory(prefix="bench-cards-") as tmp:
         root = Path(tmp)
-        pki.init_ca(root / "pki")
-        per_s = _verify_throughput(root / "pki")
+        per_s = _verify_throughput(root / "verify")
         timings = _tap_to_history(root / "app")
     p95 = statistics.quantiles(timings, n=20)[-1]
     return {"card_verify_per_s": round(per_s, 1), "card_tap_to_history_ms_p95": round(p95, 1)}

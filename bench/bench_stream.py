@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import socket
 import statistics
@@ -29,7 +28,8 @@ from pathlib import Path
 from websockets.asyncio.client import connect
 
 from ambulance_client.encoder import H264Decoder
-from hospital_gateway.protocol import Kind, decode_frame
+from ems_contracts.control import Hello
+from ems_contracts.frames import Kind, decode_frame
 
 WARMUP_S = 3.0
 PHASE_S = 10.0
@@ -117,7 +117,7 @@ async def _decoding_viewer(
     loop = asyncio.get_running_loop()
     start = time.monotonic()
     async with connect(url, compression=None, max_size=2**21) as ws:
-        await ws.send(json.dumps({"type": "hello", "token": token}))
+        await ws.send(Hello(token=token).to_json())
         while time.monotonic() - start < seconds:
             try:
                 message = await asyncio.wait_for(ws.recv(), 2.0)
@@ -138,7 +138,7 @@ async def _counting_viewer(url: str, token: str, stop: asyncio.Event, counts: li
     index = len(counts)
     counts.append(0)
     async with connect(url, compression=None, max_size=2**21) as ws:
-        await ws.send(json.dumps({"type": "hello", "token": token}))
+        await ws.send(Hello(token=token).to_json())
         while not stop.is_set():
             try:
                 message = await asyncio.wait_for(ws.recv(), 0.5)
@@ -157,7 +157,7 @@ async def _throttled_viewer(url: str, token: str, stop: asyncio.Event, kbps: flo
     sock.connect((host, int(port)))
     sock.setblocking(False)
     async with connect(url, sock=sock, compression=None, max_size=2**21, max_queue=1) as ws:
-        await ws.send(json.dumps({"type": "hello", "token": token}))
+        await ws.send(Hello(token=token).to_json())
         while not stop.is_set():
             try:
                 message = await asyncio.wait_for(ws.recv(), 0.5)

@@ -36,11 +36,11 @@ from typing import Any
 from sqlalchemy import create_engine, func, select, text
 
 from bench.stack import Population, Stack, seed_population
-from ems.sim_agents.http import Client, HttpError, Pool
-from ems.sim_agents.netcut import TcpProxy
-from ems.sim_agents.procs import free_port
-from ems.sim_agents.stream import Viewer
-from ems.sim_agents.tablet import CountingStreamer, EventQueue, make_streamer
+from simulation.http import Client, HttpError, Pool
+from simulation.netcut import TcpProxy
+from simulation.procs import free_port
+from simulation.stream import Viewer
+from simulation.tablet import CountingStreamer, Timeline, make_streamer
 
 TIMELINE = (
     "arrived_scene",
@@ -338,7 +338,9 @@ async def postgres_restart(
 ) -> dict[str, Any]:
     pool = Pool(rig.stack.api_url, size=16)
     tids = [await open_transport(rig, pool, n) for n in range(crews)]
-    queues = [EventQueue(Client(pool, rig.medic(rig.pop.units[n]))) for n in range(crews)]
+    queues = [
+        Timeline.for_server(rig.stack.api_url, rig.medic(rig.pop.units[n])) for n in range(crews)
+    ]
     streamer = make_streamer(rig.stack.relay_url, rig.medic(rig.pop.units[0]), tids[0], video=False)
     stop = asyncio.Event()
     publishing = asyncio.create_task(streamer.run(stop))
@@ -359,7 +361,7 @@ async def postgres_restart(
                 outcomes.append((time.monotonic(), 0))
             await asyncio.sleep(0.05)
 
-    async def crew(q: EventQueue, tid: int) -> None:
+    async def crew(q: Timeline, tid: int) -> None:
         for kind in TIMELINE:
             q.add(tid, kind)
             await q.flush()
@@ -411,8 +413,7 @@ async def network_cut(rig: Rig, *, cut_s: float = 60.0) -> dict[str, Any]:
     relay_proxy = TcpProxy("127.0.0.1", rig.stack.relay_port)
     await api_proxy.start()
     await relay_proxy.start()
-    pool = Pool(f"http://{api_proxy.url_host}", timeout_s=5)
-    queue = EventQueue(Client(pool, rig.medic(rig.pop.units[1])))
+    queue = Timeline.for_server(f"http://{api_proxy.url_host}", rig.medic(rig.pop.units[1]))
     streamer = make_streamer(f"ws://{relay_proxy.url_host}", rig.medic(rig.pop.units[1]), tid)
     stop = asyncio.Event()
     publishing = asyncio.create_task(streamer.run(stop))
@@ -432,7 +433,7 @@ async def network_cut(rig: Rig, *, cut_s: float = 60.0) -> dict[str, Any]:
                 queue.add(tid, steps.pop(0))
                 await queue.flush()  # fails: still offline
             await asyncio.sleep(0.2)
-        queued_events = len(queue.pending)
+        queued_events = queue.pending
         queued_records = streamer.unacked
         await api_proxy.restore()
         await relay_proxy.restore()
@@ -459,7 +460,6 @@ async def network_cut(rig: Rig, *, cut_s: float = 60.0) -> dict[str, Any]:
         stop.set()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(publishing, 10)
-        await pool.close()
         await api_proxy.stop()
         await relay_proxy.stop()
     keys = [e.key for e in queue.delivered]
@@ -471,7 +471,7 @@ async def network_cut(rig: Rig, *, cut_s: float = 60.0) -> dict[str, Any]:
         "events_synced_s": events_synced_s,
         "records_synced_s": records_synced_s,
         "events_sent": len(keys),
-        "events_lost": sum(1 for n in counts.values() if n == 0) + len(queue.pending),
+        "events_lost": sum(1 for n in counts.values() if n == 0) + queue.pending,
         "events_duplicated": sum(n - 1 for n in counts.values() if n > 1),
     }
     result.update(record_check(rig.stack.db_url, streamer))

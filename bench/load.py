@@ -39,9 +39,9 @@ from pathlib import Path
 from typing import Any
 
 from bench.stack import Population, Stack, recreate_database, seed_population
-from ems.sim_agents.http import Client, HttpError, Pool, follow_events
-from ems.sim_agents.procs import cpu_seconds, machine_busy_seconds, runqueue_seconds
-from ems.sim_agents.stream import Publisher, Viewer
+from simulation.http import Client, HttpError, Pool, follow_events
+from simulation.procs import cpu_seconds, machine_busy_seconds, runqueue_seconds
+from simulation.stream import Publisher, Viewer
 
 TIMELINE_AFTER_DISPATCH = ("arrived_scene", "patient_contact", "loaded", "departed_scene")
 # 409s a real user meets in a busy region and answers: a bed taken meanwhile (the ER

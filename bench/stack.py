@@ -9,7 +9,6 @@ stops it at the end.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import secrets
 import tempfile
@@ -21,12 +20,14 @@ from sqlalchemy import create_engine, text
 from werkzeug.security import generate_password_hash
 
 from ems.config import PROJECT_ROOT
+from ems.dispatch.region import load_region
 from ems.gunicorn_conf import gunicorn_argv
-from ems.sim_agents.procs import Child, Supervisor, python_argv, wait_for_http, wait_for_port
+from simulation.procs import Child, Supervisor, python_argv, wait_for_http, wait_for_port
 
 PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/6")
-REGION = PROJECT_ROOT / "ems" / "regions" / "demo" / "region.json"
+# The population's hospitals are the demo region's, read through the server's region packs.
+REGION = "demo"
 PASSWORD = "bench-pass-2026"
 
 
@@ -81,7 +82,7 @@ def seed_population(url: str, *, units: int = 300, dispatchers: int = 4) -> Popu
         Hospital,
     )
 
-    region = json.loads(REGION.read_text())
+    region = load_region(REGION).data
     pw_hash = generate_password_hash(PASSWORD)
     pop = Population()
     db = Database(url)

@@ -23,7 +23,7 @@ from array import array
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import accumulate
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
 from pydantic import BaseModel, ValidationError
@@ -38,6 +38,8 @@ from ems.idempotency import service as idempotency
 from ems.idempotency.models import IdempotencyKey
 
 API_PREFIX = "/api/v1"
+P = ParamSpec("P")
+R = TypeVar("R")
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
@@ -195,7 +197,7 @@ def endpoint(
     summary: str = "",
     errors: Sequence[int] = (),
     replayable: bool = True,
-) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """Declare a JSON endpoint. ``roles=None`` means any authenticated user;
     an empty sequence means public. ``replayable=False`` turns the Idempotency-Key
     off for a write whose answer must never be stored (it carries a medical record,
@@ -220,7 +222,7 @@ def endpoint(
         )
     )
 
-    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
+    def decorate(view: Callable[P, R]) -> Callable[P, R]:
         @functools.wraps(view)
         def wrapper(**kwargs: Any) -> Response:
             user = None
@@ -237,7 +239,10 @@ def endpoint(
                 if isinstance(claimed, idempotency.StoredResponse):
                     return _replay(user, key, claimed)
                 pending = claimed
-            result = view(**kwargs)
+            # Flask hands over the path's arguments, the wrapper adds body and query: the
+            # view's own keyword-only signature, filled at run time.
+            call: Callable[..., Any] = view
+            result = call(**kwargs)
             resp = json_response(result, status)
             if pending is not None:
                 _settle(pending, resp)
@@ -246,7 +251,9 @@ def endpoint(
             return resp
 
         bp.add_url_rule(rule, endpoint=view.__name__, view_func=wrapper, methods=[method])
-        return wrapper
+        # The view keeps its own signature for readers and type checkers; Flask calls the
+        # wrapper, which parses, authenticates, commits and serialises around it.
+        return view
 
     return decorate
 

@@ -172,6 +172,20 @@ SECURITY_HEADERS = {
 }
 
 
+def security_headers(relay_url: str) -> dict[str, str]:
+    """SECURITY_HEADERS for this deployment: the ER page imports the stream viewer module
+    from the relay's own origin, so ``script-src`` names that origin (and no other)."""
+    from ems.web.views import relay_http_origin
+
+    relay = relay_http_origin(relay_url)
+    if not relay:
+        return dict(SECURITY_HEADERS)
+    csp = SECURITY_HEADERS["Content-Security-Policy"].replace(
+        "script-src 'self';", f"script-src 'self' {relay};"
+    )
+    return {**SECURITY_HEADERS, "Content-Security-Policy": csp}
+
+
 # Endpoints that stream for as long as the client stays: they never take a slot.
 STREAMING_ENDPOINTS = frozenset({"meta.event_stream"})
 # Query parameters whose value never reaches a log: the server refuses a token in
@@ -225,10 +239,12 @@ def register_request_hooks(app: Flask) -> None:
         incoming = request.headers.get("X-Request-Id", "")
         g.request_id = incoming if 0 < len(incoming) <= 64 else uuid.uuid4().hex
 
+    headers = security_headers(app.config.get("RELAY_URL", ""))
+
     @app.after_request
     def add_headers(resp: Response) -> Response:
         resp.headers["X-Request-Id"] = g.get("request_id", "")
-        for name, value in SECURITY_HEADERS.items():
+        for name, value in headers.items():
             resp.headers.setdefault(name, value)
         if request.path.startswith("/api/"):
             resp.headers.setdefault("Cache-Control", "no-store")

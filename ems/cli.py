@@ -18,8 +18,9 @@ def upgrade_database(url: str, revision: str = "head") -> None:
 
     if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    cfg = AlembicConfig(str(PROJECT_ROOT / "alembic.ini"))
-    cfg.set_main_option("script_location", str(PROJECT_ROOT / "migrations"))
+    # The revisions ship inside the server's package, so an installed server migrates too.
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(Path(__file__).resolve().parent / "migrations"))
     cfg.attributes["url"] = url
     command.upgrade(cfg, revision)
 
@@ -127,12 +128,13 @@ def audit_verify() -> None:
 
 def _register_domain_commands() -> None:
     """Domain packages add their commands here (seed-demo, simulate, card issuance…)."""
-    from ems import demo, seed
+    from ems import seed
     from ems.cards import cli as cards_cli
     from ems.dispatch import cli as dispatch_cli
     from ems.idempotency import cli as idempotency_cli
 
-    for module in (seed, dispatch_cli, cards_cli, demo, idempotency_cli):
+    # The demo runner is a tool around the server: ``python -m simulation demo``.
+    for module in (seed, dispatch_cli, cards_cli, idempotency_cli):
         module.register(main)
 
 

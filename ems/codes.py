@@ -134,14 +134,8 @@ class ErrorCode(enum.StrEnum):
     BREAK_GLASS_NOT_FOUND = "break_glass_not_found"
     RELEASE_NOT_FOUND = "release_not_found"
     NOT_PENDING_REVIEW = "not_pending_review"
-    CARD_NOT_FOUND = "card_not_found"
     CARD_EXISTS = "card_exists"
-    CARD_REVOKED = "card_revoked"
-    PIN_FORMAT = "pin_format"
-    BAD_SERIAL = "bad_serial"
-    SOFTHSM_MISSING = "softhsm_missing"
     DEVICE_EXISTS = "device_exists"
-    DEVICE_NOT_FOUND = "device_not_found"
     # --- idempotency -----------------------------------------------------------------
     INVALID_IDEMPOTENCY_KEY = "invalid_idempotency_key"
     IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
@@ -361,7 +355,8 @@ REGISTRY: dict[ErrorCode, CodeInfo] = {
         (400,), "A patient is locked to a hospital that is not in the mass-casualty plan."
     ),
     C.DUPLICATE_PATIENT: CodeInfo((400,), "Patient ids in a mass-casualty plan must be unique."),
-    # Cards, devices and medical records; the last eight come from `ems cards` commands.
+    # Cards, devices and medical records; the last two come from the card issuer's
+    # registration of a card or a tablet (python -m card_issuer).
     C.CARD_AUTH_REFUSED: CodeInfo(
         (403,),
         "A card authentication was refused; the server sends one of the specific codes instead.",
@@ -370,7 +365,8 @@ REGISTRY: dict[ErrorCode, CodeInfo] = {
         (429,), "Too many card reads by this paramedic in a minute; wait for `Retry-After`."
     ),
     C.PKI_NOT_CONFIGURED: CodeInfo(
-        (503,), "The card PKI is not set up on the server (`ems cards init-ca`)."
+        (503,),
+        "The card issuer has not published its CA certificates into the server's `PKI_DIR`.",
     ),
     C.MALFORMED_BASE64: CodeInfo((400,), "A certificate or signature is empty or not base64."),
     C.MALFORMED_PEM: CodeInfo((400,), "The certificate is not valid PEM."),
@@ -437,20 +433,12 @@ REGISTRY: dict[ErrorCode, CodeInfo] = {
     C.BREAK_GLASS_NOT_FOUND: CodeInfo((404,), "No break-glass read has this id."),
     C.RELEASE_NOT_FOUND: CodeInfo((404,), "No record release has this id."),
     C.NOT_PENDING_REVIEW: CodeInfo((409,), "This access is not awaiting review."),
-    C.CARD_NOT_FOUND: CodeInfo(
-        (404,), "`ems cards`: no card has this serial, or no issuer record for it."
-    ),
-    C.CARD_EXISTS: CodeInfo((409,), "`ems cards`: a card with this serial already exists."),
-    C.CARD_REVOKED: CodeInfo((409,), "`ems cards`: the card is already revoked."),
-    C.PIN_FORMAT: CodeInfo((400,), "`ems cards`: a card PIN is 4 digits."),
-    C.BAD_SERIAL: CodeInfo((400,), "`ems cards`: a card serial is up to 32 letters or digits."),
-    C.SOFTHSM_MISSING: CodeInfo(
-        (500,), "`ems cards`: `softhsm2-util` is not installed (run `scripts/ensure-system`)."
+    C.CARD_EXISTS: CodeInfo(
+        (409,), "A card with this serial is already registered (the issuer's `issue`)."
     ),
     C.DEVICE_EXISTS: CodeInfo(
-        (409,), "`ems cards`: a tablet with this name is already registered."
+        (409,), "A tablet with this name is already registered (the issuer's `issue-device`)."
     ),
-    C.DEVICE_NOT_FOUND: CodeInfo((404,), "`ems cards`: no tablet is registered under this name."),
     # Idempotency.
     C.INVALID_IDEMPOTENCY_KEY: CodeInfo(
         (400,), "The `Idempotency-Key` is not 1 to 64 of `A-Z a-z 0-9 _ . : -`."
@@ -492,7 +480,11 @@ REGISTRY: dict[ErrorCode, CodeInfo] = {
     C.INVALID_PAYLOAD: CodeInfo(
         ("ws",), "A vitals, ECG or note payload is out of range or does not match its schema."
     ),
-    C.MALFORMED_MESSAGE: CodeInfo(("ws",), "A text message is not a JSON object."),
+    C.MALFORMED_MESSAGE: CodeInfo(
+        ("ws",),
+        "A text message is not one of the relay's control messages (not JSON, an unknown "
+        "type, or a field missing, extra or out of range).",
+    ),
     C.VIEWERS_CANNOT_PUBLISH: CodeInfo(
         ("ws",), "A viewer sent a binary frame; viewers are read-only."
     ),

@@ -32,14 +32,14 @@ class Config:
     # Medical records are encrypted at rest with AES-256-GCM: "keyid:base64key[,keyid:base64key…]".
     # The first key encrypts; every listed key may decrypt (rotation).
     RECORD_ENCRYPTION_KEY: str = ""
+    # The card PKI's trust anchors as the issuer publishes them: CA certificates and
+    # CRLs only (python -m card_issuer … --publish-to PKI_DIR). No key is ever here.
     PKI_DIR: str = str(DEFAULT_VAR_DIR / "pki")
     # Built routing tiles per region live under REGION_DIR/<REGION>/.
     REGION_DIR: str = str(DEFAULT_VAR_DIR / "region")
     REGION: str = "demo"
     # A region pack's source folder (region.json, roads); empty: the bundled demo pack.
     REGION_PACK_DIR: str = ""
-    # Issued mock cards (SoftHSM2 tokens); empty: cards/ beside PKI_DIR.
-    CARD_STORE_DIR: str = ""
     # Redis channel of the live events; separate channels keep deployments apart.
     EVENTS_CHANNEL: str = "ems:events"
     TOKEN_TTL_S: int = 12 * 3600

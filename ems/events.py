@@ -130,7 +130,7 @@ class RedisBroker(LocalBroker):
         return super().subscribe(audience)
 
     def _listen(self) -> None:
-        pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+        pubsub = self._redis.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
         pubsub.subscribe(self.channel)
         for message in pubsub.listen():
             LocalBroker.publish(self, Event.from_json(message["data"]))

@@ -3,9 +3,10 @@
 Reads ``ems/regions/demo/region.json`` and creates its hospitals (beds with a
 seeded-random availability valid for 60 minutes), fire stations, ambulances with
 synthetic crews, and one login per role: admin, two dispatchers, one paramedic per
-unit, one ER account per hospital. Then the optional demo seeders of the card and
-dispatch packages run, when those packages are installed. Running it on a seeded
-database changes nothing. Every name and password is for the demo only.
+unit, one ER account per hospital. Then the dispatch package's demo seeder runs.
+Running it on a seeded database changes nothing. Every name and password is for the
+demo only. The demo patients, their cards and the tablets' certificates come from the
+mock issuer afterwards (``python -m card_issuer seed-demo``).
 """
 
 from __future__ import annotations
@@ -201,13 +202,12 @@ def _name(rng: random.Random) -> str:
 
 
 def run_domain_seeders(*, session: Session, config: Config) -> dict[str, Any]:
-    """The card and dispatch packages seed their own demo data."""
-    from ems.cards import demo as cards_demo
+    """The dispatch package seeds its own demo data. The demo's patients and cards come
+    from the mock issuer (``python -m card_issuer seed-demo``): the server holds no CA key."""
     from ems.dispatch import demo as dispatch_demo
 
     return {
-        module.__name__: module.seed(session=session, config=config)
-        for module in (cards_demo, dispatch_demo)
+        module.__name__: module.seed(session=session, config=config) for module in (dispatch_demo,)
     }
 
 
@@ -246,12 +246,10 @@ def register(main: click.Group) -> None:
         click.echo(f"\ndemo logins (password for all: {DEMO_PASSWORD}, demo only):")
         for username, role, label in report.logins:
             click.echo(f"  {username:<28} {role:<11} {label}")
+        click.echo("\ndemo patients and cards: python -m card_issuer seed-demo")
 
 
 def _summary(result: Any) -> str:
     if isinstance(result, int):
         return f"{result} records"
-    cards = getattr(result, "cards", None)
-    if isinstance(cards, list):
-        return f"{len(cards)} demo cards"
     return "done"

@@ -1,174 +1,20 @@
-"""The stream protocol with no I/O: the binary frame header, the payloads of
-ECG and vitals frames, the room registry and the per-viewer fan-out policy.
+"""The relay's stream logic with no I/O: the room registry (one room per transport)
+and the per-viewer fan-out policy, built on the frame format of
+``ems_contracts.frames``.
 
-The asyncio server (``hospital_gateway.server``) and the tablet's publisher
-(``ambulance_client.streamer``) are thin shells around this module; everything
-here is plain data in, plain data out, so that it can be tested without sockets.
-
-Errors::
-
-    ProtocolError                 a frame the relay drops (``code`` says why)
-    ├── code "malformed_frame"    bad magic, unknown kind, inconsistent length
-    ├── code "truncated_frame"    shorter than its header says
-    ├── code "unsupported_version"
-    └── code "frame_too_large"    payload over the limit of its kind
+The asyncio server (``hospital_gateway.server``) is a thin shell around this
+module; everything here is plain data in, plain data out, so that it can be
+tested without sockets.
 """
 
 from __future__ import annotations
 
 import enum
-import json
-import struct
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
-MAGIC = b"EV"
-VERSION = 1
-# magic, version, kind, flags, 3 reserved bytes, transport id, sequence,
-# capture timestamp (µs since the Unix epoch), payload length. Network byte order.
-HEADER = struct.Struct(">2sBBB3xIQQI")
-HEADER_SIZE = HEADER.size  # 32 bytes
-
-FLAG_KEYFRAME = 0x01
-
-
-class Kind(enum.IntEnum):
-    VIDEO_H264 = 1
-    VIDEO_JPEG = 2
-    ECG = 3
-    VITALS = 4
-    CONTROL = 5
-    EVENT = 6
-
-    @property
-    def is_video(self) -> bool:
-        return self in (Kind.VIDEO_H264, Kind.VIDEO_JPEG)
-
-    @property
-    def is_record(self) -> bool:
-        """Part of the medical record: persisted, acknowledged, never dropped."""
-        return self in (Kind.ECG, Kind.VITALS, Kind.EVENT)
-
-
-# Largest payload per kind. A 720p H.264 keyframe at 1 Mbit/s is ~60 kB and a
-# 720p JPEG at quality 80 ~150 kB; ten seconds of 250 Hz ECG is 5 kB.
-MAX_PAYLOAD: dict[Kind, int] = {
-    Kind.VIDEO_H264: 768 * 1024,
-    Kind.VIDEO_JPEG: 768 * 1024,
-    Kind.ECG: 16 * 1024,
-    Kind.VITALS: 4 * 1024,
-    Kind.CONTROL: 4 * 1024,
-    Kind.EVENT: 8 * 1024,
-}
-MAX_FRAME = HEADER_SIZE + max(MAX_PAYLOAD.values())
-
-
-class ProtocolError(Exception):
-    def __init__(self, code: str, detail: str) -> None:
-        super().__init__(detail)
-        self.code = code
-        self.detail = detail
-
-
-@dataclass(frozen=True, slots=True)
-class Frame:
-    transport_id: int
-    seq: int
-    capture_us: int
-    kind: Kind
-    keyframe: bool
-    payload: bytes
-
-    def encode(self) -> bytes:
-        return encode_frame(self)
-
-
-def encode_frame(frame: Frame) -> bytes:
-    if len(frame.payload) > MAX_PAYLOAD[frame.kind]:
-        raise ProtocolError("frame_too_large", f"{frame.kind.name} payload over the limit")
-    flags = FLAG_KEYFRAME if frame.keyframe else 0
-    head = HEADER.pack(
-        MAGIC,
-        VERSION,
-        int(frame.kind),
-        flags,
-        frame.transport_id,
-        frame.seq,
-        frame.capture_us,
-        len(frame.payload),
-    )
-    return head + frame.payload
-
-
-def decode_header(data: bytes | bytearray | memoryview) -> tuple[Kind, int, int, int, bool, int]:
-    """(kind, transport_id, seq, capture_us, keyframe, payload_len) of a frame."""
-    if len(data) < HEADER_SIZE:
-        raise ProtocolError("truncated_frame", f"{len(data)} bytes: shorter than the header")
-    magic, version, kind, flags, transport_id, seq, capture_us, length = HEADER.unpack_from(data)
-    if magic != MAGIC:
-        raise ProtocolError("malformed_frame", "bad magic")
-    if version != VERSION:
-        raise ProtocolError("unsupported_version", f"frame version {version}, relay speaks 1")
-    try:
-        k = Kind(kind)
-    except ValueError:
-        raise ProtocolError("malformed_frame", f"unknown kind {kind}") from None
-    if length > MAX_PAYLOAD[k]:
-        raise ProtocolError("frame_too_large", f"{k.name} payload of {length} bytes")
-    return k, transport_id, seq, capture_us, bool(flags & FLAG_KEYFRAME), length
-
-
-def decode_frame(data: bytes | bytearray | memoryview) -> Frame:
-    kind, transport_id, seq, capture_us, keyframe, length = decode_header(data)
-    actual = len(data) - HEADER_SIZE
-    if actual < length:
-        raise ProtocolError("truncated_frame", f"payload of {actual} bytes, header says {length}")
-    if actual > length:
-        raise ProtocolError("malformed_frame", f"payload of {actual} bytes, header says {length}")
-    return Frame(
-        transport_id=transport_id,
-        seq=seq,
-        capture_us=capture_us,
-        kind=kind,
-        keyframe=keyframe,
-        payload=bytes(data[HEADER_SIZE:]),
-    )
-
-
-# --- payloads of the record kinds -------------------------------------------------
-
-ECG_HEAD = struct.Struct("<HH")  # sample rate (Hz), sample count; then int16 LE samples (µV)
-
-
-def encode_ecg(sample_rate_hz: int, samples_uv: Iterable[int]) -> bytes:
-    values = [max(-32768, min(32767, int(v))) for v in samples_uv]
-    return ECG_HEAD.pack(sample_rate_hz, len(values)) + struct.pack(f"<{len(values)}h", *values)
-
-
-def decode_ecg(payload: bytes) -> tuple[int, list[int]]:
-    if len(payload) < ECG_HEAD.size:
-        raise ProtocolError("malformed_frame", "ECG payload shorter than its header")
-    rate, count = ECG_HEAD.unpack_from(payload)
-    if rate == 0 or len(payload) != ECG_HEAD.size + 2 * count:
-        raise ProtocolError("malformed_frame", "ECG sample count does not match the payload")
-    return rate, list(struct.unpack_from(f"<{count}h", payload, ECG_HEAD.size))
-
-
-def encode_json(value: dict[str, Any]) -> bytes:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def decode_json(payload: bytes) -> dict[str, Any]:
-    try:
-        value = json.loads(payload)
-    except (UnicodeDecodeError, ValueError):
-        raise ProtocolError("malformed_frame", "payload is not JSON") from None
-    if not isinstance(value, dict):
-        raise ProtocolError("malformed_frame", "payload is not a JSON object")
-    return value
-
+from ems_contracts.frames import Frame, Kind
 
 # --- fan-out policy ---------------------------------------------------------------
 
@@ -384,7 +230,3 @@ class Registry:
 
     def __iter__(self) -> Iterator[Room]:
         return iter(list(self.rooms.values()))
-
-
-def error_event(code: str, detail: str = "", **extra: Any) -> str:
-    return json.dumps({"type": "error", "code": code, "detail": detail, **extra})

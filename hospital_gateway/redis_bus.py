@@ -3,8 +3,9 @@
 Several relays run behind one address; a tablet publishes to one of them and
 ER viewers may land on any other. The relay that holds the publisher forwards
 every frame to ``<prefix>stream:<transport>``; a relay with viewers of that
-transport subscribes to it. Control messages (a keyframe request from a relay
-whose viewer waits for one) go the other way on ``<prefix>ctl:<transport>``.
+transport subscribes to it. Control messages (``ems_contracts.control``: a
+keyframe request from a relay whose viewer waits for one, a relay announcing it
+holds the publisher now) go the other way on ``<prefix>ctl:<transport>``.
 Transport updates from the API (``ems.events``) trigger an immediate re-check
 of the viewers' authorisation.
 
@@ -28,11 +29,12 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from ems.events import CHANNEL as EVENTS_CHANNEL
+from ems_contracts import control
 
 log = logging.getLogger("hospital_gateway.redis")
 
 FrameHandler = Callable[[int, bytes], None]
-ControlHandler = Callable[[int, dict[str, Any]], None]
+ControlHandler = Callable[[int, control.Message], None]
 UpdateHandler = Callable[[int], None]
 
 # Events from the API that may change who can see a transport.
@@ -144,8 +146,8 @@ class RedisBus:
         self._out.append((channel, self.origin + raw))
         self._out_ready.set()
 
-    def publish_control(self, transport_id: int, message: dict[str, Any]) -> None:
-        data = self.origin + json.dumps(message).encode()
+    def publish_control(self, transport_id: int, message: control.Message) -> None:
+        data = self.origin + message.to_json().encode()
         self._out.append((self.control_channel(transport_id), data))
         self._out_ready.set()
 
@@ -230,4 +232,4 @@ class RedisBus:
         elif kind == "ctl":
             # Another relay has viewers of this stream now: publish its video again.
             self._unheard_until.pop(self.stream_channel(int(tid_text)), None)
-            self.on_control(int(tid_text), json.loads(body))
+            self.on_control(int(tid_text), control.parse_control(body))

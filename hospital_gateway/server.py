@@ -1,4 +1,5 @@
-"""The relay: a thin ``websockets`` asyncio server around ``hospital_gateway.protocol``.
+"""The relay: a thin ``websockets`` asyncio server around ``hospital_gateway.protocol``
+(rooms and fan-out) and the formats of ``ems_contracts`` (frames, control messages).
 
     ws://relay/v1/transports/<id>/publish   the ambulance tablet (one per transport)
     ws://relay/v1/transports/<id>/view      ER staff and dispatchers
@@ -45,7 +46,18 @@ from ems.config import Config
 from ems.db import Database
 from ems.events import CHANNEL as EVENTS_CHANNEL
 from ems.vitals import service as vitals
-from ems.vitals.schemas import StreamNote, VitalsPayload
+from ems_contracts import control
+from ems_contracts.frames import (
+    HEADER_SIZE,
+    MAX_FRAME,
+    Frame,
+    Kind,
+    ProtocolError,
+    decode_ecg,
+    decode_frame,
+    decode_json,
+)
+from ems_contracts.vitals import StreamNote, VitalsPayload
 from hospital_gateway.auth import (
     DEFAULT_RECORD_GRACE_S,
     GRACE_EXPIRED,
@@ -56,19 +68,7 @@ from hospital_gateway.auth import (
 )
 from hospital_gateway.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from hospital_gateway.metrics import RelayMetrics
-from hospital_gateway.protocol import (
-    MAX_FRAME,
-    Frame,
-    Kind,
-    ProtocolError,
-    Push,
-    Registry,
-    ViewerQueue,
-    decode_ecg,
-    decode_frame,
-    decode_json,
-    error_event,
-)
+from hospital_gateway.protocol import Push, Registry, ViewerQueue
 
 log = logging.getLogger("hospital_gateway")
 
@@ -229,7 +229,11 @@ class Relay:
             return _response(http.HTTPStatus.OK, self.metrics.render(self), METRICS_CONTENT_TYPE)
         if path in STATIC_FILES:
             name, ctype = STATIC_FILES[path]
-            return _response(http.HTTPStatus.OK, (STATIC / name).read_bytes(), ctype)
+            resp = _response(http.HTTPStatus.OK, (STATIC / name).read_bytes(), ctype)
+            # The ER page (the server's origin) imports viewer.js as a module: a
+            # cross-origin module script needs CORS. The file is public code.
+            resp.headers["Access-Control-Allow-Origin"] = "*"
+            return resp
         if request.headers.get("Upgrade", "").lower() != "websocket":
             return connection.respond(http.HTTPStatus.NOT_FOUND, "not found\n")
         if not PATH.match(path):
@@ -252,7 +256,7 @@ class Relay:
             )
         except Refused as exc:
             with contextlib.suppress(ConnectionClosed):
-                await ws.send(error_event(exc.code, exc.detail))
+                await ws.send(control.Error(code=exc.code, detail=exc.detail).to_json())
                 await ws.close(CLOSE_POLICY, exc.code)
             return
         except ConnectionClosed:
@@ -261,20 +265,20 @@ class Relay:
             # The database is unreachable: the client retries later (1013), maybe elsewhere.
             log.exception("authorisation failed")
             with contextlib.suppress(ConnectionClosed):
-                await ws.send(error_event("relay_unavailable", "try again shortly"))
+                await ws.send(
+                    control.Error(code="relay_unavailable", detail="try again shortly").to_json()
+                )
                 await ws.close(CLOSE_TRY_AGAIN, "relay_unavailable")
             return
         client = Client(next(self._ids), ws, transport_id, grant, token, access=grant.access)
-        welcome: dict[str, Any] = {
-            "type": "welcome",
-            "transport_id": transport_id,
-            "side": side.value,
-            "role": grant.principal.role.value,
-        }
-        if side is Side.PUBLISH:
+        welcome = control.Welcome(
+            transport_id=transport_id,
+            side=side.value,
+            role=grant.principal.role.value,
             # "records": the transport ended; the tablet sends its queued records only.
-            welcome["scope"] = self.authz.scope(grant.access).value
-        await ws.send(json.dumps(welcome))
+            scope=self.authz.scope(grant.access).value if side is Side.PUBLISH else None,
+        )
+        await ws.send(welcome.to_json())
         if side is Side.PUBLISH:
             await self._publish(client)
         else:
@@ -293,15 +297,12 @@ class Relay:
         except TimeoutError:
             raise Refused("unauthenticated", "send a hello message with a token") from None
         try:
-            hello = json.loads(first)
-        except (TypeError, ValueError):
-            hello = None
-        if not isinstance(hello, dict) or hello.get("type") != "hello":
+            hello = control.parse_control(first)
+        except control.ControlError as exc:
+            raise Refused("unauthenticated", f"the first message must be a hello: {exc}") from None
+        if not isinstance(hello, control.Hello):
             raise Refused("unauthenticated", "the first message must be a hello with a token")
-        token = hello.get("token")
-        if not isinstance(token, str) or not token:
-            raise Refused("unauthenticated", "the hello message carries no token")
-        return token
+        return hello.token
 
     # --- publishing -------------------------------------------------------------
 
@@ -317,7 +318,7 @@ class Relay:
         if self.bus is not None:
             await self.bus.serve(tid)
             # A relay that still holds an older link of this publisher drops it.
-            self.bus.publish_control(tid, {"type": "publisher_here"})
+            self.bus.publish_control(tid, control.PublisherHere())
             await self._sync_watch(tid)
         records: asyncio.Queue[tuple[Frame, bytes, vitals.Record]] = asyncio.Queue()
         writer = asyncio.create_task(self._store_loop(client, records))
@@ -333,12 +334,14 @@ class Relay:
                     self._check_scope(client, frame)
                     record = _parse_record(frame) if frame.kind.is_record else None
                 except ProtocolError as exc:
-                    await client.ws.send(error_event(exc.code, exc.detail, seq=_seq_of(message)))
+                    error = control.Error(code=exc.code, detail=exc.detail, seq=_seq_of(message))
+                    await client.ws.send(error.to_json())
                     continue
                 if record is not None:
                     if records.qsize() >= MAX_UNACKED:
                         # Not acknowledged: the tablet keeps it and sends it again.
-                        await client.ws.send(error_event("busy", "too many unacknowledged"))
+                        busy = control.Error(code="busy", detail="too many unacknowledged")
+                        await client.ws.send(busy.to_json())
                         continue
                     records.put_nowait((frame, bytes(message), record))
                 else:
@@ -369,13 +372,11 @@ class Relay:
             raise ProtocolError(f"transport_{access.status}", "the transport ended: records only")
 
     async def _publisher_text(self, client: Client, message: str) -> None:
+        # A publisher has nothing to say in text yet: a valid message is ignored.
         try:
-            msg = json.loads(message)
-        except ValueError:
-            await client.ws.send(error_event("malformed_message", "not JSON"))
-            return
-        if not isinstance(msg, dict):
-            await client.ws.send(error_event("malformed_message", "not a JSON object"))
+            control.parse_control(message)
+        except control.ControlError as exc:
+            await client.ws.send(control.Error(code=exc.code, detail=exc.detail).to_json())
 
     async def _store_loop(
         self, client: Client, records: asyncio.Queue[tuple[Frame, bytes, vitals.Record]]
@@ -397,7 +398,8 @@ class Relay:
                     # Not acknowledged: the tablet keeps the records and we retry.
                     log.warning("storing records failed", extra={"error": type(exc).__name__})
                     with contextlib.suppress(ConnectionClosed):
-                        await client.ws.send(error_event("storage_unavailable", "retrying"))
+                        unavailable = control.Error(code="storage_unavailable", detail="retrying")
+                        await client.ws.send(unavailable.to_json())
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, 5.0)
             stored = set(result.stored)
@@ -405,9 +407,7 @@ class Relay:
             for frame, raw, _ in batch:
                 if frame.seq in stored:
                     self._deliver(tid, frame, raw, local_origin=True)
-            await client.ws.send(
-                json.dumps({"type": "ack", "seqs": [frame.seq for frame, _, _ in batch]})
-            )
+            await client.ws.send(control.Ack(seqs=[frame.seq for frame, _, _ in batch]).to_json())
 
     def _store(
         self, transport_id: int, user_id: int, records: list[vitals.Record]
@@ -449,9 +449,9 @@ class Relay:
         self._last_keyframe_request[tid] = now
         publisher = self.publishers.get(tid)
         if publisher is not None:
-            self._spawn(_send_quietly(publisher.ws, '{"type":"keyframe_request"}'))
+            self._spawn(_send_quietly(publisher.ws, control.KeyframeRequest().to_json()))
         elif self.bus is not None:
-            self.bus.publish_control(tid, {"type": "keyframe_request"})
+            self.bus.publish_control(tid, control.KeyframeRequest())
 
     def _on_bus_frame(self, tid: int, raw: bytes) -> None:
         try:
@@ -460,11 +460,11 @@ class Relay:
             return
         self._deliver(tid, frame, raw, local_origin=False)
 
-    def _on_bus_control(self, tid: int, message: dict[str, Any]) -> None:
-        if message.get("type") == "keyframe_request" and tid in self.publishers:
+    def _on_bus_control(self, tid: int, message: control.Message) -> None:
+        if isinstance(message, control.KeyframeRequest) and tid in self.publishers:
             self._last_keyframe_request.pop(tid, None)
             self.request_keyframe(tid)
-        elif message.get("type") == "publisher_here" and tid in self.publishers:
+        elif isinstance(message, control.PublisherHere) and tid in self.publishers:
             # The tablet reconnected to another relay before its old link here
             # timed out: close the old one, so that this relay's viewers take the
             # frames from the bus again.
@@ -496,8 +496,15 @@ class Relay:
         try:
             async for message in client.ws:
                 if isinstance(message, bytes):
-                    await client.ws.send(error_event("viewers_cannot_publish", "read-only"))
-                elif '"keyframe_request"' in message:
+                    refused = control.Error(code="viewers_cannot_publish", detail="read-only")
+                    await client.ws.send(refused.to_json())
+                    continue
+                try:
+                    msg = control.parse_control(message)
+                except control.ControlError as exc:
+                    await client.ws.send(control.Error(code=exc.code, detail=exc.detail).to_json())
+                    continue
+                if isinstance(msg, control.KeyframeRequest):
                     self.request_keyframe(tid)
         except ConnectionClosed:
             pass
@@ -582,7 +589,8 @@ class Relay:
             "stream access revoked",
             extra={"transport_id": client.transport_id, "user_id": client.grant.principal.user_id},
         )
-        await _send_quietly(client.ws, error_event(code, "your access to this stream ended"))
+        revoked = control.Error(code=code, detail="your access to this stream ended")
+        await _send_quietly(client.ws, revoked.to_json())
         await client.ws.close(CLOSE_POLICY, code)
 
     # --- feedback to publishers -----------------------------------------------
@@ -596,10 +604,8 @@ class Relay:
                     continue
                 viewers, congested = room.congestion()
                 room.reset_counters()
-                await _send_quietly(
-                    publisher.ws,
-                    json.dumps({"type": "feedback", "viewers": viewers, "congested": congested}),
-                )
+                feedback = control.Feedback(viewers=viewers, congested=congested)
+                await _send_quietly(publisher.ws, feedback.to_json())
 
 
 def _parse_record(frame: Frame) -> vitals.Record:
@@ -621,7 +627,7 @@ def _parse_record(frame: Frame) -> vitals.Record:
 
 def _seq_of(message: bytes) -> int | None:
     try:
-        return decode_frame(message).seq if len(message) >= 32 else None
+        return decode_frame(message).seq if len(message) >= HEADER_SIZE else None
     except ProtocolError:
         return int.from_bytes(message[12:20], "big") if len(message) >= 20 else None
 

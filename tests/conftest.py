@@ -109,3 +109,30 @@ def session(app: Flask) -> Iterator[Any]:
 
 
 from tests.factories import *  # noqa: E402, F403
+
+
+# The fast lane (`make check`) runs the unit tests: those that need no database, no
+# browser and no process rig. Everything runs in `make test`.
+SLOW = (
+    "tests/browser/",
+    "tests/hold/test_demo.py",
+    "tests/hold/test_faults.py",
+    "tests/ems/test_schemathesis.py",
+    "tests/ems/test_seed.py",
+    "tests/packaging/",
+    "tests/test_layers.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        path = item.path.as_posix()
+        if any(f"/{p}" in path for p in SLOW):
+            item.add_marker(pytest.mark.slow)
+        fixtures = getattr(item, "fixturenames", ())
+        if not (
+            "db_url" in fixtures
+            or item.get_closest_marker("slow")
+            or item.get_closest_marker("browser")
+        ):
+            item.add_marker(pytest.mark.unit)

@@ -1,31 +1,16 @@
-"""Demo data: synthetic patients with realistic Japanese histories, their issued
-cards, and a device certificate for every unit's tablet.
+"""Demo data of the record store: synthetic patients with realistic Japanese
+histories, as FHIR R4 Bundles.
 
-Every person here is invented. The PINs are printed for the demo (1234, except
-one card with 4321 so that a wrong-PIN demonstration is easy to stage).
+Every person here is invented. The server's own seed does not load them: the mock
+issuer's demo (``python -m card_issuer seed-demo``) stores them and issues their
+cards, and tests use them as sample records.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
-
-import click
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
-
-from ems.cards import pki, service
-from ems.cards.models import Card, Device
-from ems.cards.records import RecordCipher
-from ems.cards.tokens import CardStore, card_store_dir
-from ems.config import Config
-from ems.fleet.models import Unit
-
-DEMO_PIN = "1234"
-ODD_PIN = "4321"
 
 
 def _cc(text: str, system: str = "", code: str = "") -> dict[str, Any]:
@@ -311,67 +296,3 @@ def demo_bundles() -> list[dict[str, Any]]:
             encounters=[(_recent(150), "AMB", "アレルギー外来", "こども医療センター")],
         ),
     ]
-
-
-@dataclass
-class DemoReport:
-    pki_dir: str
-    store_dir: str
-    cards: list[tuple[str, int, str, str]] = field(
-        default_factory=list
-    )  # serial, patient, name, PIN
-    devices: list[tuple[str, str]] = field(default_factory=list)  # name, directory
-    skipped_cards: bool = False
-
-
-def seed(*, session: Session, config: Config) -> DemoReport:
-    """Create the CAs if missing, the demo patients with their cards, and the tablets'
-    device certificates. Running it again adds nothing already there."""
-    pki_dir = Path(config.PKI_DIR)
-    pki.init_ca(pki_dir)
-    store = CardStore(card_store_dir(config))
-    report = DemoReport(pki_dir=str(pki_dir), store_dir=str(store.directory))
-    cipher = RecordCipher(config.RECORD_ENCRYPTION_KEY)
-    if session.scalar(select(func.count(Card.id))):
-        report.skipped_cards = True
-    else:
-        for i, b in enumerate(demo_bundles()):
-            patient = service.create_patient(session=session, cipher=cipher, bundle=b)
-            pin = ODD_PIN if i == 4 else DEMO_PIN
-            card = service.issue_card(
-                session=session,
-                pki_dir=str(pki_dir),
-                store=store,
-                patient_id=patient.id,
-                pin=pin,
-                serial=f"MNDEMO{i + 1:04d}",
-            )
-            name = b["entry"][0]["resource"]["name"][0]["text"]
-            report.cards.append((card.serial, patient.id, name, pin))
-    devices_dir = pki_dir.parent / "devices"
-    for unit in session.scalars(select(Unit).order_by(Unit.id)):
-        name = f"tablet-unit-{unit.id}"
-        if session.scalar(select(Device.id).where(Device.name == name)) is not None:
-            continue
-        out = devices_dir / f"unit-{unit.id}"
-        service.issue_device(
-            session=session, pki_dir=str(pki_dir), unit_id=unit.id, name=name, out_dir=str(out)
-        )
-        report.devices.append((name, str(out)))
-    return report
-
-
-def print_report(report: DemoReport) -> None:
-    click.echo(f"card PKI: {report.pki_dir}")
-    click.echo(f"cards (SoftHSM2 tokens): {report.store_dir}")
-    if report.skipped_cards:
-        click.echo("demo cards already issued")
-    for serial, patient_id, name, pin in report.cards:
-        click.echo(f"  card {serial}  patient {patient_id:>3}  {name}  PIN {pin}")
-    for name, directory in report.devices:
-        click.echo(f"  tablet {name}: {directory}")
-    if report.cards:
-        click.echo(
-            "read a card on a tablet: ems-ambulance card identify --transport N "
-            f"--softhsm-conf {Path(report.store_dir) / 'softhsm2.conf'} --token SERIAL"
-        )

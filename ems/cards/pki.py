@@ -1,14 +1,17 @@
-"""The mock public key infrastructure of the My Number card (a stand-in for J-LIS's JPKI).
+"""The server's side of the mock My Number card PKI (a stand-in for J-LIS's JPKI):
+verifying what a card or a tablet presents.
 
 A root CA signs two issuing CAs: one for the cards' user-authentication
-certificates, one for the ambulance tablets' device certificates. Everything
-lives in ``Config.PKI_DIR`` as PEM files; private keys are written 0600.
+certificates, one for the ambulance tablets' device certificates. They are run by
+the mock issuer (``card_issuer``, a separate tool), which keeps every private key;
+``Config.PKI_DIR`` holds only what it publishes: the three CA certificates and the
+two CRLs. Nothing here reads or writes a key.
 
-``TrustAnchors`` is the server's side: it loads the public material, refreshes
-the CRLs when their files change and verifies a presented certificate, giving
-each failure its own stable error code. Path validation itself is done by
-cryptography's X.509 verification API; the pre-checks only exist so that a
-user learns *why* a certificate was refused.
+``TrustAnchors`` loads that public material, refreshes the CRLs when their files
+change (and refuses once one is past its next update) and verifies a presented
+certificate, giving each failure its own stable error code. Path validation itself
+is done by cryptography's X.509 verification API; the pre-checks only exist so that
+a user learns *why* a certificate was refused.
 """
 
 from __future__ import annotations
@@ -16,17 +19,14 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
-import json
-import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from cryptography.x509.verification import (
     Criticality,
     ExtensionPolicy,
@@ -41,9 +41,6 @@ ROOT = "root"
 CARD_CA = "card-ca"
 DEVICE_CA = "device-ca"
 CA_NAMES = (ROOT, CARD_CA, DEVICE_CA)
-CARD_CERT_YEARS = 5  # JPKI user-authentication certificates live about five years
-DEVICE_CERT_YEARS = 3
-CRL_VALID_DAYS = 30
 MAX_CERT_BYTES = 8 * 1024
 MAX_SIGNATURE_BYTES = 1024
 
@@ -115,258 +112,32 @@ def cert_serial_hex(cert: x509.Certificate) -> str:
     return format(cert.serial_number, "x")
 
 
-# --- files -----------------------------------------------------------------------------
-
-
-def _write_private(path: Path, key: rsa.RSAPrivateKey) -> None:
-    data = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+# --- the published trust anchors -----------------------------------------------------
+# The issuer (``python -m card_issuer``) keeps the keys; it copies into PKI_DIR only
+# these certificates and the CRLs it signs. The server opens nothing else there.
 
 
 def cert_path(pki_dir: Path, name: str) -> Path:
     return pki_dir / f"{name}.pem"
 
 
-def key_path(pki_dir: Path, name: str) -> Path:
-    return pki_dir / f"{name}.key"
-
-
 def crl_path(pki_dir: Path, ca: str) -> Path:
     return pki_dir / f"{ca}.crl.pem"
+
+
+def published_files(pki_dir: Path) -> list[Path]:
+    """Everything the server reads from PKI_DIR: the CA certificates and the CRLs."""
+    return [cert_path(pki_dir, n) for n in CA_NAMES] + [
+        crl_path(pki_dir, ca) for ca in (CARD_CA, DEVICE_CA)
+    ]
 
 
 def load_cert_file(path: Path) -> x509.Certificate:
     return x509.load_pem_x509_certificate(path.read_bytes())
 
 
-def load_key_file(path: Path) -> rsa.RSAPrivateKey:
-    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    assert isinstance(key, rsa.RSAPrivateKey)
-    return key
-
-
 def ca_exists(pki_dir: Path) -> bool:
     return all(cert_path(pki_dir, n).exists() for n in CA_NAMES)
-
-
-# --- issuing ---------------------------------------------------------------------------
-
-
-def _ski(key: rsa.RSAPublicKey) -> x509.SubjectKeyIdentifier:
-    return x509.SubjectKeyIdentifier.from_public_key(key)
-
-
-def _ca_cert(
-    *,
-    subject: x509.Name,
-    key: rsa.RSAPrivateKey,
-    issuer: x509.Name,
-    issuer_key: rsa.RSAPrivateKey,
-    years: int,
-    path_length: int | None,
-    now: dt.datetime,
-) -> x509.Certificate:
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(issuer)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=365 * years))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=False,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(_ski(key.public_key()), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()),
-            critical=False,
-        )
-    )
-    return builder.sign(issuer_key, hashes.SHA256())
-
-
-def _name(cn: str) -> x509.Name:
-    return x509.Name(
-        [
-            x509.NameAttribute(NameOID.COUNTRY_NAME, "JP"),
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "EMS mock JPKI"),
-            x509.NameAttribute(NameOID.COMMON_NAME, cn),
-        ]
-    )
-
-
-def init_ca(pki_dir: Path, *, now: dt.datetime | None = None) -> bool:
-    """Create the root and both issuing CAs, with empty CRLs. False if they exist."""
-    if ca_exists(pki_dir):
-        return False
-    now = now or dt.datetime.now(dt.UTC)
-    pki_dir.mkdir(parents=True, exist_ok=True)
-    root_name = _name("EMS mock JPKI Root CA")
-    root_key = _write_ca(pki_dir, ROOT, subject=root_name, years=20, path_length=1, now=now)
-    for name, cn in (
-        (CARD_CA, "EMS mock JPKI User Authentication CA"),
-        (DEVICE_CA, "EMS Ambulance Device CA"),
-    ):
-        _write_ca(
-            pki_dir,
-            name,
-            subject=_name(cn),
-            issuer=(root_name, root_key),
-            years=10,
-            path_length=0,
-            now=now,
-        )
-        write_crl(pki_dir, name, now=now)
-    return True
-
-
-def _write_ca(
-    pki_dir: Path,
-    name: str,
-    *,
-    subject: x509.Name,
-    issuer: tuple[x509.Name, rsa.RSAPrivateKey] | None = None,
-    years: int,
-    path_length: int,
-    now: dt.datetime,
-) -> rsa.RSAPrivateKey:
-    """A new CA key and certificate on disk; without ``issuer`` the CA signs itself."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    issuer_name, issuer_key = issuer or (subject, key)
-    cert = _ca_cert(
-        subject=subject,
-        key=key,
-        issuer=issuer_name,
-        issuer_key=issuer_key,
-        years=years,
-        path_length=path_length,
-        now=now,
-    )
-    _write_private(key_path(pki_dir, name), key)
-    _write_atomic(cert_path(pki_dir, name), cert.public_bytes(serialization.Encoding.PEM))
-    return key
-
-
-def default_key_usage() -> x509.KeyUsage:
-    return x509.KeyUsage(
-        digital_signature=True,
-        content_commitment=False,
-        key_encipherment=False,
-        data_encipherment=False,
-        key_agreement=False,
-        key_cert_sign=False,
-        crl_sign=False,
-        encipher_only=False,
-        decipher_only=False,
-    )
-
-
-def issue_leaf(
-    pki_dir: Path,
-    *,
-    ca: str,
-    public_key: rsa.RSAPublicKey,
-    common_name: str,
-    not_before: dt.datetime | None = None,
-    not_after: dt.datetime | None = None,
-    key_usage: x509.KeyUsage | None = None,
-) -> x509.Certificate:
-    """A user-authentication (``ca=CARD_CA``) or device (``ca=DEVICE_CA``) certificate.
-
-    The subject carries only an identifier: like JPKI's, it names no person."""
-    ca_cert = load_cert_file(cert_path(pki_dir, ca))
-    ca_key = load_key_file(key_path(pki_dir, ca))
-    now = dt.datetime.now(dt.UTC)
-    years = CARD_CERT_YEARS if ca == CARD_CA else DEVICE_CERT_YEARS
-    not_before = not_before or now - dt.timedelta(minutes=5)
-    not_after = not_after or now + dt.timedelta(days=365 * years)
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
-        .issuer_name(ca_cert.subject)
-        .public_key(public_key)
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(not_before)
-        .not_valid_after(not_after)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(key_usage or default_key_usage(), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
-        .add_extension(_ski(public_key), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(
-                ca_key.public_key(),
-            ),
-            critical=False,
-        )
-    )
-    return builder.sign(ca_key, hashes.SHA256())
-
-
-# --- revocation ------------------------------------------------------------------------
-
-
-def _revoked_list_path(pki_dir: Path, ca: str) -> Path:
-    return pki_dir / f"{ca}.revoked.json"
-
-
-def revoke(pki_dir: Path, *, ca: str, serial_number: int, at: dt.datetime | None = None) -> None:
-    """Add a certificate to the CA's revocation list and publish a new CRL."""
-    path = _revoked_list_path(pki_dir, ca)
-    revoked: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
-    revoked.setdefault(format(serial_number, "x"), (at or dt.datetime.now(dt.UTC)).isoformat())
-    _write_atomic(path, json.dumps(revoked, indent=1, sort_keys=True).encode())
-    write_crl(pki_dir, ca)
-
-
-def write_crl(
-    pki_dir: Path, ca: str, *, now: dt.datetime | None = None
-) -> x509.CertificateRevocationList:
-    now = now or dt.datetime.now(dt.UTC)
-    ca_cert = load_cert_file(cert_path(pki_dir, ca))
-    ca_key = load_key_file(key_path(pki_dir, ca))
-    path = _revoked_list_path(pki_dir, ca)
-    revoked: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
-    builder = (
-        x509.CertificateRevocationListBuilder()
-        .issuer_name(ca_cert.subject)
-        .last_update(now - dt.timedelta(minutes=1))
-        .next_update(now + dt.timedelta(days=CRL_VALID_DAYS))
-    )
-    for serial_hex, at in sorted(revoked.items()):
-        builder = builder.add_revoked_certificate(
-            x509.RevokedCertificateBuilder()
-            .serial_number(int(serial_hex, 16))
-            .revocation_date(dt.datetime.fromisoformat(at))
-            .build()
-        )
-    crl = builder.sign(ca_key, hashes.SHA256())
-    _write_atomic(crl_path(pki_dir, ca), crl.public_bytes(serialization.Encoding.PEM))
-    return crl
 
 
 # --- verification ----------------------------------------------------------------------
@@ -382,8 +153,15 @@ _EE_POLICY = ExtensionPolicy.webpki_defaults_ee().may_be_present(
 
 @dataclass
 class _Crl:
-    mtime_ns: int
+    stamp: tuple[int, int, int]
     crl: x509.CertificateRevocationList
+
+
+def _file_stamp(path: Path) -> tuple[int, int, int]:
+    """What tells a republished file from the last one read: the issuer replaces it
+    with a new file (new inode), and mtime alone can repeat within a clock tick."""
+    st = path.stat()
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
 
 
 @dataclass
@@ -401,7 +179,8 @@ class TrustAnchors:
     def load(cls, pki_dir: Path) -> TrustAnchors:
         if not ca_exists(pki_dir):
             raise EmsError(
-                "the card PKI is not set up; run `ems cards init-ca`",
+                "the card PKI is not set up: the issuer publishes its certificates and CRLs "
+                "here (`python -m card_issuer init-ca --publish-to PKI_DIR`)",
                 code="pki_not_configured",
                 status=503,
             )
@@ -412,32 +191,46 @@ class TrustAnchors:
             device_ca=load_cert_file(cert_path(pki_dir, DEVICE_CA)),
         )
 
-    def crl(self, ca: str) -> x509.CertificateRevocationList:
-        """The CA's current CRL, re-read whenever its file changed (the issuing side
-        rewrites it atomically on every revocation)."""
+    def crl(self, ca: str, *, now: dt.datetime | None = None) -> x509.CertificateRevocationList:
+        """The CA's current CRL, re-read whenever its file changed (the issuer publishes
+        it atomically after every revocation). One past its next update is refused: a
+        revocation the server has not heard of must not pass as "not revoked"."""
         path = crl_path(self.pki_dir, ca)
         try:
-            mtime = path.stat().st_mtime_ns
+            stamp = _file_stamp(path)
         except FileNotFoundError:
             raise CardAuthRefused(
                 "the revocation list is missing", code="revocation_unknown", status=503
             ) from None
         cached = self._crls.get(ca)
-        if cached is not None and cached.mtime_ns == mtime:
-            return cached.crl
-        with self._lock:
+        if cached is None or cached.stamp != stamp:
+            with self._lock:
+                cached = _Crl(stamp=stamp, crl=self._load_crl(path, ca))
+                self._crls[ca] = cached
+        next_update = cached.crl.next_update_utc
+        if next_update is None or (now or dt.datetime.now(dt.UTC)) > next_update:
+            raise CardAuthRefused(
+                "the revocation list is out of date; the issuer must publish a fresh one",
+                code="revocation_unknown",
+                status=503,
+            )
+        return cached.crl
+
+    def _load_crl(self, path: Path, ca: str) -> x509.CertificateRevocationList:
+        try:
             crl = x509.load_pem_x509_crl(path.read_bytes())
-            issuer = self.card_ca if ca == CARD_CA else self.device_ca
-            pub = issuer.public_key()
-            assert isinstance(pub, rsa.RSAPublicKey)
-            if not crl.is_signature_valid(pub):
-                raise CardAuthRefused(
-                    "the revocation list's signature is invalid",
-                    code="revocation_unknown",
-                    status=503,
-                )
-            self._crls[ca] = _Crl(mtime_ns=mtime, crl=crl)
-            return crl
+        except ValueError:
+            crl = None
+        issuer = self.card_ca if ca == CARD_CA else self.device_ca
+        pub = issuer.public_key()
+        assert isinstance(pub, rsa.RSAPublicKey)
+        if crl is None or crl.issuer != issuer.subject or not crl.is_signature_valid(pub):
+            raise CardAuthRefused(
+                "the revocation list is unreadable or its signature is invalid",
+                code="revocation_unknown",
+                status=503,
+            )
+        return crl
 
     def verify(
         self, cert: x509.Certificate, *, ca: str, now: dt.datetime | None = None
@@ -479,7 +272,8 @@ class TrustAnchors:
             raise CardAuthRefused(
                 f"the {what} does not chain to the trusted root", code=untrusted
             ) from None
-        if self.crl(ca).get_revoked_certificate_by_serial_number(cert.serial_number) is not None:
+        revoked = self.crl(ca, now=now).get_revoked_certificate_by_serial_number(cert.serial_number)
+        if revoked is not None:
             raise CardAuthRefused(f"the {what} has been revoked", code="certificate_revoked")
         return cert
 
@@ -503,7 +297,7 @@ def trust_anchors(pki_dir: str | Path) -> TrustAnchors:
     path = Path(pki_dir).resolve()
     try:
         # Re-created CAs (a new root in the same directory) must not stay trusted from memory.
-        key = f"{path}:{cert_path(path, ROOT).stat().st_mtime_ns}"
+        key = f"{path}:{_file_stamp(cert_path(path, ROOT))}"
     except FileNotFoundError:
         key = str(path)
     anchors = _ANCHORS.get(key)

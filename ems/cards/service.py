@@ -12,6 +12,10 @@ carries the lower assurance and waits for an administrator's review.
 
 Record reads are open only to the crew that verified the card and to ER staff of
 the hospital that accepted the transport. Every read is audited with the patient.
+
+Cards and tablets are issued by the mock issuer (``card_issuer``, a tool beside the
+server), which registers each certificate here (``register_card``,
+``register_device``); revocations reach the server in the CRLs it publishes.
 """
 
 from __future__ import annotations
@@ -141,7 +145,11 @@ def _require_patient(*, session: Session, patient_id: int) -> None:
 def register_card(
     *, session: Session, patient_id: int, serial: str, cert: x509.Certificate
 ) -> Card:
+    """Link an issued card's certificate to its patient (the issuer calls this: the
+    stand-in for the online qualification system's register of certificates)."""
     _require_patient(session=session, patient_id=patient_id)
+    if session.scalar(select(Card.id).where(Card.serial == serial)) is not None:
+        raise Conflict(f"card {serial} is already registered", code="card_exists")
     card = Card(
         serial=serial,
         patient_id=patient_id,
@@ -154,28 +162,8 @@ def register_card(
     return card
 
 
-def card_by_serial(*, session: Session, serial: str) -> Card:
-    card = session.scalar(select(Card).where(Card.serial == serial))
-    if card is None:
-        raise NotFound(f"card {serial} is not registered", code="card_not_found")
-    return card
-
-
-def revoke_card(*, session: Session, serial: str, pki_dir: str) -> Card:
-    """Mark the card revoked and publish a new CRL that lists its certificate."""
-    from pathlib import Path
-
-    card = card_by_serial(session=session, serial=serial)
-    if card.status is CardStatus.REVOKED:
-        raise Conflict(f"card {serial} is already revoked", code="card_revoked")
-    card.status = CardStatus.REVOKED
-    card.revoked_at = utcnow()
-    pki.revoke(Path(pki_dir), ca=pki.CARD_CA, serial_number=int(card.cert_serial, 16))
-    session.flush()
-    return card
-
-
 def register_device(*, session: Session, name: str, unit_id: int, cert: x509.Certificate) -> Device:
+    """Register a tablet's device certificate to its unit (the issuer calls this)."""
     from ems.fleet.models import Unit
 
     if session.get(Unit, unit_id) is None:
@@ -291,6 +279,9 @@ def _known_card(*, session: Session, cert: x509.Certificate) -> Card:
     card = _card_for(session=session, cert=cert)
     if card is None:
         raise CardAuthRefused("the card is not registered with a patient", code="card_unknown")
+    # Revocation reaches the server in the issuer's CRL (checked before this); a row
+    # marked revoked in the register (by an operator, or by the former `ems cards revoke`)
+    # is refused as well.
     if card.status is CardStatus.REVOKED:
         raise CardAuthRefused(
             "the card has been revoked", code="certificate_revoked", patient_id=card.patient_id
@@ -818,87 +809,3 @@ def review_release(
     )
     session.flush()
     return release
-
-
-# --- issuance (the municipal office's side) ---------------------------------------------------
-
-
-def new_card_serial() -> str:
-    return "MN" + "".join(secrets.choice("0123456789") for _ in range(10))
-
-
-def issue_card(
-    *,
-    session: Session,
-    pki_dir: str,
-    store: Any,
-    patient_id: int,
-    pin: str,
-    serial: str | None = None,
-    not_before: dt.datetime | None = None,
-    not_after: dt.datetime | None = None,
-    key_usage: x509.KeyUsage | None = None,
-) -> Card:
-    """A new card for a patient: token and on-token key pair, certificate, registration.
-
-    ``store`` is an ``ems.cards.tokens.CardStore``; the validity and key-usage
-    overrides exist to manufacture bad cards for tests."""
-    from pathlib import Path
-
-    _require_patient(session=session, patient_id=patient_id)
-    serial = serial or new_card_serial()
-    public_key = store.create_card(serial, pin=pin)
-    cert = pki.issue_leaf(
-        Path(pki_dir),
-        ca=pki.CARD_CA,
-        public_key=public_key,
-        common_name=serial,
-        not_before=not_before,
-        not_after=not_after,
-        key_usage=key_usage,
-    )
-    ca_cert = pki.load_cert_file(pki.cert_path(Path(pki_dir), pki.CARD_CA))
-    store.store_certificate(serial, pin=pin, cert=cert, ca_cert=ca_cert)
-    return register_card(session=session, patient_id=patient_id, serial=serial, cert=cert)
-
-
-def issue_device(
-    *, session: Session, pki_dir: str, unit_id: int, name: str, out_dir: str
-) -> Device:
-    """A tablet's device key and certificate, written to ``out_dir`` (key 0600)."""
-    import os
-    from pathlib import Path
-
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    cert = pki.issue_leaf(
-        Path(pki_dir), ca=pki.DEVICE_CA, public_key=key.public_key(), common_name=name
-    )
-    device = register_device(session=session, name=name, unit_id=unit_id, cert=cert)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    fd = os.open(out / "device.key", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(
-            key.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
-        )
-    (out / "device.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    return device
-
-
-def revoke_device(*, session: Session, name: str, pki_dir: str) -> Device:
-    from pathlib import Path
-
-    device = session.scalar(select(Device).where(Device.name == name))
-    if device is None:
-        raise NotFound(f"device {name} is not registered", code="device_not_found")
-    if device.revoked_at is None:
-        device.revoked_at = utcnow()
-        pki.revoke(Path(pki_dir), ca=pki.DEVICE_CA, serial_number=int(device.cert_serial, 16))
-    session.flush()
-    return device

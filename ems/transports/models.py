@@ -11,6 +11,7 @@ from sqlalchemy import JSON, Enum, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ems.db import Base, UTCDateTime, utcnow
+from ems_contracts.timeline import TIMELINE_KINDS
 
 
 class TransportStatus(enum.StrEnum):
@@ -19,17 +20,8 @@ class TransportStatus(enum.StrEnum):
     CANCELLED = "cancelled"
 
 
-# FDMA intervals, in order: event kind -> Transport column.
-TIMELINE: tuple[tuple[str, str], ...] = (
-    ("call_received", "call_received_at"),
-    ("dispatched", "dispatched_at"),
-    ("arrived_scene", "arrived_scene_at"),
-    ("patient_contact", "patient_contact_at"),
-    ("loaded", "loaded_at"),
-    ("departed_scene", "departed_scene_at"),
-    ("arrived_hospital", "arrived_hospital_at"),
-    ("handover", "handover_at"),
-)
+# FDMA intervals, in order: event kind -> Transport column (each named after its kind).
+TIMELINE: tuple[tuple[str, str], ...] = tuple((kind, f"{kind}_at") for kind in TIMELINE_KINDS)
 
 
 class Transport(Base):

@@ -5,24 +5,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ems.hospitals.models import BedCategory
 from ems.hospitals.schemas import DbId, Timestamp
 from ems.transports.models import TransportStatus
-
-TimelineKind = Literal[
-    "call_received",
-    "dispatched",
-    "arrived_scene",
-    "patient_contact",
-    "loaded",
-    "departed_scene",
-    "arrived_hospital",
-    "handover",
-]
+from ems_contracts.timeline import TimelineKind
 
 DATA_MAX_BYTES = 4096
 

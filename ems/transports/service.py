@@ -45,13 +45,13 @@ from ems.transports.models import (
 from ems.transports.schemas import (
     Interval,
     IntervalStats,
-    TimelineKind,
     TimelineStep,
     TodayStats,
     TransportRead,
 )
+from ems_contracts.timeline import TIMELINE_KINDS, TimelineKind
 
-KINDS: tuple[str, ...] = tuple(kind for kind, _ in TIMELINE)
+KINDS: tuple[TimelineKind, ...] = TIMELINE_KINDS
 COLUMN: dict[str, str] = dict(TIMELINE)
 CLOCK_SKEW = dt.timedelta(minutes=1)
 BASELINE_CALL_TO_HOSPITAL_MIN = 39.3
@@ -155,7 +155,7 @@ def _seconds(a: dt.datetime | None, b: dt.datetime | None) -> float | None:
 
 def to_read(transport: Transport) -> TransportRead:
     stamps = [getattr(transport, col) for _, col in TIMELINE]
-    kinds: list[TimelineKind] = list(KINDS)  # type: ignore[arg-type]
+    kinds: list[TimelineKind] = list(KINDS)
     return TransportRead(
         id=transport.id,
         incident_id=transport.incident_id,
@@ -541,8 +541,8 @@ def stats_today(*, session: Session, now: dt.datetime | None = None) -> TodaySta
         else None,
         intervals=[
             IntervalStats(
-                start=KINDS[i],  # type: ignore[arg-type]
-                end=KINDS[i + 1],  # type: ignore[arg-type]
+                start=KINDS[i],
+                end=KINDS[i + 1],
                 mean_min=_mean(step),
                 n=len(step),
             )

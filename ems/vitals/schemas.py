@@ -1,4 +1,6 @@
-"""Bodies of the vitals endpoint and of the vitals frames the tablet sends."""
+"""Bodies of the vitals endpoint. The payloads of the vitals and note frames the
+tablet sends are the contracts' (``ems_contracts.vitals``), imported here for the
+server's code that validates them."""
 
 from __future__ import annotations
 
@@ -6,25 +8,8 @@ import datetime as dt
 
 from pydantic import BaseModel, ConfigDict, Field
 
-
-class VitalsPayload(BaseModel):
-    """One monitor reading as the tablet sends it; missing values are unknown."""
-
-    model_config = ConfigDict(extra="forbid")
-    hr: int | None = Field(default=None, ge=0, le=350)
-    spo2: int | None = Field(default=None, ge=0, le=100)
-    bp_sys: int | None = Field(default=None, ge=0, le=350)
-    bp_dia: int | None = Field(default=None, ge=0, le=300)
-    rr: int | None = Field(default=None, ge=0, le=120)
-    temp_c: float | None = Field(default=None, ge=20, le=46)
-
-
-class StreamNote(BaseModel):
-    """A crew note or event sent through the tablet's queue."""
-
-    model_config = ConfigDict(extra="forbid")
-    text: str = Field(default="", max_length=2000)
-    data: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
+from ems_contracts.vitals import StreamNote as StreamNote
+from ems_contracts.vitals import VitalsPayload as VitalsPayload
 
 
 class VitalsRead(BaseModel):

@@ -1,24 +1,54 @@
-"""The web pages of the dispatcher and the ER staff, the region map data they draw,
-and the live viewer module of the stream gateway served from our own origin.
+"""The web pages of the dispatcher and the ER staff, and the region map data they draw.
 
 Pages are server-rendered shells; their ES modules in ``static/js`` call the JSON API
-with the signed-in user's token and follow server-sent events. The paramedic tablet
-page is served by the ambulance's local service (``ambulance_client.agent``).
+with the signed-in user's token and follow server-sent events. The ER page loads the
+live viewer module from the stream relay's own origin (``relay_http_origin``), which the
+page's Content-Security-Policy must therefore name in ``script-src``. The paramedic
+tablet page is served by the ambulance's local service (``ambulance_client.agent``),
+from its own package.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
-from flask import Blueprint, Response, current_app, redirect, render_template, send_from_directory
+from flask import Blueprint, Response, current_app, redirect, render_template
 
 from ems.api import API_PREFIX, endpoint
+from ems.hospitals.models import DiversionStatus
+from ems.incidents.models import Urgency
 from ems.web.roads import DEMO_REGION, cached_region_geojson
 
 bp = Blueprint("web", __name__, template_folder="templates")
 
-GATEWAY_STATIC = Path(__file__).resolve().parents[2] / "hospital_gateway" / "static"
+# The ER's diversion choices from least to most restrictive (a test keeps this a
+# permutation of DiversionStatus).
+DIVERSION_ORDER = (
+    DiversionStatus.OPEN,
+    DiversionStatus.CATEGORY_DIVERSION,
+    DiversionStatus.CLOSED_TO_AMBULANCES,
+)
+HTTP_SCHEME = {"ws": "http", "wss": "https", "http": "http", "https": "https"}
+
+
+def relay_http_origin(relay_url: str) -> str:
+    """The relay's HTTP(S) origin for its WebSocket URL: ``wss://relay.example/x`` →
+    ``https://relay.example``. Empty for a URL this cannot read."""
+    parts = urlsplit(relay_url)
+    scheme = HTTP_SCHEME.get(parts.scheme.lower())
+    if not scheme or not parts.netloc:
+        return ""
+    return urlunsplit((scheme, parts.netloc, "", "", ""))
+
+
+def viewer_module_url(relay_url: str) -> str:
+    """Where the relay serves its viewer module (``/viewer/viewer.js``, under the path
+    the relay is published at)."""
+    origin = relay_http_origin(relay_url)
+    if not origin:
+        return ""
+    return f"{origin}{urlsplit(relay_url).path.rstrip('/')}/viewer/viewer.js"
 
 
 @bp.get("/")
@@ -33,18 +63,18 @@ def login() -> str:
 
 @bp.get("/dispatch")
 def dispatch() -> str:
-    return render_template("dispatch.html")
+    return render_template("dispatch.html", urgencies=[u.value for u in Urgency])
 
 
 @bp.get("/er")
 def er() -> str:
-    return render_template("er.html", relay_url=current_app.config.get("RELAY_URL", ""))
-
-
-@bp.get("/gateway/<path:filename>")
-def gateway_static(filename: str) -> Response:
-    """The stream viewer module, served same-origin so that the page's CSP allows it."""
-    return send_from_directory(GATEWAY_STATIC, filename, max_age=0)
+    relay_url = current_app.config.get("RELAY_URL", "")
+    return render_template(
+        "er.html",
+        relay_url=relay_url,
+        viewer_url=viewer_module_url(relay_url),
+        diversions=[d.value for d in DIVERSION_ORDER],
+    )
 
 
 @endpoint(

@@ -16,15 +16,18 @@ from ambulance_client.card import (
     fetch_record,
     identify_with_pin,
 )
+from card_issuer.ca import Issuer
+from card_issuer.tokens import CardStore
 from ems.cards import service
-from ems.cards.tokens import CardStore
 from tests.ems.cards import conftest as card_fixtures
 from tests.ems.cards.conftest import World
 from tests.ems.cards.helpers import PIN, IssuedCard, make_token_card
 
-# The card fixtures of the server tests: one PKI and card store, a transport with its crew.
+# The card fixtures of the server tests: the mock issuer and the server's PKI_DIR it
+# publishes to, a card store, a transport with its crew.
 app_config = card_fixtures.app_config
 card_pki = card_fixtures.card_pki
+issuer = card_fixtures.issuer
 card_store = card_fixtures.card_store
 good_card = card_fixtures.good_card
 world = card_fixtures.world
@@ -47,8 +50,8 @@ class ClientApi:
 
 
 @pytest.fixture(scope="module")
-def lock_card(card_pki: Path, card_store: CardStore) -> IssuedCard:
-    return make_token_card(card_pki, card_store, "MNLOCK0001")
+def lock_card(issuer: Issuer, card_store: CardStore) -> IssuedCard:
+    return make_token_card(issuer, card_store, "MNLOCK0001")
 
 
 def test_the_certificate_is_read_without_pin(good_card: IssuedCard) -> None:

@@ -12,7 +12,7 @@ from ambulance_client.encoder import (
     codec_string,
     decode_jpeg,
 )
-from hospital_gateway.protocol import Kind
+from ems_contracts.frames import Kind
 
 
 def test_h264_emits_one_decodable_frame_per_picture_starting_with_a_keyframe() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 
 from ambulance_client.monitor import SimulatedMonitor
-from ems.vitals.schemas import VitalsPayload
+from ems_contracts.vitals import VitalsPayload
 
 
 def test_the_ecg_beats_at_the_heart_rate() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ambulance_client.outbox import Outbox
-from hospital_gateway.protocol import Kind, decode_frame
+from ems_contracts.frames import Kind, decode_frame
 
 
 def test_records_stay_until_acknowledged_and_go_again_after_a_reconnect() -> None:

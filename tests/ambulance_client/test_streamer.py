@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 from flask import Flask
@@ -18,7 +18,8 @@ from ambulance_client.monitor import SimulatedMonitor
 from ambulance_client.streamer import StreamConfig, Streamer, StreamRefused
 from ems.db import Database
 from ems.vitals.models import EcgSegment, VitalSigns
-from hospital_gateway.protocol import Kind, decode_frame, encode_ecg, encode_json
+from ems_contracts import control
+from ems_contracts.frames import Kind, decode_frame, encode_ecg, encode_json
 from hospital_gateway.server import Relay
 from tests.hospital_gateway.conftest import (
     World,
@@ -267,3 +268,41 @@ def test_stopping_waits_for_the_capture_in_flight_before_anything_is_freed(
 
     run(scenario())
     assert not source.closed_while_reading
+
+
+class ScriptedRelay:
+    """The relay's side of one connection, as a list of text messages to receive."""
+
+    def __init__(self, messages: list[str]) -> None:
+        self.messages = messages
+
+    async def __aiter__(self) -> AsyncIterator[str]:
+        for message in self.messages:
+            yield message
+
+
+def test_the_streamer_acts_on_each_control_message_and_skips_what_it_cannot_read() -> None:
+    streamer = Streamer(StreamConfig("ws://relay.invalid", "token", 7))
+    stored, invalid, busy = (streamer.add_record(Kind.VITALS, b"{}") for _ in range(3))
+    for seq in (stored, invalid, busy):
+        streamer.outbox.mark_sent(seq)
+    streamer._force_keyframe = False
+    script = [
+        "not json",
+        '{"type":"from_a_newer_relay"}',
+        control.Ack(seqs=[stored]).to_json(),
+        control.Error(code="invalid_payload", detail="hr out of range", seq=invalid).to_json(),
+        control.Error(code="busy", seq=busy).to_json(),
+        control.KeyframeRequest().to_json(),
+        control.Feedback(viewers=2, congested=2).to_json(),
+        control.Error(code="transport_completed", detail="records only").to_json(),
+    ]
+    run(streamer._receive(ScriptedRelay(script)))  # type: ignore[arg-type]
+    assert len(streamer.outbox) == 1 and streamer.outbox.in_flight == 0  # busy: sent again
+    assert (streamer.outbox.acked, streamer.outbox.rejected) == (1, 1)
+    assert streamer._force_keyframe and streamer.records_only
+    assert streamer.stats.last_error == "transport_completed"
+    revoked = [control.Error(code="access_revoked", detail="your access ended").to_json()]
+    with pytest.raises(StreamRefused) as err:
+        run(streamer._receive(ScriptedRelay(revoked)))  # type: ignore[arg-type]
+    assert err.value.code == "access_revoked"

@@ -19,7 +19,7 @@ from ambulance_client.monitor import SimulatedMonitor
 from ambulance_client.streamer import StreamConfig, Streamer, StreamRefused
 from ems.db import Database
 from ems.vitals.models import EcgSegment, VitalSigns
-from hospital_gateway.protocol import Kind, encode_ecg, encode_json
+from ems_contracts.frames import Kind, encode_ecg, encode_json
 from hospital_gateway.server import Relay, RelaySettings
 from tests.ems.transports.scenario import Scene, dispatched_scene, walk_to
 from tests.factories import Api

@@ -3,7 +3,8 @@
 Starts the whole system (see ``tests.browser.system``), plays a short scenario so that
 the pages have something to show (calls, a dispatched unit, an identified patient, parallel
 hospital requests, one accepted with the stream running) and writes
-``screenshots/<page>-<lang>.png``.
+``screenshots/<page>-<lang>-<width>x<height>.png`` at the two laptop sizes the command
+centre and the ER use (1280×800 and 1366×768).
 """
 
 from __future__ import annotations
@@ -17,12 +18,12 @@ from tests.browser import flows
 from tests.browser.system import ROOT, launch_browser, running_system
 
 OUT = ROOT / "screenshots"
-VIEWPORT = {"width": 1600, "height": 1000}
-TABLET_VIEWPORT = {"width": 1280, "height": 900}
+VIEWPORTS = ({"width": 1280, "height": 800}, {"width": 1366, "height": 768})
 
 
 def shoot(page: Any, name: str, lang: str) -> Path:
-    path = OUT / f"{name}-{lang}.png"
+    size = page.viewport_size
+    path = OUT / f"{name}-{lang}-{size['width']}x{size['height']}.png"
     page.wait_for_timeout(400)
     page.screenshot(path=str(path))
     return path
@@ -39,9 +40,9 @@ def main() -> int:
         try:
             api = flows.ApiClient(system.server_url)
             flows.background_scene(api, system)
-            for lang in ("ja", "en"):
+            for lang, viewport in ((lang, v) for lang in ("ja", "en") for v in VIEWPORTS):
                 ctx = browser.new_context(
-                    viewport=VIEWPORT, locale="ja-JP" if lang == "ja" else "en-GB"
+                    viewport=viewport, locale="ja-JP" if lang == "ja" else "en-GB"
                 )
                 flows.set_language(ctx, lang)
                 page = ctx.new_page()
@@ -55,7 +56,7 @@ def main() -> int:
                 written.append(shoot(page, "dispatch", lang))
                 ctx.close()
 
-                ctx = browser.new_context(viewport=VIEWPORT)
+                ctx = browser.new_context(viewport=viewport)
                 flows.set_language(ctx, lang)
                 page = ctx.new_page()
                 flows.login(page, system.server_url, "er")
@@ -65,7 +66,7 @@ def main() -> int:
                 written.append(shoot(page, "er", lang))
                 ctx.close()
 
-                ctx = browser.new_context(viewport=TABLET_VIEWPORT, has_touch=True)
+                ctx = browser.new_context(viewport=viewport, has_touch=True)
                 flows.set_language(ctx, lang)
                 page = ctx.new_page()
                 page.goto(f"{system.tablet_url}/")

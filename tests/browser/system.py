@@ -212,24 +212,30 @@ def _history_today(s: Any, out: Seeded, now: dt.datetime) -> None:
 
 
 def _issue_card(database: Any, config: Any, out: Seeded) -> None:
-    from ems.cards import pki, service
+    """The mock issuer, beside the server's files, mints the card and the tablet's key
+    and publishes its certificates and CRLs into the server's PKI_DIR."""
+    from card_issuer import service as issuance
+    from card_issuer.ca import Issuer
+    from card_issuer.tokens import CardStore
+    from ems.cards import service
     from ems.cards.demo import demo_bundles
     from ems.cards.records import RecordCipher
-    from ems.cards.tokens import CardStore, card_store_dir
 
     pki_dir = Path(config.PKI_DIR)
-    pki.init_ca(pki_dir)
-    store = CardStore(card_store_dir(config))
+    issuer = Issuer(pki_dir.parent / "issuer")
+    issuer.init()
+    issuer.publish(pki_dir)
+    store = CardStore(pki_dir.parent / "cards", so_pin_file=issuer.so_pin_path)
     cipher = RecordCipher(config.RECORD_ENCRYPTION_KEY)
     with database.session_scope() as s:
         patient = service.create_patient(session=s, cipher=cipher, bundle=demo_bundles()[0])
-        card = service.issue_card(
-            session=s, pki_dir=str(pki_dir), store=store, patient_id=patient.id, pin=CARD_PIN
+        card = issuance.issue_card(
+            session=s, issuer=issuer, store=store, patient_id=patient.id, pin=CARD_PIN
         )
         device_dir = pki_dir.parent / "devices" / f"unit-{out.paramedic_unit_id}"
-        service.issue_device(
+        issuance.issue_device(
             session=s,
-            pki_dir=str(pki_dir),
+            issuer=issuer,
             unit_id=out.paramedic_unit_id,
             name="tablet-e2e",
             out_dir=str(device_dir),

@@ -17,12 +17,20 @@ from tests.browser.system import CARD_PIN, System, launch_browser, running_syste
 
 pytestmark = pytest.mark.browser
 
-I18N = Path(__file__).resolve().parents[2] / "ems" / "web" / "static" / "i18n"
+ROOT = Path(__file__).resolve().parents[2]
+# The server's pages and the tablet's page each carry their own dictionaries.
+I18N = (
+    ROOT / "ems" / "web" / "static" / "i18n",
+    ROOT / "ambulance_client" / "web" / "static" / "i18n",
+)
 TIMEOUT_MS = 20_000
 
 
 def tr(lang: str, key: str, **kw: Any) -> str:
-    text: str = json.loads((I18N / f"{lang}.json").read_text(encoding="utf-8"))[key]
+    words: dict[str, str] = {}
+    for folder in reversed(I18N):
+        words |= json.loads((folder / f"{lang}.json").read_text(encoding="utf-8"))
+    text = words[key]
     for k, v in kw.items():
         text = text.replace("{" + k + "}", str(v))
     return text
@@ -64,6 +72,10 @@ def test_call_to_handover(system: System, browser: Any, lang: str) -> None:
     complaint = f"胸痛と呼吸苦 ({lang})"
 
     er = new_page(browser, lang)
+    er_scripts: list[str] = []
+    er.on(
+        "request", lambda req: er_scripts.append(req.url) if req.resource_type == "script" else None
+    )
     flows.login(er, system.server_url, "er")
     er.wait_for_selector("body[data-ready=true]")
     assert er.locator("#incoming-title").inner_text() == tr(lang, "er.incoming")
@@ -142,6 +154,10 @@ def test_call_to_handover(system: System, browser: Any, lang: str) -> None:
     )
     # The viewer's status line speaks the page's language.
     patient.locator(".ems-viewer-status", has_text=tr(lang, "viewer.live")).wait_for()
+    # Its module came from the relay's own origin, not through the server.
+    relay_origin = system.relay_url.replace("ws://", "http://")
+    assert f"{relay_origin}/viewer/viewer.js" in er_scripts
+    assert not any("/gateway/" in url for url in er_scripts)
     patient.locator(".history").wait_for()
     assert patient.locator(".history-sec").first.get_attribute("data-section") == "allergies"
 
@@ -243,31 +259,25 @@ def test_tablet_queues_offline_and_replays(system: System, browser: Any) -> None
     tablet.context.close()
 
 
-def test_live_reloads_never_overlap(system: System, browser: Any) -> None:
-    """A burst of events during a slow reload waits for it: an older reload's answers
-    must not land after a newer one's (the page would show what has just changed back)."""
+def test_a_live_event_updates_the_board_without_reloading_it(system: System, browser: Any) -> None:
+    """The dispatcher's unit board takes a unit.updated from its payload: the page asks
+    for no list again (only what the event puts in doubt, such as recommendations)."""
+    api = flows.ApiClient(system.server_url)
+    unit = system.seeded.unit_ids[2]
     page = new_page(browser, "en")
-    page.goto(f"{system.server_url}/login")
-    result = page.evaluate(
-        """async () => {
-          const { coalesce } = await import("/static/js/common.js");
-          const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-          const runs = [];
-          let active = 0, most = 0;
-          const schedule = coalesce(10, async (jobs) => {
-            active += 1;
-            most = Math.max(most, active);
-            runs.push(jobs.sort().join(","));
-            await sleep(150);
-            active -= 1;
-          });
-          schedule("units");
-          await sleep(40);          // the first reload is in flight
-          schedule("incidents");
-          schedule("transports");
-          await sleep(500);
-          return { runs, most };
-        }"""
+    flows.login(page, system.server_url, "dispatcher")
+    page.wait_for_selector("body[data-ready=true]")
+    asked: list[str] = []
+    page.on("request", lambda req: asked.append(req.url) if "/api/v1/" in req.url else None)
+    row = page.locator(f'#unit-table tr[data-unit-id="{unit}"]')
+    row.locator(".st-available").wait_for()
+    api.call(
+        "POST", f"/api/v1/units/{unit}/status", {"status": "out_of_service"}, as_user="dispatcher"
     )
-    assert result == {"runs": ["units", "incidents,transports"], "most": 1}
+    row.locator(".st-out_of_service").wait_for()
+    page.wait_for_timeout(500)  # a reload of the lists would have left by now
+    lists = ("/api/v1/units", "/api/v1/incidents", "/api/v1/transports", "/api/v1/hospitals")
+    assert not [url for url in asked if url.split("?")[0].endswith(lists)]
+    api.call("POST", f"/api/v1/units/{unit}/status", {"status": "available"}, as_user="dispatcher")
+    row.locator(".st-available").wait_for()
     page.context.close()

@@ -1,6 +1,7 @@
 """The error-code registry (ems/codes.py) against the source and docs/api.md.
 
-The source of ems/ and hospital_gateway/ is read as text: every code it names in one of
+The source of ems/, hospital_gateway/ and ems_contracts/ (the frame and control-message
+errors the relay sends) is read as text: every code it names in one of
 the ways below must be in the registry, and every registered code must still be named
 or built somewhere, so neither a new code nor a stale entry goes unnoticed.
 """
@@ -59,7 +60,11 @@ DYNAMIC: dict[tuple[str, str], frozenset[str]] = {
 
 
 def _sources() -> dict[str, str]:
-    files = sorted((ROOT / "ems").rglob("*.py")) + sorted((ROOT / "hospital_gateway").rglob("*.py"))
+    files = [
+        path
+        for package in ("ems", "hospital_gateway", "ems_contracts")
+        for path in sorted((ROOT / package).rglob("*.py"))
+    ]
     return {
         p.relative_to(ROOT).as_posix(): p.read_text(encoding="utf-8")
         for p in files
@@ -180,7 +185,9 @@ def test_channels_match_the_source() -> None:
     sse = {c.value for c, info in REGISTRY.items() if "sse" in info.statuses}
     assert sse == {c.value for c in CloseReason}
     relay = {
-        c for c, paths in _literal_codes().items() if any("hospital_gateway/" in p for p in paths)
+        c
+        for c, paths in _literal_codes().items()
+        if any(p.startswith(("hospital_gateway/", "ems_contracts/")) for p in paths)
     }
     relay |= DYNAMIC["hospital_gateway/server.py", 'f"transport_{access.status}"']
     ws = {c.value for c, info in REGISTRY.items() if "ws" in info.statuses}

@@ -28,6 +28,9 @@ def test_seed_demo_on_a_fresh_database(app: Flask, db_url: str, tmp_path: Path) 
     first = runner.invoke(main, ["seed-demo"], env=env)
     assert first.exit_code == 0, first.output
     assert "dispatcher" in first.output and DEMO_PASSWORD in first.output
+    # The server's seed makes no CA: the demo's cards come from the mock issuer.
+    assert not (tmp_path / "pki").exists()
+    assert "python -m card_issuer seed-demo" in first.output
 
     region = load_region()
     n_units = sum(len(s["units"]) for s in region["stations"])

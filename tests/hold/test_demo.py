@@ -1,5 +1,6 @@
-"""``ems demo`` runs the whole system with its simulated region: one 119 call is
-worked to handover through the API, and stopping the demo leaves no process behind."""
+"""``python -m simulation demo`` (``make demo``) runs the whole system with its simulated
+region: it prints the pages' URLs and the logins, one 119 call is worked to handover
+through the API, and stopping the demo leaves no process behind."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from ems.sim_agents.procs import free_port
+from simulation.procs import free_port
 
 
 def _api(url: str, *, token: str = "", body: Any = None) -> Any:
@@ -57,8 +58,8 @@ def test_the_demo_runs_a_call_to_handover_and_stops_cleanly(tmp_path: Path) -> N
     demo = subprocess.Popen(
         [
             sys.executable,
-            "-c",
-            "from ems.cli import main; main()",
+            "-m",
+            "simulation",
             "demo",
             "--var-dir",
             str(var_dir),
@@ -114,7 +115,10 @@ def test_the_demo_runs_a_call_to_handover_and_stops_cleanly(tmp_path: Path) -> N
             output, _ = demo.communicate()
     pids = json.loads((var_dir / "demo-pids.json").read_text())
     assert {"server", "relay", "region"} <= set(pids)
-    assert "http://127.0.0.1" in output and "demo-pass-2026" in output
+    # The URLs and logins the README promises.
+    for url in (f"{api}/dispatch", f"{api}/er", f"http://127.0.0.1:{tablet_port}/"):
+        assert url in output, output[:2000]
+    assert "demo-pass-2026" in output
     assert "demo stopped" in output, output[-2000:]
     time.sleep(0.5)
     assert _processes_using(var_dir) == [], output[-2000:]

@@ -21,7 +21,7 @@ from bench.faults import (
     relay_kill,
     rig,
 )
-from ems.sim_agents.procs import free_port
+from simulation.procs import free_port
 
 
 @pytest.fixture

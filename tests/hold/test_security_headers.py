@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from flask import Flask
 
-from ems.app import SECURITY_HEADERS
+from ems.app import security_headers
 from ems.auth.models import Role
 from tests.factories import Api
 
@@ -23,9 +23,9 @@ def _plain_get_paths(app: Flask) -> list[str]:
     return paths
 
 
-def _assert_secured(resp: object, path: str) -> None:
+def _assert_secured(resp: object, path: str, relay_url: str) -> None:
     headers = resp.headers  # type: ignore[attr-defined]
-    for name, value in SECURITY_HEADERS.items():
+    for name, value in security_headers(relay_url).items():
         assert headers.get(name) == value, (path, name)
     assert headers.get("X-Request-Id"), path
     assert "script-src 'self'" in headers["Content-Security-Policy"]
@@ -39,14 +39,14 @@ def test_every_page_and_document_carries_the_headers(app: Flask) -> None:
     for path in paths:
         resp = client.get(path)
         assert resp.status_code < 500, path
-        _assert_secured(resp, path)
+        _assert_secured(resp, path, app.config["RELAY_URL"])
 
 
 def test_pages_as_each_role_carry_the_headers(app: Flask, as_role: Callable[..., Api]) -> None:
     api = as_role(Role.DISPATCHER)
     for path in _plain_get_paths(app):
         resp = api.get(path)
-        _assert_secured(resp, path)
+        _assert_secured(resp, path, app.config["RELAY_URL"])
         if path.startswith("/api/"):
             assert resp.headers.get("Cache-Control") == "no-store", path
 
@@ -55,9 +55,9 @@ def test_errors_and_static_files_carry_the_headers(app: Flask) -> None:
     client = app.test_client()
     for path in ("/nowhere", "/api/v1/nowhere", "/static/vendor/leaflet/leaflet.css"):
         resp = client.get(path)
-        _assert_secured(resp, path)
+        _assert_secured(resp, path, app.config["RELAY_URL"])
     resp = client.post("/api/v1/auth/token", data="{", content_type="application/json")
-    _assert_secured(resp, "/api/v1/auth/token")
+    _assert_secured(resp, "/api/v1/auth/token", app.config["RELAY_URL"])
 
 
 def test_request_ids_are_echoed_only_when_sane(app: Flask) -> None:

@@ -18,7 +18,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from ems.auth.models import Role, User
 from ems.auth.service import issue_token
 from ems.db import get_db
-from hospital_gateway.protocol import Frame, Kind
+from ems_contracts.frames import Frame, Kind
 from hospital_gateway.server import Relay, RelaySettings
 from tests.factories import make_hospital, make_transport, make_unit
 

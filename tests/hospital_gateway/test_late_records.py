@@ -21,7 +21,7 @@ from ems.audit.models import AuditEntry
 from ems.auth.models import Role
 from ems.db import Database
 from ems.vitals.models import EcgSegment, VitalSigns
-from hospital_gateway.protocol import Frame, Kind, decode_frame, encode_ecg, encode_json
+from ems_contracts.frames import Frame, Kind, decode_frame, encode_ecg, encode_json
 from hospital_gateway.server import Relay, RelaySettings
 from tests.ems.transports.scenario import Scene, dispatched_scene, walk_to
 from tests.factories import Api

@@ -1,73 +1,14 @@
-"""The frame header, the payload codecs and the fan-out policy, without sockets."""
+"""The relay's fan-out policy and rooms, without sockets (the frame format itself is
+tested in tests/ems_contracts/test_frames.py)."""
 
 from __future__ import annotations
 
-import pytest
-
-from hospital_gateway.protocol import (
-    HEADER_SIZE,
-    MAX_PAYLOAD,
-    Frame,
-    GopCache,
-    Kind,
-    ProtocolError,
-    Push,
-    Room,
-    ViewerQueue,
-    decode_ecg,
-    decode_frame,
-    encode_ecg,
-)
+from ems_contracts.frames import Frame, Kind
+from hospital_gateway.protocol import GopCache, Push, Room, ViewerQueue
 
 
 def frame(seq: int, *, kind: Kind = Kind.VIDEO_H264, key: bool = False, size: int = 10) -> Frame:
     return Frame(7, seq, 1_000_000 + seq, kind, key, bytes(size))
-
-
-def test_header_is_32_bytes_and_round_trips() -> None:
-    f = Frame(2**32 - 1, 2**63, 1_790_000_000_123_456, Kind.VIDEO_H264, True, b"\x00\x00\x01")
-    raw = f.encode()
-    assert HEADER_SIZE == 32
-    assert len(raw) == 32 + 3
-    assert raw[:2] == b"EV" and raw[2] == 1
-    assert decode_frame(raw) == f
-
-
-@pytest.mark.parametrize(
-    ("raw", "code"),
-    [
-        (b"EV\x01", "truncated_frame"),
-        (frame(1).encode()[:-1], "truncated_frame"),
-        (frame(1).encode() + b"x", "malformed_frame"),
-        (b"XX" + frame(1).encode()[2:], "malformed_frame"),
-        (frame(1).encode()[:2] + b"\x09" + frame(1).encode()[3:], "unsupported_version"),
-        (frame(1).encode()[:3] + b"\x63" + frame(1).encode()[4:], "malformed_frame"),
-    ],
-)
-def test_bad_frames_are_refused_with_a_code(raw: bytes, code: str) -> None:
-    with pytest.raises(ProtocolError) as err:
-        decode_frame(raw)
-    assert err.value.code == code
-
-
-def test_a_payload_over_its_kinds_limit_is_refused() -> None:
-    big = Frame(1, 1, 1, Kind.VITALS, False, bytes(MAX_PAYLOAD[Kind.VITALS] + 1))
-    with pytest.raises(ProtocolError) as err:
-        big.encode()
-    assert err.value.code == "frame_too_large"
-    # The header alone says it: refused before the payload is even looked at.
-    header = Frame(1, 1, 1, Kind.VITALS, False, b"").encode()[:28]
-    raw = header + (MAX_PAYLOAD[Kind.VITALS] + 1).to_bytes(4, "big")
-    with pytest.raises(ProtocolError) as err:
-        decode_frame(raw)
-    assert err.value.code == "frame_too_large"
-
-
-def test_ecg_payload_round_trips_and_checks_its_count() -> None:
-    payload = encode_ecg(250, [0, 1200, -250, 40_000])
-    assert decode_ecg(payload) == (250, [0, 1200, -250, 32767])
-    with pytest.raises(ProtocolError):
-        decode_ecg(payload[:-2])
 
 
 def test_a_viewer_that_falls_behind_skips_to_the_next_keyframe() -> None:

@@ -20,7 +20,7 @@ from ems.app import create_app
 from ems.db import Database, get_db
 from ems.transports.models import Transport
 from ems.vitals.models import VitalSigns
-from hospital_gateway.protocol import Frame, Kind, decode_frame, encode_json
+from ems_contracts.frames import Frame, Kind, decode_frame, encode_json
 from hospital_gateway.server import Relay
 from tests.hospital_gateway.conftest import (
     World,

@@ -4,6 +4,7 @@ persistence of vitals before the ack, slow viewers, re-routing, health."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import os
@@ -25,7 +26,7 @@ from ems.audit.models import AuditEntry
 from ems.db import Database, get_db
 from ems.transports.models import Transport
 from ems.vitals.models import VitalSigns
-from hospital_gateway.protocol import Frame, Kind, decode_frame, encode_ecg, encode_json
+from ems_contracts.frames import Frame, Kind, decode_frame, encode_ecg, encode_json
 from tests.hospital_gateway.conftest import (
     World,
     is_ack,
@@ -148,6 +149,50 @@ def test_a_browser_authenticates_with_a_hello_message_not_the_url(world: World) 
             async with connect(url(relay, world, "view")) as ws:
                 await ws.send("hello?")
                 assert json.loads(await ws.recv())["code"] == "unauthenticated"
+
+    run(scenario())
+
+
+def test_a_hello_with_an_overlong_token_is_refused_before_any_lookup(world: World) -> None:
+    async def scenario() -> None:
+        async with running_relay(world) as relay, connect(url(relay, world, "view")) as ws:
+            await ws.send(json.dumps({"type": "hello", "token": "x" * 100_000}))
+            event = json.loads(await ws.recv())
+            assert (event["type"], event["code"]) == ("error", "unauthenticated")
+            assert "at most" in event["detail"]
+
+    run(scenario())
+
+
+def test_text_that_is_no_control_message_is_answered_and_the_links_stay(world: World) -> None:
+    def is_keyframe_request(message: object) -> bool:
+        return isinstance(message, str) and json.loads(message)["type"] == "keyframe_request"
+
+    async def scenario() -> None:
+        async with running_relay(world) as relay:
+            pub = await open_client(relay, world, "publish", world.tokens["paramedic"])
+            er = await open_client(relay, world, "view", world.tokens["er_a"])
+            for ws in (pub, er):
+                for text, reason in [
+                    ("not json", "not JSON"),
+                    ('{"type":"subscribe"}', "unknown message type"),
+                    ('{"type":"ack","seqs":"all"}', "ack.seqs"),
+                ]:
+                    await ws.send(text)
+                    event = json.loads(await next_message(ws, is_error))
+                    assert event["code"] == "malformed_message" and reason in event["detail"]
+            await pub.send(video(world, 5, key=True))
+            assert decode_frame(await next_message(er, is_frame)).seq == 5
+            # A viewer's keyframe request reaches the publisher (past the relay's limit of
+            # one request per 0.5 s, and after whatever the join asked for).
+            await asyncio.sleep(0.6)
+            with contextlib.suppress(TimeoutError):
+                while True:
+                    await asyncio.wait_for(pub.recv(), 0.2)
+            await er.send('{"type":"keyframe_request"}')
+            await next_message(pub, is_keyframe_request)
+            await pub.close()
+            await er.close()
 
     run(scenario())
 

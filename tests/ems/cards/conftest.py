@@ -1,5 +1,6 @@
-"""Card fixtures: one PKI and a few real SoftHSM2 cards per test session (token and
-key generation cost time), and per test a transport with its crew and a patient."""
+"""Card fixtures: one mock issuer, the server's PKI_DIR it publishes to (certificates
+and CRLs only) and a few real SoftHSM2 cards per test session (token and key
+generation cost time), and per test a transport with its crew and a patient."""
 
 from __future__ import annotations
 
@@ -11,34 +12,46 @@ from typing import Any
 import pytest
 from flask import Flask
 
+from card_issuer.ca import Issuer
+from card_issuer.tokens import CardStore
 from ems.auth.models import Role
-from ems.cards import pki
-from ems.cards.tokens import CardStore
-from tests.ems.cards.helpers import IssuedCard, make_token_card, make_transport, register_patient
+from tests.ems.cards.helpers import (
+    IssuedCard,
+    make_token_card,
+    make_transport,
+    new_issuer,
+    register_patient,
+)
 from tests.factories import Api, make_hospital, make_unit
 
 
 @pytest.fixture(scope="session")
 def card_pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    d = tmp_path_factory.mktemp("card-pki")
-    pki.init_ca(d)
-    return d
+    """The server's PKI_DIR: what the issuer publishes, and nothing else."""
+    return tmp_path_factory.mktemp("card-pki")
 
 
 @pytest.fixture(scope="session")
-def card_store(tmp_path_factory: pytest.TempPathFactory) -> CardStore:
-    store = CardStore(tmp_path_factory.mktemp("card-store"))
+def issuer(tmp_path_factory: pytest.TempPathFactory, card_pki: Path) -> Issuer:
+    """The mock issuer that mints the test cards; its keys stay in its own directory."""
+    return new_issuer(tmp_path_factory.mktemp("card-issuer"), publish_to=card_pki)
+
+
+@pytest.fixture(scope="session")
+def card_store(tmp_path_factory: pytest.TempPathFactory, issuer: Issuer) -> CardStore:
+    store = CardStore(tmp_path_factory.mktemp("card-store"), so_pin_file=issuer.so_pin_path)
     store.ensure()
     return store
 
 
 @pytest.fixture(scope="session")
-def good_card(card_pki: Path, card_store: CardStore) -> IssuedCard:
-    return make_token_card(card_pki, card_store, "MNTEST0001")
+def good_card(issuer: Issuer, card_store: CardStore) -> IssuedCard:
+    return make_token_card(issuer, card_store, "MNTEST0001")
 
 
 @pytest.fixture
-def app_config(app_config: dict[str, Any], card_pki: Path) -> dict[str, Any]:
+def app_config(app_config: dict[str, Any], card_pki: Path, issuer: Issuer) -> dict[str, Any]:
+    # The issuer is asked for first, so that PKI_DIR holds its certificates and CRLs.
     return {**app_config, "PKI_DIR": str(card_pki)}
 
 

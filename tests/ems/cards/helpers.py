@@ -1,5 +1,6 @@
-"""Builders for card tests: a PKI and SoftHSM2 cards made once per test session,
-and per-test database rows (patient, card registration, transport, crew)."""
+"""Builders for card tests: cards made by the mock issuer (``card_issuer``, the tool
+the tests use to mint them: the server under test holds no key) once per test
+session, and per-test database rows (patient, card registration, transport, crew)."""
 
 from __future__ import annotations
 
@@ -15,10 +16,12 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from flask import Flask
 
 from ambulance_client.card import CardReader
-from ems.cards import pki, service
+from card_issuer.ca import Issuer
+from card_issuer.tokens import CardStore
+from ems.cards import service
 from ems.cards.demo import demo_bundles
+from ems.cards.pki import CARD_CA
 from ems.cards.records import RecordCipher
-from ems.cards.tokens import CardStore
 from ems.db import get_db
 from tests import factories
 
@@ -43,12 +46,11 @@ class IssuedCard:
         return self.store.reader(self.serial)
 
 
-def make_token_card(pki_dir: Path, store: CardStore, serial: str, pin: str = PIN) -> IssuedCard:
+def make_token_card(issuer: Issuer, store: CardStore, serial: str, pin: str = PIN) -> IssuedCard:
     """A real SoftHSM2 card: on-token key, certificate from the card CA (no database)."""
     public_key = store.create_card(serial, pin=pin)
-    cert = pki.issue_leaf(pki_dir, ca=pki.CARD_CA, public_key=public_key, common_name=serial)
-    ca = pki.load_cert_file(pki.cert_path(pki_dir, pki.CARD_CA))
-    store.store_certificate(serial, pin=pin, cert=cert, ca_cert=ca)
+    cert = issuer.issue_leaf(ca=CARD_CA, public_key=public_key, common_name=serial)
+    store.store_certificate(serial, pin=pin, cert=cert, ca_cert=issuer.ca_cert(CARD_CA))
     return IssuedCard(serial=serial, cert=cert, store=store)
 
 
@@ -67,12 +69,24 @@ class SoftCard:
         return self.key.sign(data, padding.PKCS1v15(), hashes.SHA256())
 
 
-def soft_card(pki_dir: Path, serial: str, **kw: Any) -> SoftCard:
+def soft_card(issuer: Issuer, serial: str, **kw: Any) -> SoftCard:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    cert = pki.issue_leaf(
-        pki_dir, ca=pki.CARD_CA, public_key=key.public_key(), common_name=serial, **kw
-    )
+    cert = issuer.issue_leaf(ca=CARD_CA, public_key=key.public_key(), common_name=serial, **kw)
     return SoftCard(key=key, cert=cert)
+
+
+def new_issuer(directory: Path, *, publish_to: Path | None = None) -> Issuer:
+    """A fresh mock issuer with its CAs, its public part published to ``publish_to``."""
+    issuer = Issuer(directory)
+    issuer.init()
+    if publish_to is not None:
+        issuer.publish(publish_to)
+    return issuer
+
+
+def private_key_files(directory: Path) -> list[Path]:
+    """Files under ``directory`` that hold a private key, of any kind."""
+    return [p for p in directory.rglob("*") if p.is_file() and b"PRIVATE KEY" in p.read_bytes()]
 
 
 def register_patient(app: Flask, cert: x509.Certificate, serial: str, index: int = 0) -> int:

@@ -11,17 +11,25 @@ from typing import Any
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from sqlalchemy import select, update
 
 from ambulance_client.card import DeviceKey, attestation_message
+from card_issuer import service as issuance
+from card_issuer.ca import Issuer
 from ems.audit.models import AuditEntry
 from ems.auth.models import Role
-from ems.cards import pki, service
 from ems.cards.models import CardChallenge
 from ems.db import get_db
 from ems.transports.models import HospitalRequest, RequestStatus, Transport
 from tests.ems.cards.conftest import World
-from tests.ems.cards.helpers import PIN, make_transport, register_patient, soft_card
+from tests.ems.cards.helpers import (
+    PIN,
+    make_transport,
+    new_issuer,
+    register_patient,
+    soft_card,
+)
 from tests.factories import Api, make_hospital
 
 NOW = dt.datetime.now(dt.UTC)
@@ -88,7 +96,7 @@ def test_card_tap_pin_and_signature_release_the_history_to_the_crew(world: World
 def test_a_pem_certificate_is_accepted_too(world: World) -> None:
     w = world
     ch = challenge(w)
-    pem = w.card.cert.public_bytes(pki.serialization.Encoding.PEM).decode()
+    pem = w.card.cert.public_bytes(serialization.Encoding.PEM).decode()
     assert verify(w, ch, cert=pem, signature=card_sign(w, ch)).status_code == 200
 
 
@@ -188,26 +196,25 @@ def test_a_forged_signature_is_refused(world: World) -> None:
     ],
 )
 def test_bad_certificates_are_refused(
-    world: World, card_pki: Path, tmp_path: Path, kind: str, code: str
+    world: World, issuer: Issuer, tmp_path: Path, kind: str, code: str
 ) -> None:
     w = world
     if kind == "foreign":
-        pki.init_ca(tmp_path / "other")
-        card = soft_card(tmp_path / "other", "MNFOREIGN")
+        card = soft_card(new_issuer(tmp_path / "other"), "MNFOREIGN")
     elif kind == "expired":
         card = soft_card(
-            card_pki,
+            issuer,
             "MNOLD",
             not_before=NOW - dt.timedelta(days=900),
             not_after=NOW - dt.timedelta(days=1),
         )
     elif kind == "future":
-        card = soft_card(card_pki, "MNNEW", not_before=NOW + dt.timedelta(days=3))
+        card = soft_card(issuer, "MNNEW", not_before=NOW + dt.timedelta(days=3))
     elif kind == "wrong_ku":
         ku = x509.KeyUsage(False, False, True, False, False, False, False, False, False)
-        card = soft_card(card_pki, "MNKU", key_usage=ku)
+        card = soft_card(issuer, "MNKU", key_usage=ku)
     else:
-        card = soft_card(card_pki, "MNNOBODY")
+        card = soft_card(issuer, "MNNOBODY")
     if kind != "unregistered":
         register_patient(w.app, card.cert, f"MN{kind.upper().replace('_', '')}", index=1)
     ch = challenge(w)
@@ -215,12 +222,11 @@ def test_bad_certificates_are_refused(
     assert_refused(w, resp, code, 403)
 
 
-def test_a_revoked_card_is_refused(world: World, card_pki: Path) -> None:
+def test_a_revoked_card_is_refused(world: World, issuer: Issuer, card_pki: Path) -> None:
     w = world
-    card = soft_card(card_pki, "MNREVOKED")
+    card = soft_card(issuer, "MNREVOKED")
     register_patient(w.app, card.cert, "MNREVOKED", index=2)
-    with w.app.app_context(), get_db(w.app).session_scope() as s:
-        service.revoke_card(session=s, serial="MNREVOKED", pki_dir=str(card_pki))
+    issuance.revoke_card(issuer=issuer, serial="MNREVOKED", publish_to=card_pki)
     ch = challenge(w)
     resp = verify(w, ch, cert=card.b64, signature=card.sign(base64.b64decode(ch["nonce"])))
     assert_refused(w, resp, "certificate_revoked", 403)
@@ -333,11 +339,11 @@ def test_only_the_receiving_er_and_the_crew_read_the_record(
     assert er.get(f"/api/v1/patients/{w.patient_id}/access-log").status_code == 403
 
 
-def _device(w: World, card_pki: Path, tmp_path: Path, unit_id: int, name: str) -> DeviceKey:
+def _device(w: World, issuer: Issuer, tmp_path: Path, unit_id: int, name: str) -> DeviceKey:
     with w.app.app_context(), get_db(w.app).session_scope() as s:
-        service.issue_device(
+        issuance.issue_device(
             session=s,
-            pki_dir=str(card_pki),
+            issuer=issuer,
             unit_id=unit_id,
             name=name,
             out_dir=str(tmp_path / name),
@@ -370,10 +376,10 @@ def pinless(w: World, device: DeviceKey, *, face: bool = True, tamper: bool = Fa
 
 
 def test_the_pinless_path_shows_its_lower_assurance_and_awaits_review(
-    world: World, card_pki: Path, tmp_path: Path, as_role: Callable[..., Api]
+    world: World, issuer: Issuer, tmp_path: Path, as_role: Callable[..., Api]
 ) -> None:
     w = world
-    device = _device(w, card_pki, tmp_path, w.unit_id, "tablet-a")
+    device = _device(w, issuer, tmp_path, w.unit_id, "tablet-a")
     resp = pinless(w, device)
     assert resp.status_code == 200, resp.get_json()
     assert resp.get_json()["assurance"] == "pinless_attested"
@@ -396,15 +402,14 @@ def test_the_pinless_path_shows_its_lower_assurance_and_awaits_review(
     assert admin.get("/api/v1/card-auth/reviews").get_json() == []
 
 
-def test_pinless_refusals(world: World, card_pki: Path, tmp_path: Path) -> None:
+def test_pinless_refusals(world: World, issuer: Issuer, card_pki: Path, tmp_path: Path) -> None:
     w = world
-    own = _device(w, card_pki, tmp_path, w.unit_id, "tablet-own")
-    foreign = _device(w, card_pki, tmp_path, w.other_unit_id, "tablet-other")
+    own = _device(w, issuer, tmp_path, w.unit_id, "tablet-own")
+    foreign = _device(w, issuer, tmp_path, w.other_unit_id, "tablet-other")
     assert_refused(w, pinless(w, own, tamper=True), "bad_attestation", 403)
     assert_refused(w, pinless(w, own, face=False), "face_match_required", 400)
     assert_refused(w, pinless(w, foreign), "device_unit_mismatch", 403)
-    with w.app.app_context(), get_db(w.app).session_scope() as s:
-        service.revoke_device(session=s, name="tablet-own", pki_dir=str(card_pki))
+    issuance.revoke_device(issuer=issuer, name="tablet-own", publish_to=card_pki)
     assert_refused(w, pinless(w, own), "device_certificate_revoked", 403)
 
 

@@ -1,16 +1,19 @@
-"""The mock JPKI: what the server accepts as a card certificate, and why it refuses."""
+"""The server's trust anchors: what it accepts as a card certificate, why it refuses,
+and how revocation reaches it (only through the CRLs the issuer publishes)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from pathlib import Path
 
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from card_issuer.ca import CRL_VALID_DAYS, Issuer
 from ems.cards import pki
-from tests.ems.cards.helpers import soft_card
+from tests.ems.cards.helpers import new_issuer, private_key_files, soft_card
 
 NOW = dt.datetime.now(dt.UTC)
 
@@ -21,8 +24,20 @@ def _code(anchors: pki.TrustAnchors, cert: x509.Certificate, ca: str = pki.CARD_
     return err.value.code
 
 
-def test_an_issued_card_certificate_names_no_one_and_verifies(card_pki: Path) -> None:
-    card = soft_card(card_pki, "MNPKI0001")
+def test_the_servers_pki_dir_holds_certificates_and_crls_only(
+    issuer: Issuer, card_pki: Path
+) -> None:
+    assert sorted(p.name for p in card_pki.iterdir()) == sorted(
+        p.name for p in pki.published_files(card_pki)
+    )
+    assert private_key_files(card_pki) == []
+    assert private_key_files(issuer.directory)  # the keys are the issuer's
+
+
+def test_an_issued_card_certificate_names_no_one_and_verifies(
+    issuer: Issuer, card_pki: Path
+) -> None:
+    card = soft_card(issuer, "MNPKI0001")
     cert = card.cert
     assert cert.subject.rfc4514_string() == "CN=MNPKI0001"
     assert cert.signature_hash_algorithm is not None
@@ -33,52 +48,72 @@ def test_an_issued_card_certificate_names_no_one_and_verifies(card_pki: Path) ->
     assert pki.trust_anchors(card_pki).verify(cert, ca=pki.CARD_CA) is cert
 
 
-def test_init_ca_keeps_existing_authorities(card_pki: Path) -> None:
-    before = pki.cert_path(card_pki, pki.ROOT).read_bytes()
-    assert pki.init_ca(card_pki) is False
-    assert pki.cert_path(card_pki, pki.ROOT).read_bytes() == before
-
-
-def test_each_bad_certificate_gets_its_own_code(card_pki: Path, tmp_path: Path) -> None:
+def test_each_bad_certificate_gets_its_own_code(
+    issuer: Issuer, card_pki: Path, tmp_path: Path
+) -> None:
     anchors = pki.trust_anchors(card_pki)
     expired = soft_card(
-        card_pki,
+        issuer,
         "MNOLD",
         not_before=NOW - dt.timedelta(days=800),
         not_after=NOW - dt.timedelta(days=1),
     )
-    future = soft_card(card_pki, "MNNEW", not_before=NOW + dt.timedelta(days=2))
+    future = soft_card(issuer, "MNNEW", not_before=NOW + dt.timedelta(days=2))
     wrong_ku = soft_card(
-        card_pki,
+        issuer,
         "MNKU",
         key_usage=x509.KeyUsage(False, False, True, False, False, False, False, False, False),
     )
-    pki.init_ca(tmp_path / "other")
-    foreign = soft_card(tmp_path / "other", "MNFOREIGN")
+    foreign = soft_card(new_issuer(tmp_path / "other"), "MNFOREIGN")
     assert _code(anchors, expired.cert) == "certificate_expired"
     assert _code(anchors, future.cert) == "certificate_not_yet_valid"
     assert _code(anchors, wrong_ku.cert) == "wrong_key_usage"
     assert _code(anchors, foreign.cert) == "untrusted_certificate"
 
 
-def test_a_device_certificate_is_not_a_card_and_vice_versa(card_pki: Path) -> None:
+def test_a_device_certificate_is_not_a_card_and_vice_versa(issuer: Issuer, card_pki: Path) -> None:
     anchors = pki.trust_anchors(card_pki)
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    device = pki.issue_leaf(
-        card_pki, ca=pki.DEVICE_CA, public_key=key.public_key(), common_name="t"
-    )
+    device = issuer.issue_leaf(ca=pki.DEVICE_CA, public_key=key.public_key(), common_name="t")
     assert _code(anchors, device, pki.CARD_CA) == "untrusted_certificate"
-    card = soft_card(card_pki, "MNX")
+    card = soft_card(issuer, "MNX")
     assert _code(anchors, card.cert, pki.DEVICE_CA) == "untrusted_device"
 
 
-def test_revocation_reaches_the_server_through_the_refreshed_crl(tmp_path: Path) -> None:
-    pki.init_ca(tmp_path)
-    anchors = pki.trust_anchors(tmp_path)
-    card = soft_card(tmp_path, "MNREV")
+def test_revocation_reaches_the_server_when_the_new_crl_is_published(tmp_path: Path) -> None:
+    server = tmp_path / "pki"
+    issuer = new_issuer(tmp_path / "issuer", publish_to=server)
+    anchors = pki.trust_anchors(server)
+    card = soft_card(issuer, "MNREV")
     anchors.verify(card.cert, ca=pki.CARD_CA)
-    pki.revoke(tmp_path, ca=pki.CARD_CA, serial_number=card.cert.serial_number)
+    assert issuer.revoke(ca=pki.CARD_CA, name="MNREV") == [card.cert.serial_number]
+    # Signed, but not yet handed over: the server cannot know.
+    anchors.verify(card.cert, ca=pki.CARD_CA)
+    issuer.publish(server)
     assert _code(anchors, card.cert) == "certificate_revoked"
+
+
+def test_a_crl_past_its_next_update_refuses_every_card(tmp_path: Path) -> None:
+    server = tmp_path / "pki"
+    issuer = new_issuer(tmp_path / "issuer", publish_to=server)
+    card = soft_card(issuer, "MNSTALE")
+    issuer.write_crl(pki.CARD_CA, now=NOW - dt.timedelta(days=CRL_VALID_DAYS + 1))
+    issuer.publish(server)
+    anchors = pki.trust_anchors(server)
+    assert _code(anchors, card.cert) == "revocation_unknown"
+    # A fresh CRL from the issuer (`crl --publish-to`) and the card passes again.
+    issuer.write_crl(pki.CARD_CA)
+    issuer.publish(server)
+    anchors.verify(card.cert, ca=pki.CARD_CA)
+
+
+def test_a_crl_not_signed_by_the_card_ca_is_refused(tmp_path: Path) -> None:
+    server = tmp_path / "pki"
+    issuer = new_issuer(tmp_path / "issuer", publish_to=server)
+    card = soft_card(issuer, "MNFAKECRL")
+    other = new_issuer(tmp_path / "other")
+    shutil.copy(other.crl_path(pki.CARD_CA), pki.crl_path(server, pki.CARD_CA))
+    assert _code(pki.trust_anchors(server), card.cert) == "revocation_unknown"
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from ems.auth.models import Role
-from ems.web import vendor
+from ems.web import vendor, views
 from ems.web.roads import region_geojson
 from tests.factories import Api
 
@@ -31,8 +31,9 @@ def test_pages_are_served_in_japanese_with_their_modules(client: FlaskClient, pa
     html = resp.get_data(as_text=True)
     assert '<html lang="ja">' in html
     assert re.search(r'<script type="module" src="/static/js/\w+\.js">', html)
-    # No script or style from anywhere but our own origin.
-    assert "https://" not in html and "http://" not in html
+    # No script or style from anywhere but our own origin (the ER's viewer module comes
+    # from the relay, named once by the server: see the test below).
+    assert not re.search(r'(?:src|href)="(?:https?:)?//', html)
 
 
 def test_root_sends_to_login(client: FlaskClient) -> None:
@@ -146,10 +147,47 @@ def test_roads_of_a_region_pack_that_ships_them(tmp_path: Path) -> None:
     assert [f["properties"]["class"] for f in features] == ["trunk"]
 
 
-def test_the_stream_viewer_is_served_from_our_origin(client: FlaskClient) -> None:
-    resp = client.get("/gateway/viewer.js")
-    assert resp.status_code == 200
-    assert "mountViewer" in resp.get_data(as_text=True)
+def test_the_er_page_loads_the_viewer_from_the_relays_own_origin(client: FlaskClient) -> None:
+    html = client.get("/er").get_data(as_text=True)
+    relay = client.application.config["RELAY_URL"]
+    assert f'data-viewer-url="{views.viewer_module_url(relay)}"' in html
+    assert views.viewer_module_url(relay).endswith("/viewer/viewer.js")
+    # The server no longer serves another package's files.
+    assert client.get("/gateway/viewer.js").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("relay_url", "origin", "module"),
+    [
+        ("ws://127.0.0.1:8765", "http://127.0.0.1:8765", "http://127.0.0.1:8765/viewer/viewer.js"),
+        ("wss://relay.example", "https://relay.example", "https://relay.example/viewer/viewer.js"),
+        (
+            "wss://ems.example/relay/",
+            "https://ems.example",
+            "https://ems.example/relay/viewer/viewer.js",
+        ),
+        ("", "", ""),
+        ("relay.example:8765", "", ""),
+    ],
+)
+def test_the_relay_origin_comes_from_its_websocket_url(
+    relay_url: str, origin: str, module: str
+) -> None:
+    assert views.relay_http_origin(relay_url) == origin
+    assert views.viewer_module_url(relay_url) == module
+
+
+def test_the_pages_lists_come_from_the_servers_enums(client: FlaskClient) -> None:
+    from ems.hospitals.models import DiversionStatus
+    from ems.incidents.models import Urgency
+
+    dispatch = client.get("/dispatch").get_data(as_text=True)
+    shown = re.findall(r'name="urgency" value="(\w+)"', dispatch)
+    assert shown == [u.value for u in Urgency]
+    er = client.get("/er").get_data(as_text=True)
+    options = re.findall(r'<option value="(\w+)" data-i18n="diversion\.', er)
+    assert sorted(options) == sorted(d.value for d in DiversionStatus)
+    assert options[0] == "open" and set(views.DIVERSION_ORDER) == set(DiversionStatus)
 
 
 def test_vendor_copies_leaflet_and_names_what_is_missing(tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-// Shared by every page: language, session, API calls, live events and small formatters.
+// Shared by every page, the tablet's included (scripts/ensure-frontend copies it there):
+// language, session, API calls, live events, small formatters and DOM helpers.
 // Japanese is the default language; the choice is kept in localStorage.
 
 const LANG_KEY = "ems.lang";
@@ -99,16 +100,17 @@ export function clearSession() {
   sessionStorage.removeItem(USER_KEY);
 }
 
-/** The page's user, or a redirect to the login page when there is none
- * or the role does not fit the page. */
-export function requireSession(roles, loginUrl = "/login") {
-  const s = session();
-  if (!s || (roles && !roles.includes(s.user.role) && s.user.role !== "admin")) {
-    const next = encodeURIComponent(location.pathname);
-    location.replace(`${loginUrl}?next=${next}`);
-    throw new Error("not signed in");
-  }
-  return s;
+// Where a page goes when its session is over: the server's pages sign in at /login,
+// the tablet on its own page.
+let loginUrl = "/login";
+
+export function setLoginUrl(url) {
+  loginUrl = url;
+}
+
+/** Send the browser to the sign-in page, which comes back here afterwards. */
+export function toLogin() {
+  location.replace(`${loginUrl}?next=${encodeURIComponent(location.pathname)}`);
 }
 
 export class ApiError extends Error {
@@ -137,7 +139,7 @@ export async function api(path, { method = "GET", body, signal, headers = {} } =
   }
   if (resp.status === 204) return null;
   const text = await resp.text();
-  let data = null;
+  let data;
   try {
     data = text ? JSON.parse(text) : null;
   } catch {
@@ -154,7 +156,7 @@ export async function api(path, { method = "GET", body, signal, headers = {} } =
  * the login page, which returns here afterwards. */
 function sessionExpired() {
   clearSession();
-  location.replace(`/login?next=${encodeURIComponent(location.pathname)}`);
+  toLogin();
 }
 
 /** A readable message for an API error, in the current language. */
@@ -365,50 +367,12 @@ export function liveEvents(handlers, { onResync, url } = {}) {
   return { close: stop };
 }
 
-/** A function that collects the names it is given for ``delayMs`` and then calls
- * ``run(names)`` once: events usually arrive in bursts, one reload per burst is enough.
- * Runs never overlap: names that come in while one is in flight wait for it to end, so
- * that an older reload's answers can never land after a newer one's. */
-export function coalesce(delayMs, run) {
-  const pending = new Set();
-  let timer = null;
-  let running = false;
-  const fire = async () => {
-    timer = null;
-    const jobs = [...pending];
-    pending.clear();
-    running = true;
-    try {
-      await run(jobs);
-    } finally {
-      running = false;
-      if (pending.size) timer = setTimeout(fire, delayMs);
-    }
-  };
-  return (what) => {
-    pending.add(what);
-    if (timer || running) return;
-    timer = setTimeout(fire, delayMs);
-  };
-}
-
 // --- formatting --------------------------------------------------------------
 
 export function fmtTime(iso) {
   if (!iso) return "—";
   const d = new Date(iso);
   return d.toLocaleTimeString(lang === "en" ? "en-GB" : "ja-JP", {
-    hour: "2-digit",
-    minute: "2-digit",
-  });
-}
-
-export function fmtDateTime(iso) {
-  if (!iso) return "—";
-  const d = new Date(iso);
-  return d.toLocaleString(lang === "en" ? "en-GB" : "ja-JP", {
-    month: "short",
-    day: "numeric",
     hour: "2-digit",
     minute: "2-digit",
   });
@@ -475,15 +439,6 @@ export function startClock(node) {
   setInterval(tick, 1000);
 }
 
-/** Boot of a signed-in page: the user (or a redirect to the login page), the
- * dictionaries and the language toggle, then the header. */
-export async function startPage(roles) {
-  const s = requireSession(roles);
-  await initI18n();
-  initHeader(s);
-  return s;
-}
-
 /** Header: user name, role, clock and sign-out. */
 export function initHeader(s, { logoutUrl = "/login" } = {}) {
   const name = document.querySelector("[data-user-name]");
@@ -502,36 +457,6 @@ export function initHeader(s, { logoutUrl = "/login" } = {}) {
     });
   }
 }
-
-export const URGENCIES = ["critical", "serious", "moderate", "minor"];
-export const TIMELINE = [
-  "call_received",
-  "dispatched",
-  "arrived_scene",
-  "patient_contact",
-  "loaded",
-  "departed_scene",
-  "arrived_hospital",
-  "handover",
-];
-export const BED_CATEGORIES = [
-  "general",
-  "icu",
-  "ccu",
-  "scu",
-  "paediatric",
-  "maternity",
-  "burn",
-  "psychiatric",
-];
-export const DECLINE_REASONS = [
-  "beds_full",
-  "cannot_treat",
-  "outside_specialty",
-  "no_specialist",
-  "in_surgery",
-  "other",
-];
 
 /** Replace a node's children, skipping null/false (replaceChildren would print "null"). */
 export function fill(node, ...children) {

@@ -1,63 +1,83 @@
 // Dispatcher console: incident queue and new-call form, unit board, offline map,
-// recommendations with one-click assignment, parallel hospital requests and the live KPI panel.
+// recommendations with one-click assignment, parallel hospital requests and the live KPI
+// panel. The state and its rules are dispatch-state.js's; this draws it, turns clicks,
+// answers and live events into actions, and fetches what the state says it lacks.
+/* global L */
 import {
-  coalesce,
-  fill,
   api,
   el,
   errorText,
+  fill,
   fmtEta,
-  fmtMinutes,
   fmtRelative,
   fmtTime,
   liveEvents,
   localName,
   onLangChange,
-  startPage,
   t,
-  TIMELINE,
   toast,
 } from "./common.js";
-import { availabilityClass, createMap, drawHospitals, drawIncidents, drawUnits } from "./map.js";
+import {
+  chosenFor,
+  initialState,
+  mapIncidents,
+  needs,
+  queue,
+  reduce,
+  requestsOf,
+  selected,
+  transportOf,
+  unitBoard,
+  unitOf,
+  unitsSummary,
+} from "./dispatch-state.js";
+import { availabilityClass, rowOf, rowsOf } from "./domain.js";
+import { CONDITIONS } from "./generated/enums.js";
 import { renderKpi } from "./kpi.js";
-import { listOf, reasonText, renderRequests, renderTimeline, toastAnswer } from "./shared-views.js";
+import { createMap, drawHospitals, drawIncidents, drawUnits } from "./map.js";
+import { startPage } from "./page.js";
+import { reasonText, renderRequests, renderTimeline, toastAnswer } from "./shared-views.js";
+import { createStore, drawWhenChanged, follow } from "./store.js";
 
-const s = await startPage(["dispatcher"]);
+await startPage(["dispatcher"]);
 
-const CONDITIONS = [
-  "",
-  "cardiac_arrest",
-  "chest_pain_stemi",
-  "stroke",
-  "major_trauma",
-  "burns",
-  "respiratory",
-  "paediatric",
-  "obstetric",
-  "psychiatric",
-  "other",
-];
+const store = createStore(reduce, initialState());
+const dispatch = (action) => store.dispatch(action);
+const state = () => store.state;
 
-const state = {
-  incidents: [],
-  units: [],
-  hospitals: [],
-  transports: [],
-  stations: new Map(),
-  selectedId: null,
-  filter: "open",
-  unitRecs: new Map(),
-  hospitalRecs: new Map(),
-  requests: new Map(),
-  chosenHospitals: new Map(),
-  suggested: new Map(),
-  stats: null,
+// --- what the state lacks, fetched -------------------------------------------------------
+const SOURCES = {
+  hospitals: () => "/api/v1/hospitals",
+  transports: () => "/api/v1/transports?active=true",
+  incidents: () => "/api/v1/incidents",
+  units: () => "/api/v1/units",
+  stats: () => "/api/v1/stats/today",
+  unitRecs: (id) => `/api/v1/dispatch/unit-recommendations?incident_id=${id}`,
+  hospitalRecs: (id) => `/api/v1/transports/${id}/hospital-recommendations`,
+  requests: (id) => `/api/v1/hospital-requests?transport_id=${id}`,
 };
+const QUIET = new Set(["stats", "unitRecs", "hospitalRecs", "requests"]); // the panel says it
 
-const byId = (list, id) => list.find((x) => x.id === id);
-const transportOf = (incident) =>
-  state.transports.find((tr) => tr.incident_id === incident.id) ||
-  (incident.transport_id ? byId(state.transports, incident.transport_id) : undefined);
+async function load(need, asOf) {
+  try {
+    return { type: "answer", what: need.what, id: need.id, data: await api(SOURCES[need.what](need.id)), asOf };
+  } catch (error) {
+    if (!QUIET.has(need.what)) toast(errorText(error), "error");
+    return { type: "failed", what: need.what, id: need.id, error, asOf };
+  }
+}
+
+// Several events usually arrive together (assignment → incident, unit, transport): what
+// they put in doubt is asked once per burst.
+const fetcher = follow(store, needs, load, { delayMs: 150 });
+
+/** POST one of the dispatcher's actions; its answer goes into the state as ``what``. */
+async function act(path, body, what) {
+  const asOf = store.tick();
+  const data = await api(path, { method: "POST", body });
+  dispatch({ type: "answer", what, data, asOf });
+  return data;
+}
 
 // --- map -------------------------------------------------------------------------
 const mapCtx = await createMap(document.getElementById("map"), {
@@ -82,105 +102,68 @@ function setPickedLocation(lat, lon) {
   });
 }
 
-function redrawMap() {
-  drawHospitals(mapCtx, state.hospitals);
-  drawUnits(mapCtx, state.units);
-  drawIncidents(
-    mapCtx,
-    state.incidents.filter((i) => i.status === "pending" || i.status === "assigned"),
-    { selectedId: state.selectedId, onSelect: select },
-  );
-}
-
-// --- loading -----------------------------------------------------------------------
-async function loadIncidents() {
-  state.incidents = listOf(await api("/api/v1/incidents"));
-  renderQueue();
-}
-async function loadUnits() {
-  state.units = listOf(await api("/api/v1/units"));
-  renderUnits();
-}
-async function loadHospitals() {
-  state.hospitals = listOf(await api("/api/v1/hospitals"));
-}
-async function loadTransports() {
-  state.transports = listOf(await api("/api/v1/transports?active=true"));
-}
-async function loadStats() {
-  try {
-    state.stats = await api("/api/v1/stats/today");
-  } catch {
-    state.stats = null;
-  }
-  renderKpi(document.getElementById("kpi-body"), state.stats, document.getElementById("kpi-count"));
-}
-
-async function loadAll() {
-  await Promise.all([loadHospitals(), loadTransports()]);
-  await Promise.all([loadIncidents(), loadUnits(), loadStats()]);
-  redrawMap();
-  if (state.selectedId) await loadDetail(state.selectedId);
-}
+const redrawMap = drawWhenChanged(
+  (st) => [st.hospitals, st.units, st.incidents, st.selectedId],
+  (st) => {
+    drawHospitals(mapCtx, rowsOf(st.hospitals));
+    drawUnits(mapCtx, rowsOf(st.units));
+    drawIncidents(mapCtx, mapIncidents(st), { selectedId: st.selectedId, onSelect: select });
+  },
+);
 
 // --- queue ---------------------------------------------------------------------------
-const URGENCY_RANK = { critical: 0, serious: 1, moderate: 2, minor: 3 };
-
-function renderQueue() {
-  const list = document.getElementById("incident-list");
-  const shown = state.incidents
-    .filter((i) => state.filter === "all" || i.status === "pending" || i.status === "assigned")
-    .sort((a, b) => {
-      const pa = a.status === "pending" ? 0 : 1;
-      const pb = b.status === "pending" ? 0 : 1;
-      return pa - pb || URGENCY_RANK[a.urgency] - URGENCY_RANK[b.urgency] || b.id - a.id;
-    });
-  fill(list, 
-    ...shown.map((i) => {
-      const tr = transportOf(i);
-      const unit = tr ? byId(state.units, tr.unit_id) : i.unit_id ? byId(state.units, i.unit_id) : null;
-      return el(
-        "li",
-        {},
-        el(
-          "button",
-          {
-            type: "button",
-            class: `incident-card u-${i.urgency}${i.id === state.selectedId ? " selected" : ""}`,
-            "aria-current": i.id === state.selectedId ? "true" : null,
-            dataset: { incidentId: i.id },
-            onclick: () => select(i.id),
-          },
+const renderQueue = drawWhenChanged(
+  (st) => [st.book.incidents, st.incidents, st.transports, st.units, st.selectedId, st.filter],
+  (st) => {
+    if (!st.book.incidents) return; // not loaded yet
+    const list = document.getElementById("incident-list");
+    const shown = queue(st);
+    fill(
+      list,
+      ...shown.map((i) => {
+        const unit = unitOf(st, i);
+        return el(
+          "li",
+          {},
           el(
-            "div",
-            { class: "ic-top" },
-            el("span", { class: `badge urg-${i.urgency}` }, t(`urgency.${i.urgency}`)),
-            el("span", { class: "ic-id" }, `#${i.id}`),
-            el("span", { class: `badge st-inc-${i.status}` }, t(`incident_status.${i.status}`)),
-            el("span", { class: "ic-time" }, fmtRelative(i.received_at)),
+            "button",
+            {
+              type: "button",
+              class: `incident-card u-${i.urgency}${i.id === st.selectedId ? " selected" : ""}`,
+              "aria-current": i.id === st.selectedId ? "true" : null,
+              dataset: { incidentId: i.id },
+              onclick: () => select(i.id),
+            },
+            el(
+              "div",
+              { class: "ic-top" },
+              el("span", { class: `badge urg-${i.urgency}` }, t(`urgency.${i.urgency}`)),
+              el("span", { class: "ic-id" }, `#${i.id}`),
+              el("span", { class: `badge st-inc-${i.status}` }, t(`incident_status.${i.status}`)),
+              el("span", { class: "ic-time" }, fmtRelative(i.received_at)),
+            ),
+            el("div", { class: "ic-complaint" }, i.chief_complaint),
+            el(
+              "div",
+              { class: "ic-meta" },
+              el("span", {}, i.address || "—"),
+              unit ? el("span", { class: "ic-unit" }, `${unit.call_sign}`) : null,
+            ),
           ),
-          el("div", { class: "ic-complaint" }, i.chief_complaint),
-          el(
-            "div",
-            { class: "ic-meta" },
-            el("span", {}, i.address || "—"),
-            unit ? el("span", { class: "ic-unit" }, `${unit.call_sign}`) : null,
-          ),
-        ),
-      );
-    }),
-  );
-  if (!shown.length) list.append(el("li", { class: "empty" }, t("dispatch.no_incidents")));
-}
+        );
+      }),
+    );
+    if (!shown.length) list.append(el("li", { class: "empty" }, t("dispatch.no_incidents")));
+  },
+);
 
 for (const chip of document.querySelectorAll("[data-filter]")) {
   chip.addEventListener("click", () => {
-    state.filter = chip.dataset.filter;
     for (const c of document.querySelectorAll("[data-filter]")) {
       c.classList.toggle("active", c === chip);
       c.setAttribute("aria-pressed", String(c === chip));
     }
-    renderQueue();
+    dispatch({ type: "filter", filter: chip.dataset.filter });
   });
 }
 
@@ -191,13 +174,15 @@ const toggle = document.getElementById("new-call-toggle");
 function fillSelects() {
   const cond = document.getElementById("condition-select");
   const chosen = cond.value;
-  fill(cond, 
-    ...CONDITIONS.map((c) => el("option", { value: c }, t(c ? `condition.${c}` : "condition.unknown"))),
+  fill(
+    cond,
+    ...["", ...CONDITIONS].map((c) => el("option", { value: c }, t(c ? `condition.${c}` : "condition.unknown"))),
   );
   cond.value = chosen;
   const town = document.getElementById("town-select");
   const chosenTown = town.value;
-  fill(town, 
+  fill(
+    town,
     el("option", { value: "" }, t("incident.town_pick")),
     ...mapCtx.towns.map((f, idx) => el("option", { value: String(idx) }, localName(f.properties))),
   );
@@ -246,13 +231,11 @@ form.addEventListener("submit", async (ev) => {
   if (form.caller_phone.value.trim()) body.caller_phone = form.caller_phone.value.trim();
   if (form.caller_account.value.trim()) body.caller_account = form.caller_account.value.trim();
   try {
-    const created = await api("/api/v1/incidents", { method: "POST", body });
+    const created = await act("/api/v1/incidents", body, "incident");
     form.reset();
     openForm(false);
     toast(t("dispatch.call_registered", { id: created.id }), "ok");
-    await loadIncidents();
-    redrawMap();
-    await select(created.id);
+    select(created.id);
   } catch (e) {
     err.textContent = errorText(e);
     err.hidden = false;
@@ -260,59 +243,39 @@ form.addEventListener("submit", async (ev) => {
 });
 
 // --- detail ------------------------------------------------------------------------------
-async function select(id) {
-  state.selectedId = id;
-  renderQueue();
-  redrawMap();
-  await loadDetail(id);
+function select(id) {
+  dispatch({ type: "select", id });
+  fetcher.request(0);
 }
 
-async function loadDetail(id) {
-  const incident = byId(state.incidents, id);
-  if (!incident) return;
-  const tr = transportOf(incident);
-  const jobs = [];
-  if (incident.status === "pending") {
-    jobs.push(
-      api(`/api/v1/dispatch/unit-recommendations?incident_id=${id}`)
-        .then((r) => state.unitRecs.set(id, listOf(r, "hospitals")))
-        .catch((e) => state.unitRecs.set(id, { error: e })),
-    );
-  }
-  if (tr) {
-    jobs.push(
-      api(`/api/v1/transports/${tr.id}/hospital-recommendations`)
-        .then((r) => {
-          state.hospitalRecs.set(tr.id, listOf(r, "hospitals"));
-          state.suggested.set(tr.id, r?.suggested || []);
-        })
-        .catch((e) => state.hospitalRecs.set(tr.id, { error: e })),
-    );
-    jobs.push(loadRequests(tr.id));
-  }
-  await Promise.all(jobs);
-  if (state.selectedId === id) renderDetail();
-}
+const renderDetail = drawWhenChanged(
+  (st) => {
+    const incident = selected(st);
+    const tr = transportOf(st, incident);
+    return [
+      incident,
+      tr,
+      tr ? rowOf(st.units, tr.unit_id) : null,
+      incident ? st.unitRecs[incident.id] : null,
+      tr ? st.hospitalRecs[tr.id] : null,
+      tr ? st.chosen[tr.id] : null,
+      st.requests,
+      st.hospitals,
+    ];
+  },
+  (st) => {
+    const body = document.getElementById("detail-body");
+    // A tick in the hospital list redraws it: the focus stays on the same control.
+    const focused = body.contains(document.activeElement) ? document.activeElement.id : "";
+    fill(body, ...detailParts(st));
+    if (focused) document.getElementById(focused)?.focus();
+  },
+);
 
-async function loadRequests(transportId) {
-  try {
-    const detail = await api(`/api/v1/transports/${transportId}`);
-    const idx = state.transports.findIndex((x) => x.id === transportId);
-    if (idx >= 0) state.transports[idx] = { ...state.transports[idx], ...detail };
-    state.requests.set(transportId, listOf(await api(`/api/v1/hospital-requests?transport_id=${transportId}`)));
-  } catch {
-    /* the panel shows what it has; the next event reloads it */
-  }
-}
-
-function renderDetail() {
-  const body = document.getElementById("detail-body");
-  const incident = byId(state.incidents, state.selectedId);
-  if (!incident) {
-    fill(body, el("p", { class: "empty" }, t("dispatch.select_incident")));
-    return;
-  }
-  const tr = transportOf(incident);
+function detailParts(st) {
+  const incident = selected(st);
+  if (!incident) return [el("p", { class: "empty" }, t("dispatch.select_incident"))];
+  const tr = transportOf(st, incident);
   const parts = [
     el(
       "div",
@@ -337,9 +300,9 @@ function renderDetail() {
       ),
     ),
   ];
-  if (incident.status === "pending") parts.push(renderUnitRecs(incident));
+  if (incident.status === "pending") parts.push(renderUnitRecs(st, incident));
   if (tr) {
-    const unit = byId(state.units, tr.unit_id);
+    const unit = rowOf(st.units, tr.unit_id);
     parts.push(
       el(
         "section",
@@ -348,13 +311,13 @@ function renderDetail() {
         renderTimeline(tr),
       ),
     );
-    parts.push(renderHospitalRecs(tr));
+    parts.push(renderHospitalRecs(st, tr));
     parts.push(
       el(
         "section",
         { class: "sub" },
         el("h4", {}, t("requests.title")),
-        renderRequests(state.requests.get(tr.id) || [], state.hospitals),
+        renderRequests(requestsOf(st, tr.id), rowsOf(st.hospitals)),
       ),
     );
   }
@@ -367,7 +330,7 @@ function renderDetail() {
       ),
     );
   }
-  fill(body, ...parts);
+  return parts;
 }
 
 function factRow(label, value) {
@@ -381,8 +344,8 @@ function patientText(i) {
   return bits.join(" · ") || t("sex.unknown");
 }
 
-function renderUnitRecs(incident) {
-  const recs = state.unitRecs.get(incident.id);
+function renderUnitRecs(st, incident) {
+  const recs = st.unitRecs[incident.id];
   const section = el("section", { class: "sub" }, el("h4", {}, t("dispatch.recommended_units")));
   if (!recs) {
     section.append(el("p", { class: "muted" }, t("common.loading")));
@@ -392,13 +355,13 @@ function renderUnitRecs(incident) {
     section.append(el("p", { class: "form-error" }, errorText(recs.error)));
     return section;
   }
-  if (!recs.length) {
+  if (!recs.items.length) {
     section.append(el("p", { class: "empty" }, t("dispatch.no_units")));
     return section;
   }
   const list = el("ol", { class: "rec-list" });
-  recs.slice(0, 4).forEach((r, idx) => {
-    const unit = byId(state.units, r.unit_id) || {};
+  recs.items.slice(0, 4).forEach((r, idx) => {
+    const unit = rowOf(st.units, r.unit_id) || {};
     const callSign = r.call_sign || unit.call_sign || `#${r.unit_id}`;
     list.append(
       el(
@@ -433,12 +396,9 @@ function renderUnitRecs(incident) {
 async function assign(incident, unitId, callSign, button) {
   button.disabled = true;
   try {
-    await api(`/api/v1/incidents/${incident.id}/assign`, { method: "POST", body: { unit_id: unitId } });
+    // The incident, the unit and the transport then arrive as live events.
+    await act(`/api/v1/incidents/${incident.id}/assign`, { unit_id: unitId }, "transport");
     toast(t("dispatch.assigned", { unit: callSign, id: incident.id }), "ok");
-    await Promise.all([loadTransports(), loadUnits()]);
-    await loadIncidents();
-    redrawMap();
-    await loadDetail(incident.id);
   } catch (e) {
     toast(errorText(e), "error");
     button.disabled = false;
@@ -448,33 +408,28 @@ async function assign(incident, unitId, callSign, button) {
 async function cancelIncident(incident) {
   if (!confirm(t("dispatch.confirm_cancel", { id: incident.id }))) return;
   try {
-    await api(`/api/v1/incidents/${incident.id}/cancel`, { method: "POST", body: {} });
+    await act(`/api/v1/incidents/${incident.id}/cancel`, {}, "incident");
     toast(t("dispatch.cancelled", { id: incident.id }), "ok");
-    await loadAll();
   } catch (e) {
     toast(errorText(e), "error");
   }
 }
 
-function renderHospitalRecs(tr) {
-  const recs = state.hospitalRecs.get(tr.id);
+function renderHospitalRecs(st, tr) {
+  const recs = st.hospitalRecs[tr.id];
   const section = el("section", { class: "sub" }, el("h4", {}, t("dispatch.recommended_hospitals")));
   if (!recs) return section;
   if (recs.error) {
     section.append(el("p", { class: "form-error" }, errorText(recs.error)));
     return section;
   }
-  const suggested = state.suggested.get(tr.id) || [];
-  const chosen =
-    state.chosenHospitals.get(tr.id) ||
-    new Set(suggested.length ? suggested : recs.slice(0, 3).map((r) => r.hospital_id));
-  state.chosenHospitals.set(tr.id, chosen);
-  const open = (state.requests.get(tr.id) || []).filter((r) => r.status === "sent" || r.status === "accepted");
+  const chosen = new Set(chosenFor(st, tr.id));
+  const accepted = requestsOf(st, tr.id).some((r) => r.status === "accepted");
   const list = el("ul", { class: "rec-list" });
-  for (const r of recs.slice(0, 6)) {
-    const h = byId(state.hospitals, r.hospital_id) || r.hospital || {};
+  for (const r of recs.items.slice(0, 6)) {
+    const h = rowOf(st.hospitals, r.hospital_id) || r.hospital || {};
     const name = localName(r.hospital || h) || localName(r) || `#${r.hospital_id}`;
-    const cls = availabilityClass(h);
+    const cls = availabilityClass(h, Date.now());
     const id = `h-${tr.id}-${r.hospital_id}`;
     list.append(
       el(
@@ -484,7 +439,8 @@ function renderHospitalRecs(tr) {
           type: "checkbox",
           id,
           checked: chosen.has(r.hospital_id),
-          onchange: (ev) => (ev.target.checked ? chosen.add(r.hospital_id) : chosen.delete(r.hospital_id)),
+          onchange: (ev) =>
+            dispatch({ type: "choose", transportId: tr.id, hospitalId: r.hospital_id, on: ev.target.checked }),
         }),
         el(
           "label",
@@ -504,7 +460,7 @@ function renderHospitalRecs(tr) {
       {
         type: "button",
         class: "btn btn-primary",
-        disabled: open.some((r) => r.status === "accepted"),
+        disabled: accepted,
         onclick: (ev) => sendRequests(tr, [...chosen], ev.currentTarget),
       },
       t("requests.send_parallel", { n: chosen.size }),
@@ -520,13 +476,8 @@ async function sendRequests(tr, hospitalIds, button) {
   }
   button.disabled = true;
   try {
-    await api(`/api/v1/transports/${tr.id}/hospital-requests`, {
-      method: "POST",
-      body: { hospital_ids: hospitalIds },
-    });
+    await act(`/api/v1/transports/${tr.id}/hospital-requests`, { hospital_ids: hospitalIds }, "round");
     toast(t("requests.sent", { n: hospitalIds.length }), "ok");
-    await loadRequests(tr.id);
-    renderDetail();
   } catch (e) {
     toast(errorText(e), "error");
     button.disabled = false;
@@ -534,113 +485,97 @@ async function sendRequests(tr, hospitalIds, button) {
 }
 
 // --- unit board ---------------------------------------------------------------------------
-const UNIT_ORDER = ["dispatched", "on_scene", "transporting", "at_hospital", "available", "out_of_service"];
-
-function renderUnits() {
-  const tbody = document.querySelector("#unit-table tbody");
-  const units = [...state.units].sort(
-    (a, b) => UNIT_ORDER.indexOf(a.status) - UNIT_ORDER.indexOf(b.status) || a.call_sign.localeCompare(b.call_sign),
-  );
-  fill(tbody, 
-    ...units.map((u) => {
-      const tr = u.current_transport_id ? byId(state.transports, u.current_transport_id) : null;
-      const incident = tr ? byId(state.incidents, tr.incident_id) : null;
-      const actions = [];
-      if (u.status === "available") actions.push(["out_of_service", "unit.set_oos"]);
-      if (u.status === "out_of_service") actions.push(["available", "unit.set_available"]);
-      return el(
-        "tr",
-        { dataset: { unitId: u.id } },
-        el("th", { scope: "row" }, u.call_sign),
-        el("td", {}, localName(u.station) || u.station_name || ""),
-        el("td", {}, el("span", { class: `badge st-${u.status}` }, t(`status.${u.status}`))),
-        el("td", { class: "muted" }, fmtRelative(u.status_at)),
+const renderUnits = drawWhenChanged(
+  (st) => [st.book.units, st.units, st.transports, st.incidents],
+  (st) => {
+    if (!st.book.units) return; // not loaded yet
+    const tbody = document.querySelector("#unit-table tbody");
+    fill(
+      tbody,
+      ...unitBoard(st).map(({ unit: u, incident, actions }) =>
         el(
-          "td",
-          {},
-          incident
-            ? el("button", { type: "button", class: "link", onclick: () => select(incident.id) }, `#${incident.id} ${incident.chief_complaint}`)
-            : "",
-        ),
-        el(
-          "td",
-          { class: "actions" },
-          ...actions.map(([status, key]) =>
-            el("button", { type: "button", class: "btn btn-small", onclick: () => setUnitStatus(u, status) }, t(key)),
+          "tr",
+          { dataset: { unitId: u.id } },
+          el("th", { scope: "row" }, u.call_sign),
+          el("td", {}, localName(u.station) || u.station_name || ""),
+          el("td", {}, el("span", { class: `badge st-${u.status}` }, t(`status.${u.status}`))),
+          el("td", { class: "muted" }, fmtRelative(u.status_at)),
+          el(
+            "td",
+            {},
+            incident
+              ? el("button", { type: "button", class: "link", onclick: () => select(incident.id) }, `#${incident.id} ${incident.chief_complaint}`)
+              : "",
+          ),
+          el(
+            "td",
+            { class: "actions" },
+            ...actions.map(([status, key]) =>
+              el("button", { type: "button", class: "btn btn-small", onclick: () => setUnitStatus(u, status) }, t(key)),
+            ),
           ),
         ),
-      );
-    }),
-  );
-  const count = (st) => state.units.filter((u) => u.status === st).length;
-  document.getElementById("units-summary").textContent = t("dispatch.units_summary", {
-    available: count("available"),
-    busy: state.units.length - count("available") - count("out_of_service"),
-    total: state.units.length,
-  });
-}
+      ),
+    );
+    document.getElementById("units-summary").textContent = t("dispatch.units_summary", unitsSummary(st));
+  },
+);
 
 async function setUnitStatus(unit, status) {
   try {
-    await api(`/api/v1/units/${unit.id}/status`, { method: "POST", body: { status } });
-    await loadUnits();
-    redrawMap();
+    await act(`/api/v1/units/${unit.id}/status`, { status }, "unit");
   } catch (e) {
     toast(errorText(e), "error");
   }
 }
 
-// --- live updates -----------------------------------------------------------------------
-// Several events usually arrive together (assignment → incident, unit, transport);
-// one reload per burst is enough.
-const schedule = coalesce(150, async (jobs) => {
-  try {
-    if (jobs.includes("transports")) await loadTransports();
-    if (jobs.includes("hospitals")) await loadHospitals();
-    await Promise.all([
-      jobs.includes("incidents") ? loadIncidents() : null,
-      jobs.includes("units") || jobs.includes("transports") ? loadUnits() : null,
-      jobs.includes("transports") ? loadStats() : null,
-    ]);
-    if (jobs.includes("transports")) renderQueue();
-    redrawMap();
-    if (state.selectedId) await loadDetail(state.selectedId);
-  } catch (e) {
-    toast(errorText(e), "error");
-  }
-});
+// --- KPI -----------------------------------------------------------------------------------
+const drawKpi = drawWhenChanged(
+  (st) => [st.stats, st.book.stats?.asOf],
+  (st) => {
+    if (!st.book.stats) return; // not asked yet: nothing to say
+    renderKpi(document.getElementById("kpi-body"), st.stats, document.getElementById("kpi-count"));
+  },
+);
 
-function answered(data, status) {
-  toastAnswer(data, status, state.hospitals);
-  schedule("transports");
-}
+// --- drawing and live updates ----------------------------------------------------------
+const renderers = [renderQueue, renderUnits, redrawMap, renderDetail, drawKpi];
+const render = () => {
+  for (const draw of renderers) draw(state());
+};
+store.subscribe(render);
+
+const event = (name) => (data) => dispatch({ type: "event", name, data, tick: store.tick() });
+const answer = (name, status) => (data) => {
+  toastAnswer(data, status, rowsOf(state().hospitals));
+  event(name)(data);
+};
 
 liveEvents(
   {
-    "incident.created": () => schedule("incidents"),
-    "incident.updated": () => schedule("incidents"),
-    "unit.updated": () => schedule("units"),
-    "transport.updated": () => schedule("transports"),
-    "hospital.updated": () => schedule("hospitals"),
-    "request.created": () => schedule("transports"),
-    "request.round": () => schedule("transports"),
-    "request.cancelled": () => schedule("transports"),
-    "request.exhausted": () => schedule("transports"),
-    "request.accepted": (data) => answered(data, "accepted"),
-    "request.declined": (data) => answered(data, "declined"),
+    "incident.created": event("incident.created"),
+    "incident.updated": event("incident.updated"),
+    "unit.updated": event("unit.updated"),
+    "transport.updated": event("transport.updated"),
+    "hospital.updated": event("hospital.updated"),
+    "request.created": event("request.created"),
+    "request.round": event("request.round"),
+    "request.cancelled": event("request.cancelled"),
+    "request.exhausted": event("request.exhausted"),
+    "request.accepted": answer("request.accepted", "accepted"),
+    "request.declined": answer("request.declined", "declined"),
   },
-  { onResync: loadAll },
+  // Events may have been missed while the stream was down: ask everything again.
+  { onResync: () => dispatch({ type: "resync", tick: store.tick() }) },
 );
 
 onLangChange(() => {
   fillSelects();
   mapCtx.redrawTowns();
-  renderQueue();
-  renderUnits();
-  renderDetail();
-  redrawMap();
-  renderKpi(document.getElementById("kpi-body"), state.stats, document.getElementById("kpi-count"));
+  for (const draw of renderers) draw.reset();
+  render();
 });
 
-await loadAll();
+render();
+await fetcher.settled();
 document.body.dataset.ready = "true";

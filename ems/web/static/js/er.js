@@ -1,70 +1,92 @@
 // ER dashboard: incoming acceptance requests (accept, or decline with a reason, in two taps),
 // patients on their way with live video/ECG/vitals and their history, and the hospital's
-// bed availability per category with its expiry.
+// bed availability per category with its expiry. The state and its rules are
+// er-state.js's; this draws it, turns taps, answers and live events into actions, and
+// fetches what the state says it lacks.
 import {
-  coalesce,
-  fill,
   api,
-  BED_CATEGORIES,
-  DECLINE_REASONS,
   el,
   errorText,
+  fill,
   fmtEta,
   fmtRelative,
   fmtTime,
   liveEvents,
   localName,
   onLangChange,
-  startPage,
   t,
   toast,
 } from "./common.js";
-import { listOf, renderHistory, renderTimeline, stepTime } from "./shared-views.js";
+import { stepTime } from "./domain.js";
+import {
+  accepted,
+  bedRows,
+  hospitalOf,
+  incoming,
+  initialState,
+  needs,
+  recordFor,
+  reduce,
+  transportFor,
+} from "./er-state.js";
+import { DECLINE_REASONS } from "./generated/enums.js";
+import { startPage } from "./page.js";
+import { renderHistory, renderTimeline } from "./shared-views.js";
+import { createStore, drawWhenChanged, follow } from "./store.js";
 
 const s = await startPage(["er_staff"]);
 
 const grid = document.querySelector(".er-grid");
 const relayUrl = grid.dataset.relayUrl;
-const hospitalId = s.user.hospital_id ?? Number(new URLSearchParams(location.search).get("hospital_id"));
+// The relay serves its viewer module from its own origin (see ems/web/views.py).
+const viewerUrl = grid.dataset.viewerUrl;
+const hospitalId = s.user.hospital_id ?? (Number(new URLSearchParams(location.search).get("hospital_id")) || null);
 
-const state = {
-  hospital: null,
-  incoming: [],
-  accepted: [],
-  transports: new Map(),
-  records: new Map(),
-  declining: null,
-  viewers: new Map(),
+const store = createStore(reduce, initialState(hospitalId));
+const dispatch = (action) => store.dispatch(action);
+const state = () => store.state;
+
+// --- what the state lacks, fetched -------------------------------------------------------
+const SOURCES = {
+  hospital: () => "/api/v1/hospitals",
+  requests: (status) => `/api/v1/hospital-requests?status=${status}`,
+  transport: (id) => `/api/v1/transports/${id}`,
+  record: (id) => `/api/v1/transports/${id}/patient-record`,
 };
 
+async function load(need, asOf) {
+  try {
+    return { type: "answer", what: need.what, id: need.id, data: await api(SOURCES[need.what](need.id)), asOf };
+  } catch (error) {
+    // A request's card shows what the request carries; a history not found yet says so.
+    if (need.what === "hospital" || need.what === "requests") toast(errorText(error), "error");
+    return { type: "failed", what: need.what, id: need.id, error, asOf };
+  }
+}
+
+// Several events usually arrive together: what they put in doubt is asked once per burst.
+const fetcher = follow(store, (st) => needs(st, Date.now()), load, { delayMs: 120 });
+
+async function act(path, body, what) {
+  const asOf = store.tick();
+  const data = await api(path, { method: "POST", body });
+  dispatch({ type: "answer", what, data, asOf });
+  return data;
+}
+
+// --- the viewer module, from the relay -------------------------------------------------------
 let viewerModule = null;
 async function loadViewerModule() {
   if (viewerModule === null) {
     try {
-      viewerModule = await import("/gateway/viewer.js");
+      if (!viewerUrl) throw new Error("no relay configured");
+      viewerModule = await import(viewerUrl);
     } catch (e) {
       console.warn("live viewer unavailable", e);
       viewerModule = false;
     }
   }
   return viewerModule;
-}
-
-// --- data ---------------------------------------------------------------------------
-// A request carries the patient at a glance (urgency, complaint, condition, age, sex,
-// unit, ETA), so incoming requests need no further call. Accepted patients load their
-// transport for the FDMA timeline.
-async function transportFor(req) {
-  if (!state.transports.has(req.transport_id)) {
-    let tr = { id: req.transport_id };
-    try {
-      tr = await api(`/api/v1/transports/${req.transport_id}`);
-    } catch {
-      /* the timeline stays empty; the card shows what the request carries */
-    }
-    state.transports.set(req.transport_id, tr);
-  }
-  return state.transports.get(req.transport_id);
 }
 
 function patientLine(req) {
@@ -80,57 +102,22 @@ function conditionText(code) {
   return text === key ? code : text;
 }
 
-async function loadHospital() {
-  const hospitals = listOf(await api("/api/v1/hospitals"));
-  state.hospital = hospitals.find((h) => h.id === hospitalId) || null;
-  renderHospital();
-}
-
-async function loadRequests() {
-  const [sent, accepted] = await Promise.all([
-    api("/api/v1/hospital-requests?status=sent"),
-    api("/api/v1/hospital-requests?status=accepted"),
-  ]);
-  state.incoming = listOf(sent).filter((r) => !hospitalId || r.hospital_id === hospitalId);
-  const acc = listOf(accepted).filter((r) => !hospitalId || r.hospital_id === hospitalId);
-  // Refresh the transports of accepted patients: their timeline moves on.
-  for (const r of acc) state.transports.delete(r.transport_id);
-  await Promise.all(acc.map(transportFor));
-  state.accepted = acc.filter((r) => {
-    const tr = state.transports.get(r.transport_id);
-    const handover = stepTime(tr, "handover");
-    return !tr || tr.status !== "completed" || !handover || Date.now() - new Date(handover) < 30 * 60000;
-  });
-  await Promise.all(state.accepted.map(loadRecord));
-  renderIncoming();
-  renderPatients();
-}
-
-async function loadRecord(req) {
-  try {
-    state.records.set(req.transport_id, await api(`/api/v1/transports/${req.transport_id}/patient-record`));
-  } catch (e) {
-    state.records.set(req.transport_id, { error: e });
-  }
-}
-
 // --- incoming -------------------------------------------------------------------------
-const URGENCY_RANK = { critical: 0, serious: 1, moderate: 2, minor: 3 };
+const renderIncoming = drawWhenChanged(
+  (st) => [st.book["requests:sent"], st.requests, st.declining],
+  (st) => {
+    if (!st.book["requests:sent"]) return; // not loaded yet
+    const list = document.getElementById("incoming-list");
+    const shown = incoming(st);
+    document.getElementById("incoming-count").textContent = String(shown.length);
+    fill(list, ...shown.map((req) => requestCard(req, st.declining === req.id)));
+    if (!shown.length) list.append(el("li", { class: "empty" }, t("er.no_requests")));
+  },
+);
 
-function renderIncoming() {
-  const list = document.getElementById("incoming-list");
-  document.getElementById("incoming-count").textContent = String(state.incoming.length);
-  const sorted = [...state.incoming].sort(
-    (a, b) => (URGENCY_RANK[a.urgency] ?? 9) - (URGENCY_RANK[b.urgency] ?? 9) || a.id - b.id,
-  );
-  fill(list, ...sorted.map(requestCard));
-  if (!sorted.length) list.append(el("li", { class: "empty" }, t("er.no_requests")));
-}
-
-function requestCard(req) {
+function requestCard(req, declining) {
   const urgency = req.urgency || "moderate";
   const patient = patientLine(req);
-  const declining = state.declining === req.id;
   const card = el(
     "li",
     { class: `request-card u-${urgency}`, dataset: { requestId: req.id } },
@@ -165,8 +152,7 @@ function requestCard(req) {
             class: "btn btn-decline btn-xl",
             "aria-expanded": "false",
             onclick: () => {
-              state.declining = req.id;
-              renderIncoming();
+              dispatch({ type: "decline-start", id: req.id });
               document.querySelector(`[data-request-id="${req.id}"] .reason-btn`)?.focus();
             },
           },
@@ -193,7 +179,7 @@ function requestCard(req) {
           ),
         ),
         note,
-        el("button", { type: "button", class: "btn btn-ghost-dark", onclick: () => ((state.declining = null), renderIncoming()) }, t("common.back")),
+        el("button", { type: "button", class: "btn btn-ghost-dark", onclick: () => dispatch({ type: "decline-cancel" }) }, t("common.back")),
       ),
     );
   }
@@ -203,23 +189,21 @@ function requestCard(req) {
 async function accept(req, button) {
   button.disabled = true;
   try {
-    await api(`/api/v1/hospital-requests/${req.id}/accept`, { method: "POST", body: {} });
+    await act(`/api/v1/hospital-requests/${req.id}/accept`, {}, "accept");
     toast(t("er.accepted_toast"), "ok");
-    await loadRequests();
   } catch (e) {
     toast(errorText(e), "error");
     button.disabled = false;
-    await loadRequests();
+    // Taken by another hospital meanwhile, most likely: see what is left.
+    dispatch({ type: "resync", tick: store.tick(), keys: ["requests:sent", "requests:accepted"] });
   }
 }
 
 async function decline(req, reason, note, button) {
   button.disabled = true;
   try {
-    await api(`/api/v1/hospital-requests/${req.id}/decline`, { method: "POST", body: { reason, note: note || "" } });
-    state.declining = null;
+    await act(`/api/v1/hospital-requests/${req.id}/decline`, { reason, note: note || "" }, "decline");
     toast(t("er.declined_toast", { reason: t(`decline.${reason}`) }), "info");
-    await loadRequests();
   } catch (e) {
     toast(errorText(e), "error");
     button.disabled = false;
@@ -227,36 +211,48 @@ async function decline(req, reason, note, button) {
 }
 
 // --- patients ----------------------------------------------------------------------------
-function renderPatients() {
-  const box = document.getElementById("patients");
-  const seen = new Set();
-  const cards = state.accepted.map((req) => {
-    seen.add(req.transport_id);
-    return patientCard(req);
-  });
-  for (const [id, v] of state.viewers) {
-    if (!seen.has(id)) {
-      v.viewer?.destroy?.();
-      v.viewer?.close?.();
-      state.viewers.delete(id);
+// One viewer per accepted transport, kept across redraws (its socket and canvases live on).
+const viewers = new Map();
+
+const renderPatients = drawWhenChanged(
+  (st, now) => [
+    st.book["requests:accepted"],
+    accepted(st, now)
+      .map((r) => r.id)
+      .join(","),
+    st.requests,
+    st.transports,
+    st.records,
+  ],
+  (st, now) => {
+    if (!st.book["requests:accepted"]) return; // not loaded yet
+    const box = document.getElementById("patients");
+    const shown = accepted(st, now);
+    const seen = new Set(shown.map((r) => r.transport_id));
+    for (const [id, v] of viewers) {
+      if (!seen.has(id)) {
+        v.viewer?.destroy?.();
+        v.viewer?.close?.();
+        viewers.delete(id);
+      }
     }
-  }
-  fill(box, ...cards);
-  if (!cards.length) box.append(el("p", { class: "empty" }, t("er.no_patients")));
-}
+    fill(box, ...shown.map((req) => patientCard(st, req)));
+    if (!shown.length) box.append(el("p", { class: "empty" }, t("er.no_patients")));
+  },
+);
 
 function viewerSlot(transportId) {
-  let entry = state.viewers.get(transportId);
+  let entry = viewers.get(transportId);
   if (!entry) {
     const node = el("div", { class: "viewer-slot", dataset: { transportId } }, el("p", { class: "muted" }, t("er.stream_waiting")));
     entry = { node, viewer: null };
-    state.viewers.set(transportId, entry);
+    viewers.set(transportId, entry);
     loadViewerModule().then((mod) => {
       if (!mod || !mod.mountViewer) {
         fill(node, el("p", { class: "muted" }, t("er.viewer_unavailable")));
         return;
       }
-      fill(node, );
+      fill(node);
       // The viewer speaks the page's language: our dictionaries carry its viewer.* keys.
       entry.viewer = mod.mountViewer(node, { relayUrl, transportId, token: s.token, t, lang: () => document.documentElement.lang });
     });
@@ -264,15 +260,15 @@ function viewerSlot(transportId) {
   return entry.node;
 }
 
-function patientCard(req) {
-  const tr = state.transports.get(req.transport_id) || {};
+function patientCard(st, req) {
+  const tr = transportFor(st, req.transport_id) || {};
   const urgency = req.urgency || "moderate";
-  const record = state.records.get(req.transport_id);
+  const record = recordFor(st, req.transport_id);
   let history;
   if (!record) history = el("p", { class: "muted" }, t("common.loading"));
   else if (record.error) {
     history = el("p", { class: "muted" }, record.error.status === 404 ? t("er.no_record_yet") : errorText(record.error));
-  } else history = renderHistory(record);
+  } else history = renderHistory(record.record);
   return el(
     "article",
     { class: `patient-card u-${urgency}`, dataset: { transportId: req.transport_id } },
@@ -297,77 +293,78 @@ function patientCard(req) {
 
 // --- availability ----------------------------------------------------------------------
 const form = document.getElementById("avail-form");
-let edits = new Map();
 
-function renderHospital() {
-  const h = state.hospital;
-  document.getElementById("hospital-name").textContent = h ? localName(h) : "";
-  const pill = document.getElementById("diversion-pill");
-  const div = h?.diversion || "open";
-  pill.textContent = t(`diversion.${div}`);
-  pill.className = `diversion-pill div-${div}`;
-  if (!h) return;
-  const tbody = document.getElementById("avail-body");
-  const beds = [...(h.beds || [])].sort((a, b) => BED_CATEGORIES.indexOf(a.category) - BED_CATEGORIES.indexOf(b.category));
-  fill(tbody, 
-    ...beds.map((b) => {
-      const value = edits.has(b.category) ? edits.get(b.category) : b.available;
-      const expired = b.stale || (b.expires_at && new Date(b.expires_at) < new Date());
-      const input = el("input", {
-        type: "number",
-        min: 0,
-        max: b.capacity || 999,
-        value,
-        inputmode: "numeric",
-        class: "num",
-        "aria-label": t("er.available_for", { cat: t(`bed.${b.category}`) }),
-        dataset: { category: b.category },
-        oninput: (ev) => edits.set(b.category, Number(ev.target.value)),
-      });
-      const step = (d) => () => {
-        const v = Math.max(0, Math.min(b.capacity || 999, Number(input.value || 0) + d));
-        input.value = String(v);
-        edits.set(b.category, v);
-      };
-      return el(
-        "tr",
-        { class: expired ? "stale" : "" },
-        el("th", { scope: "row" }, t(`bed.${b.category}`)),
-        el(
-          "td",
-          {},
+const renderHospital = drawWhenChanged(
+  // Not on the staff's own edits: the input already shows what they typed.
+  (st, now) => [st.hospitals, Math.floor(now / 30000)],
+  (st, now) => {
+    const h = hospitalOf(st);
+    document.getElementById("hospital-name").textContent = h ? localName(h) : "";
+    const pill = document.getElementById("diversion-pill");
+    const div = h?.diversion || "open";
+    pill.textContent = t(`diversion.${div}`);
+    pill.className = `diversion-pill div-${div}`;
+    if (!h) return;
+    const tbody = document.getElementById("avail-body");
+    fill(
+      tbody,
+      ...bedRows(st, now).map((b) => {
+        const input = el("input", {
+          type: "number",
+          min: 0,
+          max: b.capacity || 999,
+          value: b.value,
+          inputmode: "numeric",
+          class: "num",
+          "aria-label": t("er.available_for", { cat: t(`bed.${b.category}`) }),
+          dataset: { category: b.category },
+          oninput: (ev) => dispatch({ type: "edit-bed", category: b.category, value: Number(ev.target.value) }),
+        });
+        const step = (d) => () => {
+          const v = Math.max(0, Math.min(b.capacity || 999, Number(input.value || 0) + d));
+          input.value = String(v);
+          dispatch({ type: "edit-bed", category: b.category, value: v });
+        };
+        return el(
+          "tr",
+          { class: b.expired ? "stale" : "" },
+          el("th", { scope: "row" }, t(`bed.${b.category}`)),
           el(
-          "div",
-          { class: "stepper" },
-          el("button", { type: "button", class: "btn btn-step", onclick: step(-1), "aria-label": t("er.minus", { cat: t(`bed.${b.category}`) }) }, "−"),
-          input,
-          el("button", { type: "button", class: "btn btn-step", onclick: step(1), "aria-label": t("er.plus", { cat: t(`bed.${b.category}`) }) }, "+"),
-          el("span", { class: "cap" }, `/ ${b.capacity}`),
+            "td",
+            {},
+            el(
+              "div",
+              { class: "stepper" },
+              el("button", { type: "button", class: "btn btn-step", onclick: step(-1), "aria-label": t("er.minus", { cat: t(`bed.${b.category}`) }) }, "−"),
+              input,
+              el("button", { type: "button", class: "btn btn-step", onclick: step(1), "aria-label": t("er.plus", { cat: t(`bed.${b.category}`) }) }, "+"),
+              el("span", { class: "cap" }, `/ ${b.capacity}`),
+            ),
           ),
-        ),
-        el(
-          "td",
-          { class: expired ? "expiry expired" : "expiry" },
-          expired ? el("strong", {}, t("er.expired")) : fmtTime(b.expires_at),
-          el("small", {}, expired ? t("er.updated", { when: fmtRelative(b.updated_at) }) : fmtRelative(b.expires_at)),
-        ),
-      );
-    }),
-  );
-  const select = document.getElementById("diversion-select");
-  if (!form.dataset.dirty) select.value = div;
-  renderDiverted();
-}
+          el(
+            "td",
+            { class: b.expired ? "expiry expired" : "expiry" },
+            b.expired ? el("strong", {}, t("er.expired")) : fmtTime(b.expires_at),
+            el("small", {}, b.expired ? t("er.updated", { when: fmtRelative(b.updated_at) }) : fmtRelative(b.expires_at)),
+          ),
+        );
+      }),
+    );
+    const select = document.getElementById("diversion-select");
+    if (!form.dataset.dirty) select.value = div;
+    renderDiverted(h);
+  },
+);
 
-function renderDiverted() {
-  const h = state.hospital;
+function renderDiverted(h) {
   const box = document.getElementById("diverted-box");
   const select = document.getElementById("diversion-select");
   box.hidden = select.value !== "category_diversion";
   const chosen = new Set(h?.diverted_categories || []);
   const current = [...document.querySelectorAll("#diverted-list input:checked")].map((x) => x.value);
   if (form.dataset.dirty) for (const c of current) chosen.add(c);
-  fill(document.getElementById("diverted-list"), 
+  fill(
+    document.getElementById("diverted-list"),
     ...(h?.beds || []).map((b) =>
       el(
         "label",
@@ -381,7 +378,7 @@ function renderDiverted() {
 
 document.getElementById("diversion-select").addEventListener("change", () => {
   form.dataset.dirty = "1";
-  renderDiverted();
+  renderDiverted(hospitalOf(state()));
 });
 
 form.addEventListener("submit", async (ev) => {
@@ -397,54 +394,57 @@ form.addEventListener("submit", async (ev) => {
   const diversion = form.diversion.value;
   const diverted = diversion === "category_diversion" ? [...document.querySelectorAll("#diverted-list input:checked")].map((x) => x.value) : [];
   try {
-    state.hospital = await api(`/api/v1/hospitals/${hospitalId}/availability`, {
+    const asOf = store.tick();
+    const saved = await api(`/api/v1/hospitals/${hospitalId}/availability`, {
       method: "PATCH",
       body: { beds, diversion, diverted_categories: diverted },
     });
-    edits = new Map();
     delete form.dataset.dirty;
+    dispatch({ type: "answer", what: "availability", data: saved, asOf });
     toast(t("er.saved", { time: fmtTime(new Date(Date.now() + ttl * 60000).toISOString()) }), "ok");
-    await loadHospital();
   } catch (e) {
     err.textContent = errorText(e);
     err.hidden = false;
   }
 });
 
-// --- live -------------------------------------------------------------------------------
-// Several events usually arrive together; one reload per burst is enough.
-const schedule = coalesce(120, async (jobs) => {
-  if (jobs.includes("hospital")) await loadHospital();
-  if (jobs.includes("requests")) await loadRequests();
-});
+// --- drawing and live updates ----------------------------------------------------------
+const render = ({ timer = false } = {}) => {
+  const now = Date.now();
+  // The countdown of the expiry column waits while the staff edit the figures.
+  if (!timer || !document.activeElement?.closest?.("#avail-form")) renderHospital(state(), now);
+  renderIncoming(state());
+  renderPatients(state(), now);
+};
+store.subscribe(() => render());
+
+const event = (name) => (data) => dispatch({ type: "event", name, data, tick: store.tick() });
 
 liveEvents(
   {
-    "request.created": () => {
-      schedule("requests");
+    "request.created": (data) => {
+      event("request.created")(data);
       toast(t("er.new_request"), "alert");
     },
-    "request.cancelled": () => schedule("requests"),
-    "request.accepted": () => schedule("requests"),
-    "request.declined": () => schedule("requests"),
-    "request.round": () => schedule("requests"),
-    "transport.updated": () => schedule("requests"),
-    "hospital.updated": () => schedule("hospital"),
+    "request.cancelled": event("request.cancelled"),
+    "request.accepted": event("request.accepted"),
+    "request.declined": event("request.declined"),
+    "transport.updated": event("transport.updated"),
+    "hospital.updated": event("hospital.updated"),
   },
-  { onResync: () => Promise.all([loadHospital(), loadRequests()]) },
+  // Events may have been missed while the stream was down: ask everything again.
+  { onResync: () => dispatch({ type: "resync", tick: store.tick() }) },
 );
 
 onLangChange(() => {
-  renderHospital();
-  renderIncoming();
-  renderPatients();
-  for (const v of state.viewers.values()) v.viewer?.relabel?.();
+  for (const draw of [renderHospital, renderIncoming, renderPatients]) draw.reset();
+  render();
+  for (const v of viewers.values()) v.viewer?.relabel?.();
 });
 
-// The expiry column counts down while the page is open.
-setInterval(() => {
-  if (!document.activeElement?.closest?.("#avail-form")) renderHospital();
-}, 30000);
+// The expiry column counts down, and a patient handed over long ago leaves the board.
+setInterval(() => render({ timer: true }), 30000);
 
-await Promise.all([loadHospital(), loadRequests()]);
+render();
+await fetcher.settled();
 document.body.dataset.ready = "true";

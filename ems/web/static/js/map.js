@@ -2,6 +2,7 @@
 // as GeoJSON from the server; units, incidents and hospitals are drawn on top.
 /* global L */
 import { api, localName, t } from "./common.js";
+import { availabilityClass } from "./domain.js";
 
 const ROAD_STYLE = {
   trunk: { color: "#e09a2b", weight: 5, opacity: 1 },
@@ -9,18 +10,6 @@ const ROAD_STYLE = {
   local: { color: "#ffffff", weight: 2.5, opacity: 1 },
   street: { color: "#ffffff", weight: 1.2, opacity: 0.9 },
 };
-
-export function availabilityClass(hospital) {
-  if (!hospital) return "stale";
-  if (hospital.diversion === "closed_to_ambulances") return "full";
-  const beds = hospital.beds || [];
-  const fresh = beds.filter((b) => !b.stale && !(b.expires_at && new Date(b.expires_at) < new Date()));
-  if (beds.length && !fresh.length) return "stale";
-  const free = fresh.reduce((n, b) => n + (b.available || 0), 0);
-  if (free === 0) return "full";
-  if (free <= 2) return "low";
-  return "ok";
-}
 
 export async function createMap(container, { onClick } = {}) {
   const map = L.map(container, {
@@ -69,7 +58,7 @@ export function escapeHtml(s) {
 export function drawHospitals(ctx, hospitals) {
   ctx.layers.hospitals.clearLayers();
   for (const h of hospitals) {
-    const cls = availabilityClass(h);
+    const cls = availabilityClass(h, Date.now());
     const free = (h.beds || []).filter((b) => !b.stale).reduce((n, b) => n + (b.available || 0), 0);
     const marker = L.marker([h.lat, h.lon], {
       icon: L.divIcon({

@@ -1,14 +1,8 @@
-// Pieces of view used by more than one page: FDMA timeline, request list, reasons.
-import { el, fmtTime, localName, t, TIMELINE, toast } from "./common.js";
-
-/** Accept either a bare list or an object wrapping one (``items``, or ``key``). */
-export function listOf(value, key) {
-  if (Array.isArray(value)) return value;
-  if (!value) return [];
-  if (key && Array.isArray(value[key])) return value[key];
-  for (const k of ["items", "results", "data"]) if (Array.isArray(value[k])) return value[k];
-  return [];
-}
+// Pieces of view used by more than one page (the tablet's included: scripts/ensure-frontend
+// copies this file there): FDMA timeline, request list, reasons, medical history.
+import { el, fmtTime, localName, t, toast } from "./common.js";
+import { nextStep, stepTime } from "./domain.js";
+import { TIMELINE } from "./generated/enums.js";
 
 /** A recommendation's reasons as one readable line. Each reason is a stable
  * ``{code, params, text}`` from the server, translated by ``reason.<code>``; ``text``
@@ -44,20 +38,6 @@ export function oneReason(r) {
   for (const [name, value] of Object.entries(r.params || {})) vars[name] = PARAM[name] ? PARAM[name](value) : value;
   const text = t(key, vars);
   return text === key ? r.text || r.code : text;
-}
-
-/** Timestamp of one FDMA step, whatever the transport's shape. */
-export function stepTime(tr, kind) {
-  if (!tr) return null;
-  if (tr[`${kind}_at`]) return tr[`${kind}_at`];
-  if (tr.timeline && !Array.isArray(tr.timeline) && tr.timeline[kind]) return tr.timeline[kind];
-  if (Array.isArray(tr.timeline)) return tr.timeline.find((e) => e.kind === kind)?.at || null;
-  if (Array.isArray(tr.events)) return tr.events.find((e) => e.kind === kind)?.at || null;
-  return null;
-}
-
-export function nextStep(tr) {
-  return TIMELINE.find((k) => !stepTime(tr, k)) || null;
 }
 
 export function renderTimeline(tr) {

@@ -1,0 +1,83 @@
+"""The tablet's link to the server: plain HTTP, one connection per call.
+
+The link changes under an ambulance (LTE cells, tunnels), so nothing is pooled. A
+server that cannot be reached raises ``Offline``, which every caller turns into
+what the crew sees: the page proxy answers 503 ``offline``, the timeline outbox
+(``ambulance_client.timeline_outbox``) keeps its events for the next try.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import urllib.parse
+from dataclasses import dataclass
+from typing import Any
+
+
+class Offline(Exception):
+    """The server cannot be reached."""
+
+
+@dataclass
+class Upstream:
+    """HTTP to the server, one connection per call (the link changes under us)."""
+
+    base_url: str
+    timeout_s: float = 5.0
+
+    def __post_init__(self) -> None:
+        parts = urllib.parse.urlsplit(self.base_url)
+        self.scheme = parts.scheme or "http"
+        self.netloc = parts.netloc
+        self.prefix = parts.path.rstrip("/")
+
+    def connect(self, timeout_s: float | None = None) -> http.client.HTTPConnection:
+        cls = http.client.HTTPSConnection if self.scheme == "https" else http.client.HTTPConnection
+        return cls(self.netloc, timeout=timeout_s or self.timeout_s)
+
+    def open(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        timeout_s: float | None = None,
+    ) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
+        conn = self.connect(timeout_s)
+        try:
+            conn.request(method, self.prefix + path, body=body, headers=headers or {})
+            return conn, conn.getresponse()
+        except (OSError, http.client.HTTPException) as exc:
+            conn.close()
+            raise Offline(str(exc)) from None
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, list[tuple[str, str]], bytes]:
+        conn, resp = self.open(method, path, body=body, headers=headers)
+        try:
+            data = resp.read()
+        except (OSError, http.client.HTTPException) as exc:
+            raise Offline(str(exc)) from None
+        finally:
+            conn.close()
+        return resp.status, resp.getheaders(), data
+
+    def json(self, method: str, path: str, payload: Any, token: str) -> tuple[int, Any]:
+        status, _, data = self.call(
+            method,
+            path,
+            body=json.dumps(payload).encode(),
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+        )
+        try:
+            return status, json.loads(data or b"{}")
+        except ValueError:
+            return status, {"code": "bad_gateway", "detail": data[:200].decode(errors="replace")}

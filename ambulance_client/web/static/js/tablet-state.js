@@ -1,0 +1,364 @@
+// The paramedic tablet's state: the crew's unit and its current transport (with the
+// incident), the hospital side of the transport (recommendations, requests, the
+// crew's choice), the card flow and the patient's history, and the tablet's own link
+// (online, queued steps, the stream) from the local service. Pure: an event or an
+// answer in, the new state out (no DOM, no fetch, no globals); tablet.js draws it and
+// fetches what ``needs`` lists.
+//
+// Every answer names the transport it belongs to, so an answer that comes back after
+// the unit moved on to another transport (or to none) is ignored: no reload counter.
+import {
+  answered,
+  doubt,
+  emptyTable,
+  listOf,
+  patch,
+  put,
+  replaceAll,
+  rowOf,
+  rowsOf,
+  stepTime,
+  wanted,
+} from "./shared/domain.js";
+import { TIMELINE } from "./shared/generated/enums.js";
+
+// call_received and dispatched are set by the command centre.
+export const CREW_STEPS = TIMELINE.slice(2);
+export const PIN_LENGTH = 4;
+
+const IDLE_CARD = { step: "idle", pin: "", error: null, reader: {} }; // idle | pin | pinless | verifying | done
+
+export function initialState(unitId) {
+  return {
+    unitId,
+    unit: null,
+    transport: null,
+    incident: null,
+    ticks: {}, // unit / transport / incident: the tick of the last write
+    hospitals: emptyTable(),
+    requests: emptyTable(), // of the current transport
+    recs: null, // { items, suggested } | { error }
+    chosen: null, // hospital ids ticked, once the crew changed them
+    record: null, // the identified patient's history
+    card: IDLE_CARD,
+    local: { online: true, queued: 0, pending: [], rejected: [], last_synced_at: null, stream: {} },
+    book: {},
+  };
+}
+
+const key = (what, id) => (id === undefined || id === null ? what : `${what}:${id}`);
+export const currentTransportId = (state) => state.unit?.current_transport_id ?? null;
+
+/** What the page lacks or holds in doubt, as ``{ key, what, id }``. */
+export function needs(state) {
+  const out = [];
+  const ask = (what, id) => {
+    const k = key(what, id);
+    if (wanted(state.book, k)) out.push({ key: k, what, id });
+  };
+  if (!state.unitId) return out;
+  ask("unit");
+  const trId = currentTransportId(state);
+  if (!trId) return out;
+  ask("transport", trId);
+  const tr = state.transport;
+  if (!tr || tr.id !== trId) return out;
+  ask("incident", tr.incident_id);
+  ask("hospitals");
+  ask("requests", trId);
+  if (!tr.destination_hospital_id && !accepted(state)) ask("recs", trId);
+  if ((tr.patient_id || state.card.step === "done") && !state.record) ask("record", trId);
+  return out;
+}
+
+export function reduce(state, action) {
+  switch (action.type) {
+    case "event":
+      return onEvent(state, action.name, action.data || {}, action.tick);
+    case "answer":
+      return onAnswer(state, action);
+    case "failed":
+      return onFailed(state, action);
+    case "resync":
+      return { ...state, book: doubt(state.book, action.tick, action.keys) };
+    case "local":
+      return onLocal(state, action.data, action.tick);
+    case "signed-in":
+      return { ...state, unitId: action.unitId };
+    case "local-lost":
+      return { ...state, local: { ...state.local, online: false } };
+    case "choose": {
+      const now = new Set(chosenFor(state));
+      if (action.on) now.add(action.hospitalId);
+      else now.delete(action.hospitalId);
+      return { ...state, chosen: [...now] };
+    }
+    default:
+      return onCard(state, action);
+  }
+}
+
+// --- the unit and its transport -------------------------------------------------------
+
+const newer = (state, what, tick) => !((state.ticks[what] ?? -Infinity) > tick);
+const stamp = (state, what, tick) => ({ ...state.ticks, [what]: tick });
+
+/** The unit as the server sent it; a new (or no) transport starts the crew's screen afresh. */
+function withUnit(state, unit, tick) {
+  if (unit.id !== state.unitId || !newer(state, "unit", tick)) return state;
+  const next = { ...state, unit, ticks: stamp(state, "unit", tick), book: answered(state.book, "unit", tick) };
+  const trId = unit.current_transport_id ?? null;
+  if ((state.transport?.id ?? null) === trId) return next;
+  return {
+    ...next,
+    transport: null,
+    incident: null,
+    requests: emptyTable(),
+    recs: null,
+    chosen: null,
+    record: null,
+    card: IDLE_CARD,
+  };
+}
+
+function withTransport(state, tr, tick) {
+  if (!tr || tr.id !== currentTransportId(state)) return state; // not (or no longer) ours
+  if (state.transport?.id === tr.id && !newer(state, "transport", tick)) return state;
+  let book = answered(state.book, key("transport", tr.id), tick);
+  // Identified since we last asked: the history can be read now.
+  if (tr.patient_id && !state.record) book = doubt(book, tick, [key("record", tr.id)]);
+  return { ...state, transport: tr, ticks: stamp(state, "transport", tick), book };
+}
+
+function withIncident(state, incident, tick) {
+  if (!incident || incident.id !== state.transport?.incident_id || !newer(state, "incident", tick)) return state;
+  return {
+    ...state,
+    incident,
+    ticks: stamp(state, "incident", tick),
+    book: answered(state.book, key("incident", incident.id), tick),
+  };
+}
+
+function onEvent(state, name, data, tick) {
+  const trId = currentTransportId(state);
+  const ours = trId !== null && data.transport_id === trId;
+  const inDoubt = (...what) => doubt(state.book, tick, what.map((w) => key(w, trId)));
+  switch (name) {
+    case "unit.updated":
+      return withUnit(state, data, tick);
+    case "transport.updated":
+      return withTransport(state, data, tick);
+    case "incident.updated":
+    case "incident.created":
+      return withIncident(state, data, tick);
+    case "hospital.updated":
+      return { ...state, hospitals: put(state.hospitals, data, tick), book: inDoubt("recs") };
+    case "request.accepted":
+      return ours ? { ...state, requests: acceptedOne(state.requests, data, tick) } : state;
+    case "request.created":
+    case "request.declined":
+      return ours ? { ...state, requests: put(state.requests, data, tick), book: inDoubt("recs") } : state;
+    case "request.cancelled":
+      return ours ? { ...state, requests: patch(state.requests, data.id, { status: "cancelled" }, tick) } : state;
+    case "request.round":
+    case "request.exhausted":
+      // A round names its requests by id only: they are asked again, with the ranking.
+      return ours ? { ...state, book: inDoubt("requests", "recs") } : state;
+    default:
+      return state;
+  }
+}
+
+/** The first accept wins: the transport's other open requests are cancelled with it. */
+function acceptedOne(requests, accepted, tick) {
+  let out = put(requests, accepted, tick);
+  for (const r of rowsOf(out)) {
+    if (r.transport_id === accepted.transport_id && r.id !== accepted.id && r.status === "sent") {
+      out = patch(out, r.id, { status: "cancelled" }, tick);
+    }
+  }
+  return out;
+}
+
+function onAnswer(state, { what, id, data, asOf }) {
+  const trId = currentTransportId(state);
+  switch (what) {
+    case "unit":
+      return withUnit(state, data, asOf);
+    case "transport":
+      return withTransport(state, data, asOf);
+    case "incident":
+      return withIncident(state, data, asOf);
+    case "hospitals":
+      return {
+        ...state,
+        hospitals: replaceAll(state.hospitals, listOf(data), asOf),
+        book: answered(state.book, "hospitals", asOf),
+      };
+    case "requests":
+      if (id !== trId) return state;
+      return {
+        ...state,
+        requests: replaceAll(state.requests, listOf(data), asOf, (r) => r.transport_id === id),
+        book: answered(state.book, key("requests", id), asOf),
+      };
+    case "recs":
+      if (id !== trId || state.book[key("recs", id)]?.asOf > asOf) return state;
+      return {
+        ...state,
+        recs: { items: listOf(data, "hospitals"), suggested: data?.suggested || [] },
+        book: answered(state.book, key("recs", id), asOf),
+      };
+    case "record":
+      if (id !== trId) return state;
+      return { ...state, record: data, card: { ...IDLE_CARD, step: "done" }, book: answered(state.book, key("record", id), asOf) };
+    // The answers to the crew's own actions.
+    case "step": {
+      const next = { ...state, local: data.local || state.local };
+      const moved = data.transport ? withTransport(next, data.transport, asOf) : next;
+      // Sent: the unit's status follows the step.
+      return data.status === "sent" ? { ...moved, book: doubt(moved.book, asOf, ["unit"]) } : moved;
+    }
+    case "round": {
+      let requests = state.requests;
+      for (const r of listOf(data, "requests")) if (r.transport_id === trId) requests = put(requests, r, asOf);
+      return { ...state, requests, book: doubt(state.book, asOf, [key("recs", trId)]) };
+    }
+    case "stream":
+      return { ...state, local: { ...state.local, stream: data.stream || data } };
+    default:
+      return state;
+  }
+}
+
+function onFailed(state, { what, id, error, asOf }) {
+  const k = key(what, id);
+  if (state.book[k]?.asOf > asOf) return state;
+  const book = answered(state.book, k, asOf);
+  if (what === "recs" && id === currentTransportId(state)) return { ...state, recs: { error }, book };
+  // Offline, or not identified yet: what the crew sees stays; the next event or the
+  // link coming back asks again.
+  return { ...state, book };
+}
+
+/** The local service's status: back online, or every queued step sent, means the
+ * server may have moved on meanwhile: everything is asked again. */
+function onLocal(state, local, tick) {
+  const before = state.local;
+  const next = { ...state, local: { ...local, stream: local.stream || {} } };
+  const caughtUp = (!before.online && local.online) || (before.queued && !local.queued);
+  return caughtUp ? { ...next, book: doubt(next.book, tick) } : next;
+}
+
+// --- the card ----------------------------------------------------------------------
+
+const cardError = (error) => ({
+  code: error?.code || "error",
+  message: error?.message || "",
+  tries_left: error?.tries_left ?? null,
+  locked: error?.code === "card_locked",
+});
+
+function onCard(state, action) {
+  const card = state.card;
+  const set = (changes) => ({ ...state, card: { ...card, ...changes } });
+  switch (action.type) {
+    case "card-read": {
+      const reader = action.data || {};
+      return reader.locked
+        ? set({ reader, step: "pinless", pin: "", error: { code: "card_locked", locked: true } })
+        : set({ reader, step: "pin", pin: "", error: null });
+    }
+    case "card-read-failed":
+      return set({ pin: "", error: cardError(action.error) });
+    case "pin-key":
+      if (card.step !== "pin") return state;
+      if (action.key === "clear") return set({ pin: card.pin.slice(0, -1) });
+      if (/^\d$/.test(action.key) && card.pin.length < PIN_LENGTH) return set({ pin: card.pin + action.key });
+      return state;
+    case "pin-verify":
+      return card.step === "pin" && card.pin.length === PIN_LENGTH ? set({ step: "verifying" }) : state;
+    case "pin-failed": {
+      const error = cardError(action.error);
+      return set({
+        step: error.locked ? "pinless" : "pin",
+        pin: "",
+        reader: { ...card.reader, tries_left: error.tries_left, locked: error.locked },
+        error,
+      });
+    }
+    case "pinless-open":
+      return set({ step: "pinless", error: null });
+    case "card-back":
+      return set({ step: "idle", error: null });
+    case "face-required":
+      return set({ error: { code: "face_required" } });
+    case "pinless-failed":
+      return set({ error: cardError(action.error) });
+    case "identified": {
+      // The answer carries the history, or the page reads it next (needs: record).
+      const res = action.data || {};
+      const record = res.summary || res.record?.summary ? res : null;
+      return {
+        ...state,
+        record,
+        card: { ...IDLE_CARD, reader: card.reader, step: "done" },
+        book: record ? state.book : doubt(state.book, action.tick, [key("record", currentTransportId(state))]),
+      };
+    }
+    default:
+      return state;
+  }
+}
+
+// --- what the page shows ------------------------------------------------------------
+
+export const accepted = (state) => rowsOf(state.requests).find((r) => r.status === "accepted") || null;
+export const requestsOf = (state) => rowsOf(state.requests);
+export const hospitalsOf = (state) => rowsOf(state.hospitals);
+export const destination = (state) => rowOf(state.hospitals, state.transport?.destination_hospital_id) || null;
+
+/** The hospitals ticked for the next round: the crew's choice, or else the server's
+ * suggestion, or else the three best. */
+export function chosenFor(state) {
+  if (state.chosen) return state.chosen;
+  const recs = state.recs;
+  if (!recs?.items) return [];
+  return recs.suggested?.length ? recs.suggested : recs.items.slice(0, 3).map((r) => r.hospital_id);
+}
+
+/** The step the crew tapped while offline and the local service still holds. */
+export function pendingFor(state, kind) {
+  return (state.local.pending || []).find((p) => p.transport_id === state.transport?.id && p.kind === kind) || null;
+}
+
+/** The crew's timeline buttons: done (recorded, or queued offline with the tap's time),
+ * next (the one legal step, yellow) or todo; "arrived at hospital" only with a destination. */
+export function steps(state) {
+  const tr = state.transport;
+  if (!tr) return [];
+  const doneAt = (k) => stepTime(tr, k) || pendingFor(state, k)?.at || null;
+  const next = TIMELINE.find((k) => !doneAt(k)) || null;
+  return CREW_STEPS.map((kind) => {
+    const at = doneAt(kind);
+    const queued = !stepTime(tr, kind) && Boolean(pendingFor(state, kind));
+    const blockedNoDest = kind === "arrived_hospital" && !tr.destination_hospital_id;
+    return {
+      kind,
+      at,
+      queued,
+      next: kind === next,
+      blockedNoDest,
+      cls: at ? (queued ? "queued" : "done") : kind === next ? "next" : "todo",
+      disabled: Boolean(at) || kind !== next || blockedNoDest,
+    };
+  });
+}
+
+/** The stream as the crew sees it for the current transport. */
+export function streamOf(state) {
+  const st = state.local.stream || {};
+  const running = Boolean(st.running && st.transport_id === state.transport?.id);
+  return { running, frames: running ? st.stats?.sent_frames : undefined, error: st.error || "" };
+}

@@ -1,0 +1,137 @@
+// Pure helpers over the API's records, shared by every page's state module (and copied
+// to the tablet's page by scripts/ensure-frontend): no DOM, no fetch, no globals.
+//
+// Ordering without generation counters: every input of a page is stamped with a tick
+// from one counter that only grows (store.js): a live event with the tick it arrived
+// at, an answer with the tick its request left at (``asOf``). A record remembers the
+// tick of its last write, and an answer asked for before that write is not applied to
+// it, so an answer that was overtaken by a newer event or a newer answer can land late
+// without undoing anything.
+import { TIMELINE, URGENCIES } from "./generated/enums.js";
+
+/** Accept either a bare list or an object wrapping one (``items``, or ``key``). */
+export function listOf(value, key) {
+  if (Array.isArray(value)) return value;
+  if (!value) return [];
+  if (key && Array.isArray(value[key])) return value[key];
+  for (const k of ["items", "results", "data"]) if (Array.isArray(value[k])) return value[k];
+  return [];
+}
+
+export const byId = (list, id) => list.find((x) => x.id === id);
+
+/** Index of an urgency, most urgent first; unknown ones last. */
+export function urgencyRank(urgency) {
+  const i = URGENCIES.indexOf(urgency);
+  return i < 0 ? URGENCIES.length : i;
+}
+
+/** Timestamp of one FDMA step, whatever the transport's shape. */
+export function stepTime(tr, kind) {
+  if (!tr) return null;
+  if (tr[`${kind}_at`]) return tr[`${kind}_at`];
+  if (tr.timeline && !Array.isArray(tr.timeline) && tr.timeline[kind]) return tr.timeline[kind];
+  if (Array.isArray(tr.timeline)) return tr.timeline.find((e) => e.kind === kind)?.at || null;
+  if (Array.isArray(tr.events)) return tr.events.find((e) => e.kind === kind)?.at || null;
+  return null;
+}
+
+export function nextStep(tr) {
+  return TIMELINE.find((k) => !stepTime(tr, k)) || null;
+}
+
+/** How a hospital reads on the map: ok, low (1–2 free beds), full (or closed to
+ * ambulances) or stale (every figure expired), at ``now`` (ms since the epoch). */
+export function availabilityClass(hospital, now) {
+  if (!hospital) return "stale";
+  if (hospital.diversion === "closed_to_ambulances") return "full";
+  const beds = hospital.beds || [];
+  const fresh = beds.filter((b) => !isExpired(b, now));
+  if (beds.length && !fresh.length) return "stale";
+  const free = fresh.reduce((n, b) => n + (b.available || 0), 0);
+  if (free === 0) return "full";
+  if (free <= 2) return "low";
+  return "ok";
+}
+
+/** A bed figure past its expiry (or flagged stale by the server) at ``now``. */
+export function isExpired(bed, now) {
+  return Boolean(bed.stale || (bed.expires_at && new Date(bed.expires_at).getTime() < now));
+}
+
+// --- tables: records by id that remember the tick of their last write ----------------
+
+export const emptyTable = () => ({ rows: {}, ticks: {} });
+
+const writable = (table, id, tick) => !((table.ticks[id] ?? -Infinity) > tick);
+
+/** ``table`` with ``row`` written at ``tick``, unless the row was written later. */
+export function put(table, row, tick) {
+  if (!row || row.id === undefined || row.id === null || !writable(table, row.id, tick)) return table;
+  return { rows: { ...table.rows, [row.id]: row }, ticks: { ...table.ticks, [row.id]: tick } };
+}
+
+/** ``table`` with the fields of ``changes`` merged into row ``id`` (if it has one). */
+export function patch(table, id, changes, tick) {
+  const row = table.rows[id];
+  if (!row) return table;
+  return put(table, { ...row, ...changes }, tick);
+}
+
+/** ``table`` without row ``id``; the removal keeps its tick, so that an answer asked for
+ * before it cannot bring the row back. */
+export function drop(table, id, tick) {
+  if (!writable(table, id, tick)) return table;
+  const rows = { ...table.rows };
+  delete rows[id];
+  return { rows, ticks: { ...table.ticks, [id]: tick } };
+}
+
+/** ``table`` after a complete answer for the rows that satisfy ``within``: its rows are
+ * written, and rows ``within`` that it lacks are removed, each only if not written
+ * after ``asOf``. */
+export function replaceAll(table, rows, asOf, within = () => true) {
+  let out = table;
+  const seen = new Set();
+  for (const row of rows) {
+    seen.add(String(row.id));
+    out = put(out, row, asOf);
+  }
+  for (const [id, row] of Object.entries(table.rows)) {
+    if (!seen.has(id) && within(row)) out = drop(out, row.id, asOf);
+  }
+  return out;
+}
+
+export const rowsOf = (table) => Object.values(table.rows);
+export const rowOf = (table, id) => (id === null || id === undefined ? undefined : table.rows[id]);
+
+// --- the book of answers: what the page has asked and whether it still holds ---------
+
+/** ``book`` after the answer to ``key`` (asked for at ``asOf``) came back. An older
+ * answer than the one the book has changes nothing. */
+export function answered(book, key, asOf) {
+  const entry = book[key];
+  if (entry && entry.asOf > asOf) return book;
+  return { ...book, [key]: { asOf, staleAt: entry?.staleAt ?? -Infinity } };
+}
+
+/** ``book`` with the answers to ``keys`` (all of them when ``keys`` is omitted) in
+ * doubt since ``tick``: a live event changed what they were computed from, or the page
+ * reconnected and may have missed events. */
+export function doubt(book, tick, keys) {
+  let out = book;
+  for (const key of keys ?? Object.keys(book)) {
+    if (out[key]) out = { ...out, [key]: { ...out[key], staleAt: tick } };
+  }
+  return out;
+}
+
+/** Whether the page should ask ``key`` (again): never answered, or in doubt since. */
+export function wanted(book, key) {
+  const entry = book[key];
+  return !entry || entry.staleAt > entry.asOf;
+}
+
+/** The answers of ``book`` whose key starts with ``prefix``. */
+export const keysLike = (book, prefix) => Object.keys(book).filter((k) => k.startsWith(prefix));

@@ -1,0 +1,9 @@
+"""The formats the sides share: the relay's binary frames (``frames``) and its typed
+text messages (``control``), the vitals and crew-note payloads (``vitals``) and the
+FDMA timeline kinds in order (``timeline``).
+
+The server (``ems``), the relay (``hospital_gateway``) and the tablet
+(``ambulance_client``) import this package; it imports no part of the system — only
+the standard library and pydantic — so that each side can depend on it alone and a
+format changes in one place for all of them.
+"""

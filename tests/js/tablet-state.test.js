@@ -1,0 +1,197 @@
+// The paramedic tablet's state: the assignment follows the unit's live events, answers
+// for a transport the unit has left are ignored (no reload counter), the timeline
+// buttons follow the FDMA order and the offline queue, and the card flow.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+
+import {
+  accepted,
+  chosenFor,
+  initialState,
+  needs,
+  reduce,
+  requestsOf,
+  steps,
+  streamOf,
+} from "../../ambulance_client/web/static/js/tablet-state.js";
+import { at, clock, hospital, incident, request, run, transport, unit } from "./fixtures.js";
+
+const names = (list) => list.map((n) => n.key);
+const assigned = unit({ status: "dispatched", current_transport_id: 100 });
+
+/** A signed-in crew whose unit works transport 100 of incident 1, everything loaded. */
+function working() {
+  const c = clock();
+  const state = run(
+    reduce,
+    initialState(10),
+    c.ask("unit")(assigned),
+    c.ask("transport", 100)(transport()),
+    c.ask("incident", 1)(incident({ status: "assigned", transport_id: 100 })),
+    c.ask("hospitals")([hospital()]),
+    c.ask("requests", 100)([]),
+    c.ask("recs", 100)({ hospitals: [{ hospital_id: 5 }, { hospital_id: 6 }], suggested: [5] }),
+  );
+  return { c, state };
+}
+
+describe("the assignment", () => {
+  it("is asked step by step: the unit, its transport, then the incident and the hospital side", () => {
+    const c = clock();
+    assert.deepEqual(needs(initialState(null)), []); // not signed in
+    let state = initialState(10);
+    assert.deepEqual(names(needs(state)), ["unit"]);
+    state = reduce(state, c.ask("unit")(assigned));
+    assert.deepEqual(names(needs(state)), ["transport:100"]);
+    state = reduce(state, c.ask("transport", 100)(transport()));
+    assert.deepEqual(names(needs(state)), ["incident:1", "hospitals", "requests:100", "recs:100"]);
+    assert.deepEqual(needs(working().state), []);
+  });
+
+  it("a unit.updated to a new transport starts afresh; an answer for the old one is ignored", () => {
+    const { c, state } = working();
+    const late = c.ask("transport", 100); // asked while the unit still worked transport 100
+    let next = run(
+      reduce,
+      state,
+      c.ask("record", 100)({ summary: { allergies: [] } }),
+      c.event("unit.updated", unit({ status: "dispatched", current_transport_id: 200 })),
+    );
+    assert.equal(next.transport, null);
+    assert.equal(next.record, null);
+    assert.equal(next.card.step, "idle");
+    next = reduce(next, late(transport({ done: ["call_received", "dispatched", "arrived_scene"] })));
+    assert.equal(next.transport, null);
+    assert.deepEqual(names(needs(next)), ["transport:200"]);
+  });
+
+  it("after the handover the assignment ends, and a late answer does not bring it back", () => {
+    const { c, state } = working();
+    const late = c.ask("unit");
+    const done = ["call_received", "dispatched", "arrived_scene", "patient_contact", "loaded", "departed_scene", "arrived_hospital", "handover"];
+    const next = run(
+      reduce,
+      state,
+      c.event("transport.updated", transport({ status: "completed", done })),
+      c.event("unit.updated", unit({ status: "available", current_transport_id: null })),
+      late(assigned),
+    );
+    assert.equal(next.transport, null);
+    assert.equal(next.incident, null);
+    assert.equal(next.unit.status, "available");
+  });
+
+  it("a transport.updated with a destination closes the hospital choice", () => {
+    const { c, state } = working();
+    const next = reduce(state, c.event("transport.updated", transport({ destination_hospital_id: 5 })));
+    assert.equal(next.transport.destination_hospital_id, 5);
+    assert.deepEqual(needs(next), []);
+  });
+});
+
+describe("hospital requests", () => {
+  it("an accept cancels the other open requests; the answer's hospital is the destination", () => {
+    const { c, state } = working();
+    const next = run(
+      reduce,
+      state,
+      c.ask("round")({ requests: [request(), request({ id: 1001, hospital_id: 6 })] }),
+      c.event("request.accepted", request({ status: "accepted", responded_at: at(8) })),
+    );
+    assert.equal(accepted(next).hospital_id, 5);
+    assert.deepEqual(requestsOf(next).map((r) => r.status), ["accepted", "cancelled"]);
+  });
+
+  it("a new round after a decline asks the requests and the ranking again", () => {
+    const { c, state } = working();
+    const next = reduce(state, c.event("request.round", { transport_id: 100, round: 2, requests: [1002] }));
+    assert.deepEqual(names(needs(next)), ["requests:100", "recs:100"]);
+  });
+
+  it("another transport's events are not ours", () => {
+    const { c, state } = working();
+    assert.equal(reduce(state, c.event("request.accepted", request({ transport_id: 999, status: "accepted" }))), state);
+  });
+
+  it("the crew's ticks start from the suggestion", () => {
+    const { state } = working();
+    assert.deepEqual(chosenFor(state), [5]);
+    assert.deepEqual(chosenFor(reduce(state, { type: "choose", hospitalId: 6, on: true })), [5, 6]);
+  });
+});
+
+describe("timeline buttons", () => {
+  it("only the next step is enabled, and arriving at hospital needs a destination", () => {
+    const { state } = working();
+    const byKind = Object.fromEntries(steps(state).map((s) => [s.kind, s]));
+    assert.equal(byKind.arrived_scene.cls, "next");
+    assert.equal(byKind.arrived_scene.disabled, false);
+    assert.ok(steps(state).filter((s) => s.kind !== "arrived_scene").every((s) => s.disabled));
+    const far = transport({ done: ["call_received", "dispatched", "arrived_scene", "patient_contact", "loaded", "departed_scene"] });
+    const onTheWay = reduce(state, { type: "answer", what: "transport", data: far, asOf: 99 });
+    const arrive = steps(onTheWay).find((s) => s.kind === "arrived_hospital");
+    assert.ok(arrive.next && arrive.blockedNoDest && arrive.disabled);
+  });
+
+  it("a step tapped offline shows as queued with the tap's time, then done once sent", () => {
+    const { c, state } = working();
+    const offline = { online: false, queued: 1, pending: [{ transport_id: 100, kind: "arrived_scene", at: at(3) }], stream: {} };
+    let next = reduce(state, { type: "local", data: offline, tick: c.tick() });
+    const queued = steps(next).find((s) => s.kind === "arrived_scene");
+    assert.equal(queued.cls, "queued");
+    assert.equal(queued.at, at(3));
+    assert.equal(steps(next).find((s) => s.kind === "patient_contact").cls, "next");
+    // Back online with the queue sent: the server may have moved on, so everything is asked again.
+    next = reduce(next, { type: "local", data: { online: true, queued: 0, pending: [], stream: {} }, tick: c.tick() });
+    assert.ok(names(needs(next)).includes("unit") && names(needs(next)).includes("transport:100"));
+  });
+
+  it("the answer to a step moves the timeline and asks for the unit, whose status follows", () => {
+    const { c, state } = working();
+    const res = {
+      status: "sent",
+      transport: transport({ done: ["call_received", "dispatched", "arrived_scene"] }),
+      local: { online: true, queued: 0, pending: [], stream: {} },
+    };
+    const next = reduce(state, c.ask("step")(res));
+    assert.equal(steps(next).find((s) => s.kind === "arrived_scene").cls, "done");
+    assert.deepEqual(names(needs(next)), ["unit"]);
+  });
+});
+
+describe("the card", () => {
+  it("tap, four digits, verify; a wrong PIN says the tries left; a locked card goes PIN-less", () => {
+    const { state } = working();
+    let next = reduce(state, { type: "card-read", data: { present: true, tries_left: 3, locked: false } });
+    assert.equal(next.card.step, "pin");
+    for (const key of ["1", "2", "9", "9", "9"]) next = reduce(next, { type: "pin-key", key });
+    assert.equal(next.card.pin, "1299"); // four digits at most
+    next = reduce(next, { type: "pin-key", key: "clear" });
+    next = reduce(next, { type: "pin-key", key: "4" });
+    next = reduce(next, { type: "pin-verify" });
+    assert.equal(next.card.step, "verifying");
+    next = reduce(next, { type: "pin-failed", error: { code: "wrong_pin", tries_left: 2 } });
+    assert.deepEqual([next.card.step, next.card.pin, next.card.reader.tries_left], ["pin", "", 2]);
+    next = reduce(next, { type: "pin-failed", error: { code: "card_locked", tries_left: 0 } });
+    assert.equal(next.card.step, "pinless");
+    assert.ok(next.card.error.locked);
+  });
+
+  it("an identification that carries the history shows it; one that does not asks for it", () => {
+    const { c, state } = working();
+    const shown = reduce(state, { type: "identified", data: { summary: { allergies: [] } }, tick: c.tick() });
+    assert.equal(shown.card.step, "done");
+    assert.ok(shown.record);
+    const bare = reduce(state, { type: "identified", data: { patient_id: 42 }, tick: c.tick() });
+    assert.deepEqual(names(needs(bare)), ["record:100"]);
+  });
+});
+
+describe("the stream", () => {
+  it("runs for this transport only", () => {
+    const { c, state } = working();
+    const local = (transport_id) => ({ online: true, queued: 0, pending: [], stream: { running: true, transport_id, stats: { sent_frames: 12 } } });
+    assert.deepEqual(streamOf(reduce(state, { type: "local", data: local(100), tick: c.tick() })), { running: true, frames: 12, error: "" });
+    assert.equal(streamOf(reduce(state, { type: "local", data: local(7), tick: c.tick() })).running, false);
+  });
+});
