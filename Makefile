@@ -10,7 +10,7 @@ PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/test
 REDIS_TEST_URL ?= redis://127.0.0.1:6379/15
 STAMP := $(VENV)/.installed
 WHEELS := var/wheels
-PACKAGES := ems ems_contracts hospital_gateway ambulance_client card_issuer tests bench
+PACKAGES := ems ems_contracts hospital_gateway ambulance_client card_issuer simulation tests bench
 
 .PHONY: demo test check bench setup system services lint imports typecheck pytest unit pages \
 	wheels lock screenshots clean load faults
@@ -48,7 +48,7 @@ frontend: $(STAMP)
 	@scripts/ensure-frontend
 
 demo: setup
-	$(VENV)/bin/ems demo
+	$(PY) -m simulation demo
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check $(wildcard $(PACKAGES))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -33,7 +34,7 @@ def _print_record(view: dict[str, Any]) -> None:
     p = s["patient"]
     click.echo(f"== {p['name']}  {p['sex']}  {p['age']}歳  (patient {view['patient_id']})")
     click.echo(f"   本人確認: {view['assurance_notice']}")
-    sections = (
+    sections: tuple[tuple[str, list[dict[str, Any]], Callable[[dict[str, Any]], str]], ...] = (
         (
             "アレルギー",
             s["allergies"],

@@ -130,7 +130,7 @@ class H264Decoder:
     def decode(self, data: bytes) -> list[Image]:
         """One message is one whole access unit: decode it without a parser."""
         out: list[Image] = []
-        for frame in self._ctx.decode(av.Packet(data)):  # type: ignore[attr-defined]
+        for frame in self._ctx.decode(av.Packet(data)):
             out.append(frame.to_ndarray(format="bgr24"))  # type: ignore[arg-type]
         return out
 

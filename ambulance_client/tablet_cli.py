@@ -1,4 +1,8 @@
-"""``ems-ambulance tablet``: serve the paramedic page on the tablet itself."""
+"""``ems-ambulance tablet``: serve the paramedic page on the tablet itself.
+
+Composes the agent (``agent.TabletService``) from the options, serves its page
+(``web.create_agent_app``) and runs its background sync until the server stops.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,25 @@ import logging
 
 import click
 
-from ambulance_client.agent import CardSettings, StreamSettings, TabletService, serve
+from ambulance_client.agent import TabletService
+from ambulance_client.card_port import CardSettings
+from ambulance_client.stream_port import StreamSettings
+from ambulance_client.web import create_agent_app
+
+log = logging.getLogger(__name__)
+
+
+def serve(service: TabletService, host: str, port: int) -> None:
+    from werkzeug.serving import make_server
+
+    app = create_agent_app(service)
+    service.start()
+    server = make_server(host, port, app, threaded=True)
+    log.info("tablet page at http://%s:%d/", host, port)
+    try:
+        server.serve_forever()
+    finally:
+        service.close()
 
 
 def register(main: click.Group) -> None:

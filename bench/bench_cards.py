@@ -67,13 +67,13 @@ def _tap_to_history(root: Path, rounds: int = 40) -> list[float]:
     from ems.app import create_app
     from ems.auth.models import Role
     from ems.auth.service import create_user
-    from ems.cards import service
     from ems.cards.demo import demo_bundles
-    from ems.cards.records import RecordCipher
     from ems.cli import upgrade_database
     from ems.db import get_db, utcnow
     from ems.fleet.models import Station, Unit
     from ems.incidents.models import Incident, Urgency
+    from ems.patients import service
+    from ems.patients.records import RecordCipher
     from ems.transports.models import Transport
 
     url = f"sqlite:///{root / 'bench.sqlite3'}"

@@ -19,7 +19,6 @@ from typing import Any
 from sqlalchemy import create_engine, text
 from werkzeug.security import generate_password_hash
 
-from ems.config import PROJECT_ROOT
 from ems.dispatch.region import load_region
 from ems.gunicorn_conf import gunicorn_argv
 from simulation.procs import Child, Supervisor, python_argv, wait_for_http, wait_for_port
@@ -245,9 +244,7 @@ class Stack:
         return self.server
 
     def start_relay(self) -> Child | None:
-        """The relay, if this tree has one."""
-        if not (PROJECT_ROOT / "hospital_gateway" / "server.py").exists():
-            return None
+        """The relay, as its own process."""
         self.relay = self.sup.start(
             "relay",
             python_argv(

@@ -250,7 +250,7 @@ def seed_demo(
 
     Run after `ems seed-demo` (the units must exist). Publishes to the server's
     PKI_DIR unless --publish-to names another directory."""
-    from ems.cards.records import RecordCipher
+    from ems.patients.records import RecordCipher
 
     issuer = _issuer(issuer_dir)
     store = _store(issuer, store_dir)

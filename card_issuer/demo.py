@@ -1,5 +1,5 @@
 """The cards of the demo: the synthetic patients of ``ems.cards.demo`` stored in the
-server's record store (through ``ems.cards.service``), a card for each, and a device
+server's record store (through ``ems.patients.service``), a card for each, and a device
 certificate for every unit's tablet.
 
 Every person here is invented. The PINs are printed for the demo (1234, except
@@ -18,12 +18,12 @@ from sqlalchemy.orm import Session
 from card_issuer import service
 from card_issuer.ca import Issuer
 from card_issuer.tokens import CardStore
-from ems.cards import service as records
 from ems.cards.demo import demo_bundles
 from ems.cards.models import Card, Device
 from ems.cards.pki import CARD_CA, DEVICE_CA
-from ems.cards.records import RecordCipher
 from ems.fleet.models import Unit
+from ems.patients import service as records
+from ems.patients.records import RecordCipher
 
 DEMO_PIN = "1234"
 ODD_PIN = "4321"

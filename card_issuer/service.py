@@ -24,8 +24,9 @@ from card_issuer.ca import Issuer
 from card_issuer.errors import IssuerError
 from card_issuer.tokens import CardStore
 from ems.cards import service as register
-from ems.cards.models import Card, Device, Patient
+from ems.cards.models import Card, Device
 from ems.cards.pki import CARD_CA, DEVICE_CA
+from ems.patients.models import Patient
 
 
 def new_card_serial() -> str:

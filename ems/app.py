@@ -59,6 +59,7 @@ def register_blueprints(app: Flask) -> None:
     from ems.cards.api import bp as cards_bp
     from ems.dispatch.api import bp as dispatch_bp
     from ems.fleet.api import bp as fleet_bp
+    from ems.hospital_requests.api import bp as hospital_requests_bp
     from ems.hospitals.api import bp as hospitals_bp
     from ems.incidents.api import bp as incidents_bp
     from ems.meta import bp as meta_bp
@@ -74,6 +75,7 @@ def register_blueprints(app: Flask) -> None:
         incidents_bp,
         transports_bp,
         dispatch_bp,
+        hospital_requests_bp,
         cards_bp,
         vitals_bp,
         web_bp,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from ems.config import PROJECT_ROOT, Config
+from ems.config import Config
 from ems.gunicorn_conf import gunicorn_argv
 
 

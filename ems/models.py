@@ -5,15 +5,9 @@ from __future__ import annotations
 from ems.access.models import BreakGlassAccess, BreakGlassReview, TransportCrew
 from ems.audit.models import AuditEntry
 from ems.auth.models import ApiToken, Role, User
-from ems.cards.models import (
-    Card,
-    CardChallenge,
-    Device,
-    Patient,
-    PatientRecord,
-    RecordRelease,
-)
+from ems.cards.models import Card, CardChallenge, Device, RecordRelease
 from ems.fleet.models import Station, Unit, UnitStatus
+from ems.hospital_requests.models import DeclineReason, HospitalRequest, RequestStatus
 from ems.hospitals.models import (
     BedAvailability,
     BedCategory,
@@ -24,14 +18,8 @@ from ems.hospitals.models import (
 )
 from ems.idempotency.models import IdempotencyKey
 from ems.incidents.models import Incident, IncidentStatus, Urgency
-from ems.transports.models import (
-    DeclineReason,
-    HospitalRequest,
-    RequestStatus,
-    Transport,
-    TransportEvent,
-    TransportStatus,
-)
+from ems.patients.models import Patient, PatientRecord
+from ems.transports.models import Transport, TransportEvent, TransportStatus
 from ems.vitals.models import EcgSegment, VitalSigns
 
 __all__ = [

@@ -2,7 +2,7 @@
 and the per-viewer fan-out policy, built on the frame format of
 ``ems_contracts.frames``.
 
-The asyncio server (``hospital_gateway.server``) is a thin shell around this
+The asyncio relay (``hospital_gateway.relay``) is a thin shell around this
 module; everything here is plain data in, plain data out, so that it can be
 tested without sockets.
 """

@@ -298,7 +298,7 @@ class Ambulance:
                 ):
                     break  # all declined: next round
         hospitals = await self.client.call("GET", "/api/v1/hospitals")
-        tertiary = [h["id"] for h in hospitals.json() if h["level"] == "tertiary"]
+        tertiary = [int(h["id"]) for h in hospitals.json() if h["level"] == "tertiary"]
         if tertiary:
             await self.client.call(
                 "PUT",

@@ -110,7 +110,6 @@ def session(app: Flask) -> Iterator[Any]:
 
 from tests.factories import *  # noqa: E402, F403
 
-
 # The fast lane (`make check`) runs the unit tests: those that need no database, no
 # browser and no process rig. Everything runs in `make test`.
 SLOW = (

@@ -53,7 +53,9 @@ def test_the_tree_keeps_its_layers(tree: Path) -> None:
 
 
 def test_a_server_module_importing_the_tablet_breaks_the_rules(tree: Path) -> None:
-    (tree / "ems" / "layer_probe.py").write_text('"""A forbidden import."""\n\nimport ambulance_client\n')
+    (tree / "ems" / "layer_probe.py").write_text(
+        '"""A forbidden import."""\n\nimport ambulance_client\n'
+    )
     result = _lint(tree)
     assert result.returncode != 0
     assert "The server imports neither the relay, the tablet nor the tools" in result.stdout

@@ -10,13 +10,8 @@ from sqlalchemy.orm import Session
 
 from ems.access.models import TransportCrew
 from ems.access.policy import RequestFacts, TransportFacts
-from ems.transports.models import (
-    TIMELINE,
-    HospitalRequest,
-    RequestStatus,
-    Transport,
-    TransportEvent,
-)
+from ems.hospital_requests.models import HospitalRequest, RequestStatus
+from ems.transports.models import TIMELINE, Transport, TransportEvent
 
 # Timeline events that end a transport; their ``recorded_at`` is when the server learnt it.
 ENDING_EVENTS = ("handover", "stood_down")

@@ -33,7 +33,8 @@ from ems.access.policy import (
 from ems.auth.models import User
 from ems.db import utcnow
 from ems.errors import Forbidden
-from ems.transports.models import HospitalRequest, Transport
+from ems.hospital_requests.models import HospitalRequest
+from ems.transports.models import Transport
 
 DEFAULT_GRACE_S = 6 * 3600
 

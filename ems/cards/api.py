@@ -20,8 +20,7 @@ from ems.api import API_PREFIX, endpoint, json_body_or_none
 from ems.audit import service as audit
 from ems.auth.models import Role
 from ems.auth.service import current_user, require_user
-from ems.cards import service
-from ems.cards.records import RecordCipher
+from ems.cards import access_log, identification, releases
 from ems.cards.schemas import (
     AccessLogEntry,
     BreakGlassCreate,
@@ -41,6 +40,7 @@ from ems.cards.schemas import (
 )
 from ems.db import get_session
 from ems.errors import EmsError, PayloadTooLarge
+from ems.patients.records import RecordCipher
 from ems.ratelimit import limit
 
 bp = Blueprint("cards", __name__, url_prefix=API_PREFIX)
@@ -124,13 +124,13 @@ def audit_refusal(err: EmsError) -> Any:
     return handler(err)
 
 
-def _view(release: service.Release) -> RecordView:
+def _view(release: releases.Release) -> RecordView:
     r = release.release
     return RecordView(
         transport_id=r.transport_id,
         patient_id=r.patient_id,
         assurance=r.assurance,
-        assurance_notice=service.ASSURANCE_NOTICE[r.assurance],
+        assurance_notice=releases.ASSURANCE_NOTICE[r.assurance],
         released_at=r.released_at,
         review_status=r.review_status,
         summary=release.summary,
@@ -160,7 +160,7 @@ def _limit_card_attempts() -> None:
 )
 def create_challenge(*, body: ChallengeCreate) -> ChallengeRead:
     _limit_card_attempts()
-    challenge = service.create_challenge(
+    challenge = identification.create_challenge(
         session=get_session(), user=current_user(), ctx=context(), transport_id=body.transport_id
     )
     return ChallengeRead(
@@ -185,7 +185,7 @@ def create_challenge(*, body: ChallengeCreate) -> ChallengeRead:
 )
 def verify_card(*, body: VerificationCreate) -> RecordView:
     _limit_card_attempts()
-    release = service.verify_card(
+    release = identification.verify_card(
         session=get_session(),
         pki_dir=str(current_app.config["PKI_DIR"]),
         cipher=record_cipher(),
@@ -214,7 +214,7 @@ def verify_card(*, body: VerificationCreate) -> RecordView:
 )
 def pinless_access(*, body: PinlessCreate) -> RecordView:
     _limit_card_attempts()
-    release = service.pinless_access(
+    release = identification.pinless_access(
         session=get_session(),
         pki_dir=str(current_app.config["PKI_DIR"]),
         cipher=record_cipher(),
@@ -237,7 +237,7 @@ def pinless_access(*, body: PinlessCreate) -> RecordView:
     errors=(404, 409),
 )
 def report_card_event(*, body: CardEventCreate) -> CardEventRead:
-    service.card_event(
+    identification.card_event(
         session=get_session(),
         user=current_user(),
         ctx=context(),
@@ -257,7 +257,7 @@ def report_card_event(*, body: CardEventCreate) -> CardEventRead:
     summary="The identified patient's record summary (the crew and the receiving ER only)",
 )
 def patient_record(*, transport_id: int) -> RecordView:
-    release = service.get_patient_record(
+    release = releases.get_patient_record(
         session=get_session(),
         cipher=record_cipher(),
         user=current_user(),
@@ -279,7 +279,7 @@ def patient_record(*, transport_id: int) -> RecordView:
     replayable=False,
 )
 def break_glass(*, transport_id: int, body: BreakGlassCreate) -> RecordView:
-    release = service.break_glass(
+    release = releases.break_glass(
         session=get_session(),
         cipher=record_cipher(),
         user=current_user(),
@@ -299,7 +299,7 @@ def break_glass(*, transport_id: int, body: BreakGlassCreate) -> RecordView:
     summary="Break-glass reads of medical records awaiting (or past) review",
 )
 def list_break_glass(*, query: BreakGlassQuery) -> list[BreakGlassRead]:
-    rows = service.list_break_glass(
+    rows = releases.list_break_glass(
         session=get_session(), user=current_user(), ctx=context(), status=query.status
     )
     return [BreakGlassRead.model_validate(r) for r in rows]
@@ -316,7 +316,7 @@ def list_break_glass(*, query: BreakGlassQuery) -> list[BreakGlassRead]:
     errors=(404, 409),
 )
 def review_break_glass(*, access_id: int, body: BreakGlassReviewUpdate) -> BreakGlassRead:
-    row = service.review_break_glass(
+    row = releases.review_break_glass(
         session=get_session(),
         user=current_user(),
         ctx=context(),
@@ -335,7 +335,7 @@ def review_break_glass(*, access_id: int, body: BreakGlassReviewUpdate) -> Break
     summary="Every look-up of a patient's record (as マイナポータル shows it)",
 )
 def patient_access_log(*, patient_id: int) -> list[AccessLogEntry]:
-    entries = service.read_access_log(
+    entries = access_log.read_access_log(
         session=get_session(), user=current_user(), ctx=context(), patient_id=patient_id
     )
     return [AccessLogEntry(**e) for e in entries]
@@ -350,7 +350,7 @@ def patient_access_log(*, patient_id: int) -> list[AccessLogEntry]:
     summary="PIN-less record accesses awaiting (or past) review",
 )
 def list_reviews(*, query: ReviewQuery) -> list[ReviewRead]:
-    rows = service.list_reviews(
+    rows = releases.list_reviews(
         session=get_session(), user=current_user(), ctx=context(), status=query.status
     )
     return [ReviewRead.model_validate(r) for r in rows]
@@ -367,7 +367,7 @@ def list_reviews(*, query: ReviewQuery) -> list[ReviewRead]:
     errors=(409,),
 )
 def review_access(*, release_id: int, body: ReviewUpdate) -> ReviewRead:
-    release = service.review_release(
+    release = releases.review_release(
         session=get_session(),
         user=current_user(),
         ctx=context(),

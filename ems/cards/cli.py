@@ -33,7 +33,7 @@ def _session(config: Config) -> Iterator[Session]:
 
 
 def _cipher(config: Config) -> Any:
-    from ems.cards.records import RecordCipher
+    from ems.patients.records import RecordCipher
 
     return RecordCipher(config.RECORD_ENCRYPTION_KEY)
 
@@ -47,22 +47,24 @@ def register(main: click.Group) -> None:
     @click.option("--bundle", "bundle_path", required=True, type=click.Path(dir_okay=False))
     def create_patient(bundle_path: str) -> None:
         """Store a patient's FHIR R4 Bundle (validated, encrypted) and print the patient id."""
-        from ems.cards import service
+        from ems.patients import service as patients
 
         config = Config.from_env()
         bundle = json.loads(Path(bundle_path).read_text())
         with _session(config) as session:
-            patient = service.create_patient(session=session, cipher=_cipher(config), bundle=bundle)
+            patient = patients.create_patient(
+                session=session, cipher=_cipher(config), bundle=bundle
+            )
             click.echo(f"patient {patient.id}")
 
     @cards.command("rotate-records")
     def rotate_records() -> None:
         """Re-encrypt every record under the first key of RECORD_ENCRYPTION_KEY."""
-        from ems.cards import service
+        from ems.patients import service as patients
 
         config = Config.from_env()
         with _session(config) as session:
-            n = service.rotate_records(session=session, cipher=_cipher(config))
+            n = patients.rotate_records(session=session, cipher=_cipher(config))
         click.echo(f"{n} records re-encrypted")
 
     @cards.command("access-log")
@@ -81,7 +83,7 @@ def register(main: click.Group) -> None:
         from ems.access.guard import Context
         from ems.audit import service as audit
         from ems.auth.models import User
-        from ems.cards import service
+        from ems.cards.access_log import read_access_log
 
         config = Config.from_env()
         denials: list[Any] = []
@@ -91,7 +93,7 @@ def register(main: click.Group) -> None:
                 user = session.scalar(select(User).where(User.username == as_user))
                 if user is None or not user.active:
                     raise click.ClickException(f"user_not_found: no active account {as_user!r}")
-                entries = service.read_access_log(
+                entries = read_access_log(
                     session=session, user=user, ctx=ctx, patient_id=patient_id
                 )
         finally:

@@ -1,5 +1,6 @@
-"""Patients, their encrypted records, their cards, the tablets' device certificates,
-the one-time challenges a card signs, and the releases of a record to a transport."""
+"""Patients' cards, the tablets' device certificates, the one-time challenges a card
+signs, and the releases of a record to a transport (patients and their records are
+``ems.patients.models``)."""
 
 from __future__ import annotations
 
@@ -27,27 +28,6 @@ class ReviewStatus(enum.StrEnum):
     PENDING = "pending"
     APPROPRIATE = "appropriate"
     INAPPROPRIATE = "inappropriate"
-
-
-class Patient(Base):
-    """A person known to the record store. Names live only inside the encrypted record."""
-
-    __tablename__ = "patients"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-
-class PatientRecord(Base):
-    __tablename__ = "patient_records"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), unique=True)
-    # AES-256-GCM of the FHIR Bundle's JSON; the tag is the ciphertext's last 16 bytes.
-    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
-    nonce: Mapped[bytes] = mapped_column(LargeBinary(16))
-    key_id: Mapped[str] = mapped_column(String(32))
-    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Card(Base):

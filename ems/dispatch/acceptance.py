@@ -91,7 +91,7 @@ def load_model(
     *, session: Session, since: dt.datetime | None = None, hospital_ids: Iterable[int] | None = None
 ) -> AcceptanceModel:
     """Learn from every answered request (accepted or declined) since ``since``."""
-    from ems.transports.models import HospitalRequest, RequestStatus
+    from ems.hospital_requests.models import HospitalRequest, RequestStatus
 
     stmt = select(
         HospitalRequest.hospital_id,

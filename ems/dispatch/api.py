@@ -1,5 +1,6 @@
 """JSON endpoints of dispatch: unit recommendations and assignment, hospital
-recommendations, the hospital-request lifecycle and mass-casualty allocation.
+recommendations and mass-casualty allocation (the requests sent to hospitals are
+``ems.hospital_requests.api``).
 
 Thin views: each parses, checks who is asking, calls ``ems.dispatch.service``.
 The optimizer runs in the request thread (no event loop here).
@@ -19,18 +20,11 @@ from ems.db import get_session
 from ems.dispatch import routing, service
 from ems.dispatch.region import DEFAULT_REGION, region_dir
 from ems.dispatch.schemas import (
-    AcceptRead,
     AssignmentPlanRead,
     AssignPendingCreate,
-    DeclineCreate,
-    DeclineRead,
     HospitalRecommendationsRead,
-    HospitalRequestRead,
     MciCreate,
     MciRead,
-    RequestListQuery,
-    RequestRoundCreate,
-    RequestRoundRead,
     UnitRecommendationQuery,
     UnitRecommendationRead,
 )
@@ -50,6 +44,7 @@ def _on_duty_user(action: str) -> User:
 
 
 def router() -> routing.Router:
+    """The router of this server's region (the hospital-request endpoints use it too)."""
     base = current_app.config["REGION_DIR"]
     key = current_app.config.get("REGION", DEFAULT_REGION)
     return routing.router_for(Path(region_dir(base, key)))
@@ -100,85 +95,6 @@ def hospital_recommendations(transport_id: int) -> HospitalRecommendationsRead:
         router=router(),
         actor=current_user(),
         ctx=context(),
-    )
-
-
-@endpoint(
-    bp,
-    "/transports/<int:transport_id>/hospital-requests",
-    method="POST",
-    body=RequestRoundCreate,
-    response=RequestRoundRead,
-    status=201,
-    roles=CREW,
-    summary="Ask several hospitals at once; the first accept wins",
-    errors=(409,),
-)
-def open_round(transport_id: int, body: RequestRoundCreate) -> RequestRoundRead:
-    user = _on_duty_user("hospital_request.open_round")
-    return service.open_round(
-        session=get_session(),
-        transport_id=transport_id,
-        router=router(),
-        actor=user,
-        ctx=context(),
-        hospital_ids=body.hospital_ids,
-        k=body.k,
-    )
-
-
-@endpoint(
-    bp,
-    "/hospital-requests",
-    query=RequestListQuery,
-    response=list[HospitalRequestRead],
-    roles=(Role.ER_STAFF, Role.DISPATCHER, Role.PARAMEDIC),
-    summary="Hospital requests visible to the caller",
-)
-def list_requests(query: RequestListQuery) -> list[HospitalRequestRead]:
-    return service.list_requests(
-        session=get_session(),
-        user=current_user(),
-        ctx=context(),
-        status=query.status,
-        transport_id=query.transport_id,
-    )
-
-
-@endpoint(
-    bp,
-    "/hospital-requests/<int:request_id>/accept",
-    method="POST",
-    response=AcceptRead,
-    roles=(Role.ER_STAFF,),
-    summary="Accept the patient (first accept wins; claims a bed)",
-    errors=(409,),
-)
-def accept(request_id: int) -> AcceptRead:
-    return service.accept(
-        session=get_session(), request_id=request_id, actor=current_user(), ctx=context()
-    )
-
-
-@endpoint(
-    bp,
-    "/hospital-requests/<int:request_id>/decline",
-    method="POST",
-    body=DeclineCreate,
-    response=DeclineRead,
-    roles=(Role.ER_STAFF,),
-    summary="Decline; the next round goes out at once when none is left open",
-    errors=(409,),
-)
-def decline(request_id: int, body: DeclineCreate) -> DeclineRead:
-    return service.decline(
-        session=get_session(),
-        request_id=request_id,
-        actor=current_user(),
-        ctx=context(),
-        reason=body.reason,
-        note=body.note,
-        router=router(),
     )
 
 

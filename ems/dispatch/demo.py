@@ -19,15 +19,10 @@ from sqlalchemy.orm import Session
 from ems.db import utcnow
 from ems.dispatch.needs import derive_needs
 from ems.fleet.models import Unit
+from ems.hospital_requests.models import DeclineReason, HospitalRequest, RequestStatus
 from ems.hospitals.models import Hospital
 from ems.incidents.models import Incident, IncidentStatus, Urgency
-from ems.transports.models import (
-    DeclineReason,
-    HospitalRequest,
-    RequestStatus,
-    Transport,
-    TransportStatus,
-)
+from ems.transports.models import Transport, TransportStatus
 
 HISTORY_DAYS = 60
 TRANSPORTS = 240

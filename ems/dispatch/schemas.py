@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from ems.hospitals.schemas import DB_ID_MAX
-from ems.transports.models import DeclineReason, RequestStatus
 
 TravelSource = Literal["valhalla", "straight_line"]
 
@@ -91,65 +89,6 @@ class HospitalRecommendationsRead(BaseModel):
     excluded: list[ExcludedHospitalRead]
     suggested: list[int]  # the next round's hospitals
     p_at_least_one: float
-
-
-class RequestRoundCreate(_In):
-    hospital_ids: list[int] | None = Field(default=None, min_length=1, max_length=20)
-    k: int | None = Field(default=None, ge=1, le=10)
-
-
-class HospitalRequestRead(BaseModel):
-    id: int
-    transport_id: int
-    hospital_id: int
-    hospital_name: str
-    round: int
-    status: RequestStatus
-    bed_category: str
-    eta_s: int | None
-    sent_at: dt.datetime
-    responded_at: dt.datetime | None
-    decline_reason: DeclineReason | None
-    note: str
-    # The patient at a glance, so that the ER can answer without opening the call.
-    urgency: str | None = None
-    chief_complaint: str = ""
-    suspected_condition: str = ""
-    patient_age: int | None = None
-    patient_sex: str = ""
-    unit_id: int | None = None
-    unit_call_sign: str = ""
-
-
-class RequestRoundRead(BaseModel):
-    transport_id: int
-    round: int
-    requests: list[HospitalRequestRead]
-    p_at_least_one: float
-
-
-class RequestListQuery(_In):
-    status: RequestStatus | None = None
-    transport_id: QueryId | None = None
-
-
-class AcceptRead(BaseModel):
-    request: HospitalRequestRead
-    transport_id: int
-    destination_hospital_id: int
-    bed_status: Literal["claimed", "unknown", "stale"]
-    cancelled_request_ids: list[int]
-
-
-class DeclineCreate(_In):
-    reason: DeclineReason
-    note: str = Field(default="", max_length=500)
-
-
-class DeclineRead(BaseModel):
-    request: HospitalRequestRead
-    next_round: RequestRoundRead | None
-    exhausted: bool
 
 
 class MciPatientIn(_In):

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any, Literal
+
 from alembic import context
+from alembic.autogenerate.api import AutogenContext
 
 from ems.config import Config
 from ems.db import Base, make_engine
@@ -11,16 +14,18 @@ from ems.models import *  # noqa: F403  (every table must be known to autogenera
 config = context.config
 
 
-def render_item(type_: str, obj: object, autogen_context: object) -> str | bool:
+def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | Literal[False]:
     # Our UTCDateTime is stored as a plain timezone-aware DateTime.
     if type_ == "type" and type(obj).__name__ == "UTCDateTime":
         return "sa.DateTime(timezone=True)"
     return False
 
 
-url = context.get_x_argument(as_dictionary=True).get("url") or config.attributes.get("url")
-if not url:
-    url = Config.from_env().DATABASE_URL
+url: str = str(
+    context.get_x_argument(as_dictionary=True).get("url")
+    or config.attributes.get("url")
+    or Config.from_env().DATABASE_URL
+)
 
 
 def run_migrations_offline() -> None:

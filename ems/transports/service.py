@@ -29,19 +29,13 @@ from ems.db import utcnow
 from ems.errors import Conflict, NotFound, ValidationFailed
 from ems.fleet import service as fleet
 from ems.fleet.models import Unit, UnitStatus
+from ems.hospital_requests.models import HospitalRequest, RequestStatus
 from ems.hospitals import service as hospitals
 from ems.hospitals.models import BedCategory
 from ems.hospitals.schemas import DB_ID_MAX
 from ems.incidents import service as incidents
 from ems.incidents.models import Incident, IncidentStatus
-from ems.transports.models import (
-    TIMELINE,
-    HospitalRequest,
-    RequestStatus,
-    Transport,
-    TransportEvent,
-    TransportStatus,
-)
+from ems.transports.models import TIMELINE, Transport, TransportEvent, TransportStatus
 from ems.transports.schemas import (
     Interval,
     IntervalStats,

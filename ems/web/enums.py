@@ -16,9 +16,10 @@ from pathlib import Path
 from ems.codes import ErrorCode
 from ems.dispatch.reasons import TEMPLATES
 from ems.fleet.models import UnitStatus
+from ems.hospital_requests.models import DeclineReason, RequestStatus
 from ems.hospitals.models import BedCategory, Capability, DiversionStatus, EmergencyLevel
 from ems.incidents.models import Condition, IncidentStatus, Urgency
-from ems.transports.models import TIMELINE, DeclineReason, RequestStatus, TransportStatus
+from ems.transports.models import TIMELINE, TransportStatus
 
 TARGET = Path(__file__).resolve().parent / "static" / "js" / "generated" / "enums.js"
 

@@ -6,13 +6,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ambulance_client.agent import (
-    Offline,
-    TabletService,
-    TimelineOutbox,
-    Upstream,
-    create_agent_app,
-)
+from ambulance_client.agent import TabletService
+from ambulance_client.timeline_outbox import TimelineOutbox
+from ambulance_client.upstream import Offline, Upstream
+from ambulance_client.web import create_agent_app
 
 
 class FakeServer(Upstream):

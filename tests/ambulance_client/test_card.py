@@ -18,7 +18,7 @@ from ambulance_client.card import (
 )
 from card_issuer.ca import Issuer
 from card_issuer.tokens import CardStore
-from ems.cards import service
+from ems.cards import identification
 from tests.ems.cards import conftest as card_fixtures
 from tests.ems.cards.conftest import World
 from tests.ems.cards.helpers import PIN, IssuedCard, make_token_card
@@ -116,7 +116,7 @@ def test_tablet_and_server_sign_the_same_attestation() -> None:
         face_match_confirmed=True,
     )
     assert attestation_message(nonce_b64=base64.b64encode(nonce).decode(), **args) == (
-        service.attestation_message(nonce=nonce, **args)
+        identification.attestation_message(nonce=nonce, **args)
     )
 
 

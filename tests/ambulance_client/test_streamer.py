@@ -20,7 +20,7 @@ from ems.db import Database
 from ems.vitals.models import EcgSegment, VitalSigns
 from ems_contracts import control
 from ems_contracts.frames import Kind, decode_frame, encode_ecg, encode_json
-from hospital_gateway.server import Relay
+from hospital_gateway.relay import Relay
 from tests.hospital_gateway.conftest import (
     World,
     build_world,

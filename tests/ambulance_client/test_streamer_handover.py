@@ -20,7 +20,8 @@ from ambulance_client.streamer import StreamConfig, Streamer, StreamRefused
 from ems.db import Database
 from ems.vitals.models import EcgSegment, VitalSigns
 from ems_contracts.frames import Kind, encode_ecg, encode_json
-from hospital_gateway.server import Relay, RelaySettings
+from hospital_gateway.relay import Relay
+from hospital_gateway.settings import RelaySettings
 from tests.ems.transports.scenario import Scene, dispatched_scene, walk_to
 from tests.factories import Api
 from tests.hospital_gateway.conftest import backdate_end

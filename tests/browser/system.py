@@ -217,9 +217,9 @@ def _issue_card(database: Any, config: Any, out: Seeded) -> None:
     from card_issuer import service as issuance
     from card_issuer.ca import Issuer
     from card_issuer.tokens import CardStore
-    from ems.cards import service
     from ems.cards.demo import demo_bundles
-    from ems.cards.records import RecordCipher
+    from ems.patients import service
+    from ems.patients.records import RecordCipher
 
     pki_dir = Path(config.PKI_DIR)
     issuer = Issuer(pki_dir.parent / "issuer")
@@ -333,7 +333,10 @@ class NetCut:
 
 @contextlib.contextmanager
 def running_system(workdir: Path | None = None) -> Iterator[System]:
-    from ambulance_client.agent import CardSettings, StreamSettings, TabletService, create_agent_app
+    from ambulance_client.agent import TabletService
+    from ambulance_client.card_port import CardSettings
+    from ambulance_client.stream_port import StreamSettings
+    from ambulance_client.web import create_agent_app
     from ems.app import create_app
     from ems.cli import upgrade_database
     from ems.config import Config

@@ -36,18 +36,18 @@ PATTERNS = [
     re.compile(rf'\}}\.get\([^\n]*,\s*"({CODE})"\)'),
 ]
 # Functions whose every returned string literal is a code.
-RETURNING_CODES = {"hospital_gateway/auth.py": "revocation"}
+RETURNING_CODES = {"hospital_gateway/access.py": "revocation"}
 
 # Codes built at run time: (file, template) -> the codes it builds. Each is checked
 # against what the template can take in test_dynamic_codes_follow_their_templates.
 DYNAMIC: dict[tuple[str, str], frozenset[str]] = {
-    ("hospital_gateway/server.py", 'f"transport_{access.status}"'): frozenset(
+    ("hospital_gateway/relay.py", 'f"transport_{access.status}"'): frozenset(
         {"transport_completed", "transport_cancelled"}
     ),
     ("ems/ratelimit.py", 'f"{scope}_rate_limited"'): frozenset(
         {"login_rate_limited", "card_auth_rate_limited"}
     ),
-    ("ems/cards/service.py", 'f"device_{err.code}"'): frozenset(
+    ("ems/cards/identification.py", 'f"device_{err.code}"'): frozenset(
         {
             "device_certificate_not_yet_valid",
             "device_certificate_expired",
@@ -152,7 +152,7 @@ def test_dynamic_codes_follow_their_templates() -> None:
     for path, template in DYNAMIC:
         assert template in sources[path], f"{template} is gone from {path}"
     statuses = {f"transport_{s}" for s in TransportStatus if s is not TransportStatus.ACTIVE}
-    assert statuses == DYNAMIC["hospital_gateway/server.py", 'f"transport_{access.status}"']
+    assert statuses == DYNAMIC["hospital_gateway/relay.py", 'f"transport_{access.status}"']
     scopes = re.findall(rf'\blimit\(\s*"({CODE})"', "".join(sources.values()))
     assert {f"{s}_rate_limited" for s in scopes} == DYNAMIC[
         "ems/ratelimit.py", 'f"{scope}_rate_limited"'
@@ -162,7 +162,7 @@ def test_dynamic_codes_follow_their_templates() -> None:
     pki = sources["ems/cards/pki.py"]
     refused = _codes_in(_function(pki, "verify")) | _codes_in(_function(pki, "crl"))
     device = {f"device_{c}" for c in refused if not c.startswith("untrusted")}
-    assert device == DYNAMIC["ems/cards/service.py", 'f"device_{err.code}"']
+    assert device == DYNAMIC["ems/cards/identification.py", 'f"device_{err.code}"']
 
 
 def test_policy_and_close_reason_codes_are_registered() -> None:
@@ -189,7 +189,7 @@ def test_channels_match_the_source() -> None:
         for c, paths in _literal_codes().items()
         if any(p.startswith(("hospital_gateway/", "ems_contracts/")) for p in paths)
     }
-    relay |= DYNAMIC["hospital_gateway/server.py", 'f"transport_{access.status}"']
+    relay |= DYNAMIC["hospital_gateway/relay.py", 'f"transport_{access.status}"']
     ws = {c.value for c, info in REGISTRY.items() if "ws" in info.statuses}
     not_ws = sorted(relay - ws)
     assert not not_ws, f"codes the relay sends, not marked 'ws': {not_ws}"

@@ -19,7 +19,8 @@ from ems.auth.models import Role, User
 from ems.auth.service import issue_token
 from ems.db import get_db
 from ems_contracts.frames import Frame, Kind
-from hospital_gateway.server import Relay, RelaySettings
+from hospital_gateway.relay import Relay
+from hospital_gateway.settings import RelaySettings
 from tests.factories import make_hospital, make_transport, make_unit
 
 

@@ -22,7 +22,8 @@ from ems.auth.models import Role
 from ems.db import Database
 from ems.vitals.models import EcgSegment, VitalSigns
 from ems_contracts.frames import Frame, Kind, decode_frame, encode_ecg, encode_json
-from hospital_gateway.server import Relay, RelaySettings
+from hospital_gateway.relay import Relay
+from hospital_gateway.settings import RelaySettings
 from tests.ems.transports.scenario import Scene, dispatched_scene, walk_to
 from tests.factories import Api
 from tests.hospital_gateway.conftest import backdate_end, is_ack, is_error, is_frame, next_message

@@ -21,7 +21,7 @@ from ems.db import Database, get_db
 from ems.transports.models import Transport
 from ems.vitals.models import VitalSigns
 from ems_contracts.frames import Frame, Kind, decode_frame, encode_json
-from hospital_gateway.server import Relay
+from hospital_gateway.relay import Relay
 from tests.hospital_gateway.conftest import (
     World,
     is_ack,

@@ -60,7 +60,9 @@ def _copy_tree(src: Path, dst: Path, ignore: set[str]) -> None:
 
 
 def _has(venv: Path, module: str) -> bool:
-    probe = f"import importlib.util, sys; sys.exit(0 if importlib.util.find_spec({module!r}) else 1)"
+    probe = (
+        f"import importlib.util, sys; sys.exit(0 if importlib.util.find_spec({module!r}) else 1)"
+    )
     return subprocess.run([str(venv / "bin" / "python"), "-c", probe], cwd="/").returncode == 0
 
 

@@ -21,8 +21,9 @@ from card_issuer.tokens import CardStore
 from ems.cards import service
 from ems.cards.demo import demo_bundles
 from ems.cards.pki import CARD_CA
-from ems.cards.records import RecordCipher
 from ems.db import get_db
+from ems.patients import service as patients
+from ems.patients.records import RecordCipher
 from tests import factories
 
 PIN = "1234"
@@ -93,7 +94,7 @@ def register_patient(app: Flask, cert: x509.Certificate, serial: str, index: int
     """A patient with a demo history and this card registered to them."""
     with app.app_context(), get_db(app).session_scope() as s:
         cipher = RecordCipher(app.config["RECORD_ENCRYPTION_KEY"])
-        patient = service.create_patient(session=s, cipher=cipher, bundle=demo_bundles()[index])
+        patient = patients.create_patient(session=s, cipher=cipher, bundle=demo_bundles()[index])
         service.register_card(session=s, patient_id=patient.id, serial=serial, cert=cert)
         return patient.id
 

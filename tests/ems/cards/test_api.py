@@ -21,7 +21,8 @@ from ems.audit.models import AuditEntry
 from ems.auth.models import Role
 from ems.cards.models import CardChallenge
 from ems.db import get_db
-from ems.transports.models import HospitalRequest, RequestStatus, Transport
+from ems.hospital_requests.models import HospitalRequest, RequestStatus
+from ems.transports.models import Transport
 from tests.ems.cards.conftest import World
 from tests.ems.cards.helpers import (
     PIN,

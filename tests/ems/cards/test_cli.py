@@ -16,9 +16,9 @@ from sqlalchemy import select
 from ems.audit.models import AuditEntry
 from ems.auth.models import Role
 from ems.cards.demo import demo_bundles
-from ems.cards.models import Patient
 from ems.cli import main
 from ems.db import get_db
+from ems.patients.models import Patient
 from tests.factories import make_unit, make_user
 
 

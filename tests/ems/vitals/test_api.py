@@ -11,7 +11,7 @@ from sqlalchemy import select
 from ems.audit.models import AuditEntry
 from ems.auth.models import Role
 from ems.db import get_db
-from ems.transports.models import HospitalRequest, RequestStatus
+from ems.hospital_requests.models import HospitalRequest, RequestStatus
 from ems.vitals import service
 from ems.vitals.schemas import VitalsPayload
 from tests.factories import Api, make_hospital, make_transport, make_unit

@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 from flask.testing import FlaskClient
 
-from ambulance_client import agent
-from ambulance_client.agent import TabletService, create_agent_app
+from ambulance_client import web as tablet_web
+from ambulance_client.agent import TabletService
+from ambulance_client.web import create_agent_app
 
 ROOT = Path(__file__).resolve().parents[3]
 SERVER_WEB = ROOT / "ems" / "web"
@@ -35,7 +36,7 @@ def tablet() -> FlaskClient:
 
 
 def test_the_agent_serves_the_page_from_its_own_package(tablet: FlaskClient) -> None:
-    assert Path(agent.__file__).resolve().parent / "web" == agent.WEB_DIR
+    assert Path(tablet_web.__file__).resolve().parent / "web" == tablet_web.WEB_DIR
     html = tablet.get("/").get_data(as_text=True)
     assert '<script type="module" src="/static/js/tablet.js">' in html
     assert '<link rel="stylesheet" href="/static/css/tablet.css">' in html
@@ -111,9 +112,10 @@ def test_every_key_the_tablet_uses_is_translated() -> None:
 
 def test_the_domain_values_the_tablet_shows_are_translated() -> None:
     from ems.fleet.models import UnitStatus
+    from ems.hospital_requests.models import DeclineReason, RequestStatus
     from ems.hospitals.models import BedCategory
     from ems.incidents.models import Condition, Urgency
-    from ems.transports.models import TIMELINE, DeclineReason, RequestStatus
+    from ems.transports.models import TIMELINE
 
     ja = load(TABLET_WEB, "ja")
     families: list[tuple[str, list[str]]] = [

@@ -81,9 +81,10 @@ def test_every_key_used_by_the_pages_is_translated() -> None:
 
 def test_domain_values_are_translated() -> None:
     from ems.fleet.models import UnitStatus
+    from ems.hospital_requests.models import DeclineReason, RequestStatus
     from ems.hospitals.models import BedCategory, DiversionStatus
     from ems.incidents.models import Condition, IncidentStatus, Urgency
-    from ems.transports.models import TIMELINE, DeclineReason, RequestStatus
+    from ems.transports.models import TIMELINE
 
     ja = load("ja")
     families: list[tuple[str, list[str]]] = [

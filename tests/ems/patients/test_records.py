@@ -7,8 +7,8 @@ import datetime as dt
 import pytest
 
 from ems.cards.demo import demo_bundles
-from ems.cards.records import RecordCipher, generate_key_spec, summarize, validate_bundle
 from ems.errors import ConfigError, EmsError, ValidationFailed
+from ems.patients.records import RecordCipher, generate_key_spec, summarize, validate_bundle
 
 
 def test_records_round_trip_and_old_keys_still_decrypt_after_rotation() -> None:

@@ -1,9 +1,11 @@
 """Who may publish or view a transport's stream: the API's bearer tokens, checked by
-the server's access policy (``ems.access``) against the transport's facts.
+the server's access policy (``ems.access``) against the transport's facts. The relay
+decides nothing itself: it asks the ``Authorizer`` here, which asks ``ems.access``.
 
-The checks are synchronous database calls; the server runs them with
-``asyncio.to_thread`` so that the event loop never waits on the database. Every
-decision about patient data is written to the audit log, refusals included.
+The checks are synchronous database calls; the relay (``hospital_gateway.relay``)
+runs them with ``asyncio.to_thread`` so that the event loop never waits on the
+database. Every decision about patient data is written to the audit log, refusals
+included.
 
 The crew of a completed or cancelled transport may still publish records (not
 video) for ``record_grace_s`` after its end, so that a tablet that was offline at

@@ -1,0 +1,99 @@
+"""The tablet's card port: what the page asks of the card reader.
+
+The page taps the card (``read``: is a card there, which certificate, how many PIN tries
+are left), identifies the patient with the PIN (``verify``) or, when the patient cannot
+give it, without (``pinless``, signed with the tablet's device key). The card logic and
+the exchange with the server are ``ambulance_client.card``'s; this port binds them to
+the tablet's settings and names the HTTP status the page gets for each card problem.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ambulance_client.card import CardReader
+
+# The status of the problem the page gets for each card error code; any other code
+# keeps the error's own status (a server refusal), or 400.
+ERROR_STATUS: dict[str, int] = {
+    "wrong_pin": 400,
+    "pin_format": 400,
+    "card_locked": 423,
+    "no_card": 404,
+    "no_reader": 503,
+    "card_unreadable": 503,
+    "device_key_missing": 409,
+    "offline": 503,
+}
+
+
+def error_status(exc: Exception) -> tuple[str, int]:
+    """The stable code of a card or server error, and the HTTP status the page gets."""
+    code: str = getattr(exc, "code", "card_error")
+    return code, ERROR_STATUS.get(code, getattr(exc, "status", 0) or 400)
+
+
+@dataclass
+class CardSettings:
+    module_path: str = ""
+    token_label: str | None = None
+    softhsm_conf: str | None = None
+    device_dir: str | None = None
+
+
+class CardPort:
+    """The card reader, driven through ``ambulance_client.card``."""
+
+    def __init__(self, settings: CardSettings, server_url: str) -> None:
+        self.settings = settings
+        self.server_url = server_url
+
+    def _reader(self) -> CardReader:
+        # Imported on use: the PKCS#11 binding loads only when a card is asked about.
+        from ambulance_client.card import SOFTHSM2_MODULE, CardReader
+
+        return CardReader(
+            self.settings.module_path or SOFTHSM2_MODULE,
+            token_label=self.settings.token_label,
+            softhsm_conf=self.settings.softhsm_conf,
+        )
+
+    def read(self) -> dict[str, Any]:
+        reader = self._reader()
+        cert = reader.read_certificate()
+        pin = reader.pin_status()
+        return {
+            "present": True,
+            "certificate_sha256_prefix": hashlib.sha256(cert).hexdigest()[:12],
+            "tries_left": pin.tries_left,
+            "locked": pin.locked,
+        }
+
+    def verify(self, *, token: str, transport_id: int, pin: str) -> dict[str, Any]:
+        from ambulance_client.card import HttpApi, identify_with_pin
+
+        return identify_with_pin(
+            api=HttpApi(self.server_url, token),
+            reader=self._reader(),
+            transport_id=transport_id,
+            pin=pin,
+        )
+
+    def pinless(
+        self, *, token: str, transport_id: int, reason: str, face_match_confirmed: bool
+    ) -> dict[str, Any]:
+        from ambulance_client.card import CardError, DeviceKey, HttpApi, identify_without_pin
+
+        if not self.settings.device_dir:
+            raise CardError("this tablet has no device key", code="device_key_missing")
+        return identify_without_pin(
+            api=HttpApi(self.server_url, token),
+            reader=self._reader(),
+            device=DeviceKey.load(self.settings.device_dir),
+            transport_id=transport_id,
+            reason=reason,
+            face_match_confirmed=face_match_confirmed,
+        )

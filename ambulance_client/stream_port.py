@@ -1,0 +1,128 @@
+"""The tablet's stream port: starting and stopping the patient's stream.
+
+One ``ambulance_client.streamer.Streamer`` at a time publishes the camera and the
+monitor of one transport to the relay, on an event loop thread of its own, so that the
+page's requests never wait on the stream. ``status`` is what the page shows: running,
+for which transport, why it last ended, and a few counters.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ambulance_client.streamer import Streamer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class StreamSettings:
+    relay_url: str = "ws://127.0.0.1:8765"
+    source: str = "synthetic"
+    codec: str = "h264"
+    width: int = 640
+    height: int = 360
+    fps: float = 12.0
+
+
+class StreamPort:
+    """One streamer at a time, run on its own event loop thread.
+
+    ``on_change`` is called whenever the status may have changed (started, stopped,
+    ended on its own), from whichever thread saw it."""
+
+    def __init__(self, settings: StreamSettings, on_change: Callable[[], None]) -> None:
+        self.settings = settings
+        self.on_change = on_change
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._streamer: Streamer | None = None
+        self.transport_id: int | None = None
+        self.error = ""
+
+    def status(self) -> dict[str, Any]:
+        running = self._thread is not None and self._thread.is_alive()
+        out: dict[str, Any] = {
+            "running": running,
+            "transport_id": self.transport_id if running else None,
+            "error": self.error,
+        }
+        if running and self._streamer is not None:
+            stats = self._streamer.stats
+            out["stats"] = {
+                "sent_frames": stats.video_frames,
+                "records_sent": stats.records_sent,
+                "connected": self._streamer.connected.is_set(),
+            }
+        return out
+
+    def start(self, *, token: str, transport_id: int) -> dict[str, Any]:
+        # Imported on use: the camera and the encoder load only when a stream starts.
+        from ambulance_client.capture import open_source
+        from ambulance_client.monitor import SimulatedMonitor
+        from ambulance_client.streamer import StreamConfig, Streamer
+
+        with self._lock:
+            if self._thread is not None and self._thread.is_alive():
+                if self.transport_id == transport_id:
+                    return self.status()
+                self._stop_locked()
+            s = self.settings
+            source = open_source(s.source, width=s.width, height=s.height, fps=s.fps)
+            streamer = Streamer(
+                StreamConfig(
+                    relay_url=s.relay_url, token=token, transport_id=transport_id, codec=s.codec
+                ),
+                source=source,
+                monitor=SimulatedMonitor(),
+            )
+            ready = threading.Event()
+            self.error = ""
+            self.transport_id = transport_id
+            self._streamer = streamer
+
+            def run() -> None:
+                loop = asyncio.new_event_loop()
+                self._loop = loop
+                self._stop = asyncio.Event()
+                ready.set()
+                try:
+                    loop.run_until_complete(streamer.run(self._stop))
+                except Exception as exc:  # the crew sees why the stream ended
+                    self.error = getattr(exc, "code", type(exc).__name__)
+                    log.warning("stream ended", extra={"error": self.error})
+                finally:
+                    with contextlib.suppress(Exception):
+                        source.close()
+                    loop.close()
+                    self.on_change()
+
+            self._thread = threading.Thread(target=run, name="stream", daemon=True)
+            self._thread.start()
+            ready.wait(5)
+        self.on_change()
+        return self.status()
+
+    def _stop_locked(self) -> None:
+        if self._loop is not None and self._stop is not None:
+            with contextlib.suppress(RuntimeError):
+                self._loop.call_soon_threadsafe(self._stop.set)
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self._thread = None
+        self._streamer = None
+
+    def stop(self) -> dict[str, Any]:
+        with self._lock:
+            self._stop_locked()
+        self.on_change()
+        return self.status()

@@ -1,0 +1,328 @@
+"""The tablet page's Flask app: what the page on the tablet talks to.
+
+- ``/`` and ``/static/*``: the tablet page and its assets, from ``ambulance_client/web``;
+- ``/api/*``: forwarded to the server, so that the page stays same-origin (live events
+  included); an unreachable server answers 503 ``offline``;
+- ``/local/timeline``: the crew's FDMA timeline events, through the agent's outbox: sent
+  at once when the server is reachable, replayed in order on reconnection;
+- ``/local/status`` and ``/local/status/stream``: online/offline, how many events are
+  queued and when the tablet last reached the server, as server-sent events;
+- ``/local/card/*``: card tap, PIN and PIN-less identification (``card_port``);
+- ``/local/stream/*``: start and stop streaming the transport to the relay
+  (``stream_port``).
+
+The views parse the request and call the agent (``agent.TabletService``); the state and
+its rules are there.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import logging
+import queue
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Response, jsonify, render_template, request, stream_with_context
+
+from ambulance_client.agent import TabletService
+from ambulance_client.card_port import error_status
+from ambulance_client.upstream import Offline
+
+log = logging.getLogger(__name__)
+
+# The tablet's page ships with this package: web/templates and web/static (whose
+# static/js/shared holds the modules it shares with the server's pages, copied there
+# by scripts/ensure-frontend).
+WEB_DIR = Path(__file__).resolve().parent / "web"
+HOP_HEADERS = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "transfer-encoding",
+        "te",
+        "trailer",
+        "upgrade",
+        "proxy-authorization",
+        "proxy-authenticate",
+        "content-length",
+        "content-encoding",
+    }
+)
+FORWARDED_REQUEST_HEADERS = (
+    "Authorization",
+    "Content-Type",
+    "Accept",
+    "X-Request-Id",
+    "Last-Event-ID",
+)
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; "
+        "connect-src 'self'; style-src 'self' 'unsafe-inline'; script-src 'self'; "
+        "object-src 'none'; frame-ancestors 'none'; base-uri 'self'"
+    ),
+}
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+def create_agent_app(service: TabletService) -> Flask:
+    app = Flask(
+        __name__,
+        static_folder=str(WEB_DIR / "static"),
+        static_url_path="/static",
+        template_folder=str(WEB_DIR / "templates"),
+    )
+    app.extensions["tablet"] = service
+    app.after_request(_security_headers)
+    register_page(app, service)
+    register_status(app, service)
+    register_timeline(app, service)
+    register_card(app, service)
+    register_stream(app, service)
+    register_proxy(app, service)
+    return app
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+def problem(status: int, code: str, detail: str = "", **extra: Any) -> Response:
+    resp = jsonify({"status": status, "code": code, "title": code, "detail": detail, **extra})
+    resp.status_code = status
+    resp.mimetype = "application/problem+json"
+    return resp
+
+
+def _bearer() -> str:
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    return value.strip() if scheme.lower() == "bearer" else ""
+
+
+def _security_headers(resp: Response) -> Response:
+    for name, value in SECURITY_HEADERS.items():
+        resp.headers.setdefault(name, value)
+    if request.path.startswith(("/local/", "/api/")):
+        resp.headers.setdefault("Cache-Control", "no-store")
+    return resp
+
+
+# --- the page and the status -----------------------------------------------------------------
+
+
+def register_page(app: Flask, service: TabletService) -> None:
+    @app.get("/")
+    def tablet_page() -> str:
+        return render_template("tablet.html", title_key="tablet.title", subtitle_key="")
+
+    @app.get("/healthz")
+    def healthz() -> Response:
+        return jsonify({"status": "ok", "online": service.online})
+
+
+def register_status(app: Flask, service: TabletService) -> None:
+    @app.get("/local/status")
+    def local_status() -> Response:
+        return jsonify(service.status())
+
+    @app.get("/local/status/stream")
+    def local_status_stream() -> Response:
+        def events() -> Iterator[str]:
+            q = service.subscribe()
+            try:
+                yield "retry: 1000\n\n"
+                yield f"event: status\ndata: {json.dumps(service.status())}\n\n"
+                while True:
+                    try:
+                        snapshot = q.get(timeout=15)
+                    except queue.Empty:
+                        yield ": keep-alive\n\n"
+                        continue
+                    yield f"event: status\ndata: {json.dumps(snapshot)}\n\n"
+            finally:
+                service.unsubscribe(q)
+
+        return Response(
+            stream_with_context(events()), mimetype="text/event-stream", headers=SSE_HEADERS
+        )
+
+
+# --- the timeline --------------------------------------------------------------------------
+
+
+def register_timeline(app: Flask, service: TabletService) -> None:
+    @app.post("/local/timeline")
+    def local_timeline() -> Response:
+        token = _bearer()
+        if not token:
+            return problem(401, "unauthenticated", "sign in first")
+        body = request.get_json(silent=True) or {}
+        kind = body.get("kind")
+        transport_id = body.get("transport_id")
+        if not isinstance(kind, str) or not isinstance(transport_id, int):
+            return problem(400, "validation_failed", "kind and transport_id are required")
+        result, item = service.record(token=token, transport_id=transport_id, kind=kind)
+        if result.status == "rejected":
+            payload = result.body if isinstance(result.body, dict) else {}
+            return problem(
+                result.http_status,
+                str(payload.get("code", "rejected")),
+                str(payload.get("detail", "")),
+            )
+        out: dict[str, Any] = {
+            "status": result.status,
+            "event": item.public(),
+            "local": service.status(),
+        }
+        if result.status == "sent" and isinstance(result.body, dict):
+            out["transport"] = result.body.get("transport")
+        return jsonify(out)
+
+
+# --- the card ----------------------------------------------------------------------------
+
+
+def register_card(app: Flask, service: TabletService) -> None:
+    def card_error(exc: Exception) -> Response:
+        code, status = error_status(exc)
+        if code == "offline":
+            service.lost()
+        return problem(status, code, str(exc), tries_left=getattr(exc, "tries_left", None))
+
+    @app.post("/local/card/read")
+    def card_read() -> Response:
+        from ambulance_client.card import CardError
+
+        try:
+            return jsonify(service.card.read())
+        except CardError as exc:
+            return card_error(exc)
+
+    @app.post("/local/card/verify")
+    def card_verify() -> Response:
+        from ambulance_client.card import CardError, ServerError
+
+        token = _bearer()
+        body = request.get_json(silent=True) or {}
+        pin = body.get("pin")
+        transport_id = body.get("transport_id")
+        if not token:
+            return problem(401, "unauthenticated", "sign in first")
+        if not isinstance(pin, str) or not isinstance(transport_id, int):
+            return problem(400, "validation_failed", "pin and transport_id are required")
+        try:
+            result = service.card.verify(token=token, transport_id=transport_id, pin=pin)
+        except (CardError, ServerError) as exc:
+            return card_error(exc)
+        service.reached()
+        return jsonify(result)
+
+    @app.post("/local/card/pinless")
+    def card_pinless() -> Response:
+        from ambulance_client.card import CardError, ServerError
+
+        token = _bearer()
+        body = request.get_json(silent=True) or {}
+        transport_id = body.get("transport_id")
+        reason = body.get("reason")
+        if not token:
+            return problem(401, "unauthenticated", "sign in first")
+        if not isinstance(transport_id, int) or not isinstance(reason, str):
+            return problem(400, "validation_failed", "transport_id and reason are required")
+        if body.get("face_match_confirmed") is not True:
+            return problem(400, "face_match_required", "confirm the face matches the card photo")
+        try:
+            result = service.card.pinless(
+                token=token, transport_id=transport_id, reason=reason, face_match_confirmed=True
+            )
+        except (CardError, ServerError) as exc:
+            return card_error(exc)
+        service.reached()
+        return jsonify(result)
+
+
+# --- the stream --------------------------------------------------------------------------
+
+
+def register_stream(app: Flask, service: TabletService) -> None:
+    @app.post("/local/stream/start")
+    def stream_start() -> Response:
+        token = _bearer()
+        body = request.get_json(silent=True) or {}
+        transport_id = body.get("transport_id")
+        if not token:
+            return problem(401, "unauthenticated", "sign in first")
+        if not isinstance(transport_id, int):
+            return problem(400, "validation_failed", "transport_id is required")
+        try:
+            return jsonify({"stream": service.stream.start(token=token, transport_id=transport_id)})
+        except Exception as exc:  # a camera that will not open is the crew's to know
+            log.warning("stream start failed", extra={"error": type(exc).__name__})
+            return problem(503, getattr(exc, "code", "stream_failed"), str(exc))
+
+    @app.post("/local/stream/stop")
+    def stream_stop() -> Response:
+        return jsonify({"stream": service.stream.stop()})
+
+
+# --- the API, same-origin ------------------------------------------------------------------
+
+
+def register_proxy(app: Flask, service: TabletService) -> None:
+    @app.route("/api/<path:rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+    def proxy(rest: str) -> Response:
+        path = f"/api/{rest}"
+        if request.query_string:
+            path += "?" + request.query_string.decode()
+        headers = {h: request.headers[h] for h in FORWARDED_REQUEST_HEADERS if h in request.headers}
+        body = request.get_data() if request.method in ("POST", "PUT", "PATCH") else None
+        if rest == "v1/events":
+            return _proxy_stream(service, path, headers)
+        try:
+            status, resp_headers, data = service.upstream.call(
+                request.method, path, body=body, headers=headers
+            )
+        except Offline as exc:
+            service.lost()
+            return problem(503, "offline", f"the server is unreachable: {exc}")
+        service.reached()
+        resp = Response(data, status=status)
+        for name, value in resp_headers:
+            if name.lower() not in HOP_HEADERS:
+                resp.headers[name] = value
+        return resp
+
+
+def _proxy_stream(service: TabletService, path: str, headers: dict[str, str]) -> Response:
+    """Forward the server's event stream chunk by chunk, without buffering."""
+    try:
+        conn, resp = service.upstream.open("GET", path, headers=headers, timeout_s=60)
+    except Offline as exc:
+        service.lost()
+        return problem(503, "offline", f"the server is unreachable: {exc}")
+    if resp.status != 200:
+        data = resp.read()
+        conn.close()
+        return Response(data, status=resp.status, mimetype=resp.getheader("Content-Type"))
+    service.reached()
+
+    def chunks() -> Iterator[bytes]:
+        try:
+            while True:
+                line = resp.readline()
+                if not line:
+                    break
+                yield line
+        except (OSError, http.client.HTTPException):
+            service.lost()
+        finally:
+            conn.close()
+
+    return Response(
+        stream_with_context(chunks()), mimetype="text/event-stream", headers=SSE_HEADERS
+    )

@@ -1,0 +1,1 @@
+"""Patients and their medical records: FHIR Bundles, encrypted at rest, summarised."""
