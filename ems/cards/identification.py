@@ -44,8 +44,9 @@ from ems.cards.models import (
 from ems.cards.pki import CardAuthRefused
 from ems.cards.releases import Release
 from ems.db import utcnow
-from ems.errors import Conflict, NotFound
+from ems.errors import Conflict
 from ems.patients.records import RecordCipher
+from ems.transports import service as transports
 from ems.transports.models import Transport, TransportStatus
 
 CHALLENGE_TTL_S = 60
@@ -53,9 +54,7 @@ NONCE_BYTES = 32
 
 
 def _crew_transport(*, session: Session, user: User, ctx: Context, transport_id: int) -> Transport:
-    transport = session.get(Transport, transport_id) if 0 < transport_id <= 2**31 - 1 else None
-    if transport is None:
-        raise NotFound(f"transport {transport_id} does not exist", code="transport_not_found")
+    transport = transports.get(session=session, transport_id=transport_id)
     guard.require(
         session=session, actor=user, action=Action.PATIENT_IDENTIFY, ctx=ctx, transport=transport
     )

@@ -30,6 +30,7 @@ from ems.errors import Conflict, NotFound
 from ems.patients import records
 from ems.patients import service as patients
 from ems.patients.records import RecordCipher
+from ems.transports import service as transports
 from ems.transports.models import Transport
 
 ASSURANCE_NOTICE = {
@@ -122,9 +123,7 @@ def get_patient_record(
     *, session: Session, cipher: RecordCipher, user: User, ctx: Context, transport_id: int
 ) -> Release:
     """The record released to this transport, for its crew or the receiving ER."""
-    transport = session.get(Transport, transport_id) if 0 < transport_id <= 2**31 - 1 else None
-    if transport is None:
-        raise NotFound(f"transport {transport_id} does not exist", code="transport_not_found")
+    transport = transports.get(session=session, transport_id=transport_id)
     guard.require(
         session=session, actor=user, action=Action.RECORD_READ, ctx=ctx, transport=transport
     )
@@ -168,9 +167,7 @@ def break_glass(
 ) -> Release:
     """An administrator reads a record the rules keep from them: the reason is kept,
     the read goes to the patient's access log and waits for another's review."""
-    transport = session.get(Transport, transport_id) if 0 < transport_id <= 2**31 - 1 else None
-    if transport is None:
-        raise NotFound(f"transport {transport_id} does not exist", code="transport_not_found")
+    transport = transports.get(session=session, transport_id=transport_id)
     guard.require(
         session=session,
         actor=user,

@@ -24,8 +24,8 @@ from ems.access.guard import Context
 from ems.access.policy import Action
 from ems.audit import service as audit
 from ems.auth.models import User
-from ems.errors import NotFound
-from ems.transports.models import Transport, TransportEvent
+from ems.transports import service as transports
+from ems.transports.models import TransportEvent
 from ems.vitals.models import EcgSegment, VitalSigns
 from ems.vitals.schemas import StreamNote, VitalsPayload
 
@@ -192,9 +192,7 @@ def read_for(
     ecg: bool,
 ) -> tuple[list[VitalSigns], list[tuple[int, dt.datetime, int, list[int]]]]:
     """The stored vitals (and ECG) for whoever the rules let read them; audited."""
-    transport = session.get(Transport, transport_id) if 0 < transport_id <= 2**31 - 1 else None
-    if transport is None:
-        raise NotFound(f"transport {transport_id} does not exist", code="transport_not_found")
+    transport = transports.get(session=session, transport_id=transport_id)
     guard.require(
         session=session, actor=actor, action=Action.VITALS_READ, ctx=ctx, transport=transport
     )
