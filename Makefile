@@ -62,8 +62,12 @@ imports: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
+# Two workers (pytest-xdist), one file at a time each; every worker gets a PostgreSQL
+# database and a Redis index of its own (tests/conftest.py).
+TEST_WORKERS ?= 2
 pytest: setup services
-	TEST_DATABASE_URL=$(PG_TEST_URL) TEST_REDIS_URL=$(REDIS_TEST_URL) $(VENV)/bin/pytest -q
+	TEST_DATABASE_URL=$(PG_TEST_URL) TEST_REDIS_URL=$(REDIS_TEST_URL) \
+		$(VENV)/bin/pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 # Unit tests: no database, no browser, no process rig (marked by tests/conftest.py).
 unit: $(STAMP)

@@ -18,6 +18,24 @@ from ems.app import create_app
 from ems.cli import upgrade_database
 from ems.db import Base, get_db
 
+
+def _per_worker(env: str) -> None:
+    """Under pytest-xdist each worker gets a database and a Redis index of its own,
+    named after its id (gw0, gw1, ...); modules that read the variables see them."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    url = os.environ.get(env, "")
+    if not (worker and url):
+        return
+    n = int(worker.removeprefix("gw"))
+    base, _, name = url.rpartition("/")
+    if env == "TEST_REDIS_URL":
+        os.environ[env] = f"{base}/{max(0, int(name or 15) - n)}"
+    else:
+        os.environ[env] = f"{base}/{name}_{worker}"
+
+
+_per_worker("TEST_DATABASE_URL")
+_per_worker("TEST_REDIS_URL")
 PG_URL = os.environ.get("TEST_DATABASE_URL", "")
 BACKENDS = ["sqlite", "postgres"] if PG_URL else ["sqlite"]
 
@@ -47,6 +65,7 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def pg_migrated() -> str:
+    _create_database(PG_URL)
     engine = create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1))
     with engine.begin() as conn:
         conn.execute(text("DROP SCHEMA public CASCADE"))
@@ -54,6 +73,19 @@ def pg_migrated() -> str:
     engine.dispose()
     upgrade_database(PG_URL)
     return PG_URL
+
+
+def _create_database(url: str) -> None:
+    """A worker's own database, created beside the one named in TEST_DATABASE_URL."""
+    base, _, name = url.rpartition("/")
+    admin = create_engine(
+        f"{base}/postgres".replace("postgresql://", "postgresql+psycopg://", 1),
+        isolation_level="AUTOCOMMIT",
+    )
+    with admin.connect() as conn:
+        if conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first() is None:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
 
 
 def _truncate_pg(url: str) -> None:
