@@ -83,7 +83,8 @@ def _create_database(url: str) -> None:
         isolation_level="AUTOCOMMIT",
     )
     with admin.connect() as conn:
-        if conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first() is None:
+        found = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
+        if found.first() is None:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
 
