@@ -17,11 +17,12 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from werkzeug.serving import BaseWSGIServer, make_server
 
@@ -331,8 +332,20 @@ class NetCut:
         self.listener.close()
 
 
+class Front(Protocol):
+    """A proxy in front of the server and the relay (tests/tls/front.py): clients see
+    its addresses only; it starts once the server's PKI directory is filled."""
+
+    server_url: str
+    relay_url: str
+
+    def running(
+        self, server_port: int, relay_port: int, pki_dir: Path
+    ) -> contextlib.AbstractContextManager[None]: ...
+
+
 @contextlib.contextmanager
-def running_system(workdir: Path | None = None) -> Iterator[System]:
+def running_system(workdir: Path | None = None, *, front: Front | None = None) -> Iterator[System]:
     from ambulance_client.agent import TabletService
     from ambulance_client.card_port import CardSettings
     from ambulance_client.stream_port import StreamSettings
@@ -347,6 +360,9 @@ def running_system(workdir: Path | None = None) -> Iterator[System]:
         db_url = f"sqlite:///{workdir / 'ems.sqlite3'}"
         server_port, relay_port, tablet_port = free_port(), free_port(), free_port()
         relay_url = f"ws://127.0.0.1:{relay_port}"
+        server_url = f"http://127.0.0.1:{server_port}"
+        if front is not None:
+            server_url, relay_url = front.server_url, front.relay_url
         overrides = {
             "ENV": "development",
             "DATABASE_URL": db_url,
@@ -359,11 +375,12 @@ def running_system(workdir: Path | None = None) -> Iterator[System]:
         config = Config.from_env(dict(overrides))
         upgrade_database(db_url)
         seeded = seed(db_url, config)
+        if front is not None:
+            stack.enter_context(front.running(server_port, relay_port, workdir / "pki"))
 
         app = create_app(config)
         server = ThreadServer(app, server_port)
         stack.callback(server.close)
-        server_url = f"http://127.0.0.1:{server_port}"
         wait_http(f"{server_url}/healthz")
 
         env = {
@@ -398,10 +415,11 @@ def running_system(workdir: Path | None = None) -> Iterator[System]:
         stack.callback(stop_relay)
         wait_http(f"http://127.0.0.1:{relay_port}/healthz")
 
-        net = NetCut(server_port)
+        api = urllib.parse.urlsplit(server_url)
+        net = NetCut(api.port or server_port)
         stack.callback(net.close)
         tablet = TabletService(
-            server_url=f"http://127.0.0.1:{net.port}",
+            server_url=f"{api.scheme}://127.0.0.1:{net.port}",
             relay_url=relay_url,
             card=CardSettings(
                 token_label=seeded.card_serial,

@@ -155,7 +155,7 @@ def test_call_to_handover(system: System, browser: Any, lang: str) -> None:
     # The viewer's status line speaks the page's language.
     patient.locator(".ems-viewer-status", has_text=tr(lang, "viewer.live")).wait_for()
     # Its module came from the relay's own origin, not through the server.
-    relay_origin = system.relay_url.replace("ws://", "http://")
+    relay_origin = system.relay_url.replace("ws", "http", 1)  # ws → http, wss → https
     assert f"{relay_origin}/viewer/viewer.js" in er_scripts
     assert not any("/gateway/" in url for url in er_scripts)
     patient.locator(".history").wait_for()
