@@ -48,8 +48,14 @@ setup: system $(STAMP) frontend wheels
 frontend: $(STAMP)
 	@scripts/ensure-frontend
 
+# make demo PORT=8100 RELAY_PORT=8865 TABLET_PORT=8880 SPEED=10 (SPEED > 1: labelled fast mode)
+demo: PORT ?= 8000
+demo: RELAY_PORT ?= 8765
+demo: TABLET_PORT ?= 8780
+demo: SPEED ?= 1
 demo: setup
-	$(PY) -m simulation demo
+	$(PY) -m simulation demo --port $(PORT) --relay-port $(RELAY_PORT) \
+		--tablet-port $(TABLET_PORT) --speed $(SPEED) $(DEMO_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check $(wildcard $(PACKAGES))

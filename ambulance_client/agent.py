@@ -5,7 +5,12 @@
 and keeps what the crew sees of them: online or offline, what is queued, when the tablet
 last reached the server. A background thread probes the link and replays the outbox as
 soon as the server answers again. ``web.create_agent_app`` serves it to the page;
-``ems-ambulance tablet`` (``tablet_cli``) runs both.
+``ems-ambulance tablet`` (``tablet_cli``) runs both. The tablet serves one unit
+(``binding``): a paramedic of another unit is refused at sign-in.
+
+Given a ``state_dir``, both outboxes are on disk too (``durable``): what was queued
+when the agent died is replayed on restart, as soon as the server answers and a crew
+member is signed in (``crew_token``: the last token the page used).
 """
 
 from __future__ import annotations
@@ -14,9 +19,12 @@ import contextlib
 import logging
 import queue
 import threading
+from pathlib import Path
 from typing import Any
 
+from ambulance_client.binding import UnitBinding
 from ambulance_client.card_port import CardPort, CardSettings
+from ambulance_client.durable import DurableStore
 from ambulance_client.stream_port import StreamPort, StreamSettings
 from ambulance_client.timeline_outbox import QueuedEvent, SendResult, TimelineOutbox, utcnow_iso
 from ambulance_client.upstream import Offline, Upstream
@@ -35,12 +43,22 @@ class TabletService:
         card: CardSettings | None = None,
         stream: StreamSettings | None = None,
         probe_interval_s: float = 2.0,
+        unit_id: int | None = None,
+        state_dir: Path | str | None = None,
     ) -> None:
         self.upstream = Upstream(server_url)
+        self.store = DurableStore(state_dir) if state_dir is not None else None
+        # The unit this tablet serves: only its crew signs in (``binding``).
+        self.binding = UnitBinding(unit_id)
         self.relay_url = relay_url
-        self.outbox = TimelineOutbox()
+        self.outbox = TimelineOutbox(self.store)
+        # The token of the crew last seen on the page, for events restored from disk
+        # (whose own token was never written down). Memory only.
+        self.crew_token = ""
         self.card = CardPort(card or CardSettings(), server_url)
-        self.stream = StreamPort(stream or StreamSettings(relay_url=relay_url), self.changed)
+        self.stream = StreamPort(
+            stream or StreamSettings(relay_url=relay_url), self.changed, store=self.store
+        )
         self.online = True
         self.last_synced_at: str | None = None
         self.probe_interval_s = probe_interval_s
@@ -60,6 +78,7 @@ class TabletService:
             "last_synced_at": self.last_synced_at,
             "stream": self.stream.status(),
             "server": self.upstream.base_url,
+            **self.binding.status(),
         }
 
     def subscribe(self) -> queue.Queue[dict[str, Any]]:
@@ -98,6 +117,7 @@ class TabletService:
 
     # timeline -----------------------------------------------------------------------------
     def record(self, *, token: str, transport_id: int, kind: str) -> tuple[SendResult, QueuedEvent]:
+        self.signed_in(token)
         item = self.outbox.add(transport_id=transport_id, kind=kind, token=token)
         result = self.flush().get(item.key, SendResult("queued"))
         if kind == "handover" and self.stream.transport_id == transport_id:
@@ -107,9 +127,15 @@ class TabletService:
         self.changed()
         return result, item
 
+    def signed_in(self, token: str) -> None:
+        """A crew member's token is at hand: events restored from disk can go."""
+        if token and token != self.crew_token:
+            self.crew_token = token
+            self._wake.set()
+
     def flush(self) -> dict[str, SendResult]:
         before = len(self.outbox)
-        results = self.outbox.flush(self.upstream)
+        results = self.outbox.flush(self.upstream, fallback_token=self.crew_token)
         if len(self.outbox) and not results:
             # Nothing went out: find out whether the link is down.
             self.probe()
@@ -142,6 +168,8 @@ class TabletService:
         self.stream.stop()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        if self.store is not None:
+            self.store.close()
 
     def _run(self) -> None:
         """Probe the link, and replay the outbox as soon as the server answers again."""

@@ -32,6 +32,8 @@ from typing import Any, Protocol
 import pkcs11
 from pkcs11 import Attribute, Mechanism, ObjectClass, TokenFlag
 
+from ambulance_client.upstream import tls_context
+
 # Object labels as OpenSC's JPKI emulation names them (the mock cards use the same),
 # and the PIN rules: shared with the mock issuer through the contracts.
 from ems_contracts.card import (
@@ -347,7 +349,8 @@ class HttpApi:
             headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"},
         )
         try:
-            with urllib.request.urlopen(req, timeout=self.timeout_s) as resp:
+            context = tls_context() if self.base_url.startswith("https:") else None
+            with urllib.request.urlopen(req, timeout=self.timeout_s, context=context) as resp:
                 return resp.status, json.loads(resp.read() or b"{}")
         except urllib.error.HTTPError as err:
             try:

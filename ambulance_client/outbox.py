@@ -5,10 +5,12 @@ number when it is produced, stays in the queue until the relay acknowledges it
 (after storing it), and is sent again after a reconnect. The relay stores
 (transport, seq) once, so a record sent twice is stored once: exactly once.
 
-The queue lives in memory only — the tablet keeps no medical data on disk — and
-outlives connections, not the process. Sequence numbers start at the clock in
-microseconds when the queue is created, so that a restarted tablet never reuses
-a number that is already stored.
+The queue lives in memory, and, given a ``durable.DurableStore``, sealed on disk
+until acknowledged: it then outlives a crash of the agent too, and a restarted
+tablet sends the same records with the same sequence numbers, which the relay
+stores once. Sequence numbers start at the clock in microseconds when the queue is
+created (or after the last one on disk), so that a restarted tablet never reuses a
+number that is already stored.
 
 A record the relay refuses for good (invalid, or the transport's record closed
 after its grace period) leaves the queue; the latter is kept in ``failed`` (its
@@ -21,8 +23,12 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from ems_contracts.frames import Frame, Kind
+from ems_contracts.frames import Frame, Kind, decode_frame
+
+if TYPE_CHECKING:
+    from ambulance_client.durable import DurableStore
 
 
 @dataclass
@@ -44,16 +50,32 @@ class Failed:
 
 class Outbox:
     def __init__(
-        self, transport_id: int, *, max_items: int = 200_000, first_seq: int | None = None
+        self,
+        transport_id: int,
+        *,
+        max_items: int = 200_000,
+        first_seq: int | None = None,
+        store: DurableStore | None = None,
     ) -> None:
         self.transport_id = transport_id
         self.max_items = max_items
+        self.store = store
         self._next = first_seq if first_seq is not None else time.time_ns() // 1000
         self._entries: OrderedDict[int, Entry] = OrderedDict()
         self.acked = 0
         self.rejected = 0
         self.evicted = 0
         self.failed: list[Failed] = []
+        if store is not None:
+            for seq, raw in store.records(transport_id):
+                self._entries[seq] = Entry(decode_frame(raw), raw)
+                self._next = max(self._next, seq + 1)
+
+    def _forget(self, seq: int) -> Entry | None:
+        entry = self._entries.pop(seq, None)
+        if entry is not None and self.store is not None:
+            self.store.delete_records(self.transport_id, [seq])
+        return entry
 
     def put(self, kind: Kind, payload: bytes, capture_us: int | None = None) -> int:
         """Queue a record; returns its sequence number."""
@@ -69,7 +91,10 @@ class Outbox:
             keyframe=False,
             payload=payload,
         )
-        self._entries[seq] = Entry(frame, frame.encode())
+        raw = frame.encode()
+        if self.store is not None:
+            self.store.put_record(self.transport_id, seq, raw)
+        self._entries[seq] = Entry(frame, raw)
         if len(self._entries) > self.max_items:
             self._evict()
         return seq
@@ -79,7 +104,7 @@ class Outbox:
         victim = next((s for s, e in self._entries.items() if e.frame.kind is Kind.ECG), None)
         if victim is None:
             victim = next(iter(self._entries))
-        del self._entries[victim]
+        self._forget(victim)
         self.evicted += 1
 
     def unsent(self, limit: int | None = None) -> list[Entry]:
@@ -99,21 +124,25 @@ class Outbox:
 
     def ack(self, seqs: list[int] | int) -> int:
         """The relay stored these; forget them. Returns how many were pending."""
-        n = 0
-        for seq in [seqs] if isinstance(seqs, int) else seqs:
-            if self._entries.pop(seq, None) is not None:
-                n += 1
+        gone = [
+            seq
+            for seq in ([seqs] if isinstance(seqs, int) else seqs)
+            if self._entries.pop(seq, None) is not None
+        ]
+        if gone and self.store is not None:
+            self.store.delete_records(self.transport_id, gone)
+        n = len(gone)
         self.acked += n
         return n
 
     def reject(self, seq: int) -> None:
         """The relay refused this record as invalid: sending it again cannot help."""
-        if self._entries.pop(seq, None) is not None:
+        if self._forget(seq) is not None:
             self.rejected += 1
 
     def fail(self, seq: int, code: str) -> None:
         """The relay will never store this record (e.g. ``record_grace_expired``)."""
-        entry = self._entries.pop(seq, None)
+        entry = self._forget(seq)
         if entry is not None:
             self.failed.append(Failed(seq, entry.frame.kind, entry.frame.capture_us, code))
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ambulance_client.durable import DurableStore
     from ambulance_client.streamer import Streamer
 
 log = logging.getLogger(__name__)
@@ -38,8 +39,17 @@ class StreamPort:
     ``on_change`` is called whenever the status may have changed (started, stopped,
     ended on its own), from whichever thread saw it."""
 
-    def __init__(self, settings: StreamSettings, on_change: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        settings: StreamSettings,
+        on_change: Callable[[], None],
+        *,
+        store: DurableStore | None = None,
+    ) -> None:
         self.settings = settings
+        # The records' outbox on disk: a restarted agent streaming the same transport
+        # sends what it had not delivered, under the same sequence numbers.
+        self.store = store
         self.on_change = on_change
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -69,6 +79,7 @@ class StreamPort:
         # Imported on use: the camera and the encoder load only when a stream starts.
         from ambulance_client.capture import open_source
         from ambulance_client.monitor import SimulatedMonitor
+        from ambulance_client.outbox import Outbox
         from ambulance_client.streamer import StreamConfig, Streamer
 
         with self._lock:
@@ -84,6 +95,7 @@ class StreamPort:
                 ),
                 source=source,
                 monitor=SimulatedMonitor(),
+                outbox=Outbox(transport_id, store=self.store),
             )
             ready = threading.Event()
             self.error = ""

@@ -6,6 +6,11 @@ the replay on reconnection sends the same key and the same time, so the server
 records it once, at the moment the crew tapped. The tablet's local service
 (``ambulance_client.agent``) flushes it on every tap and whenever the link comes
 back; the simulated crews (``simulation``) drive this same class.
+
+Given a ``durable.DurableStore``, the queue is on disk too (sealed): an agent killed
+mid-outage finds its events again on restart, with their keys and times, and replays
+them once. The crew's token is never written down: a replayed event goes with the
+token of the crew signed in at the time (``flush(fallback_token=…)``).
 """
 
 from __future__ import annotations
@@ -14,9 +19,12 @@ import datetime as dt
 import threading
 import uuid
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ambulance_client.upstream import Offline, Upstream
+
+if TYPE_CHECKING:
+    from ambulance_client.durable import DurableStore
 
 
 def utcnow_iso() -> str:
@@ -49,15 +57,22 @@ class SendResult:
 class TimelineOutbox:
     """FIFO of timeline events not yet confirmed by the server.
 
-    Memory only: the outbox outlives a lost connection, not a restart of the tablet.
-    An event leaves it when the server records it (or reports the same key as already
-    recorded) or refuses it for good (4xx): a refused event is kept in ``rejected`` so
-    that the crew sees it."""
+    In memory, and on disk when given a store. An event leaves it when the server
+    records it (or reports the same key as already recorded) or refuses it for good
+    (4xx): a refused event is kept in ``rejected`` so that the crew sees it.
 
-    def __init__(self) -> None:
+    The queue's lock is held for list operations only, never across a request: one
+    flush at a time sends, and a tap during a flush on a hanging link is queued at once
+    (the running flush takes it along)."""
+
+    def __init__(self, store: DurableStore | None = None) -> None:
+        self.store = store
         self._items: list[QueuedEvent] = []
         self.rejected: list[dict[str, Any]] = []
-        self._lock = threading.RLock()
+        self._lock = threading.Lock()
+        self._sending = threading.Lock()
+        if store is not None:
+            self._items = [QueuedEvent(**e) for e in store.events()]
 
     def __len__(self) -> int:
         return len(self._items)
@@ -74,6 +89,8 @@ class TimelineOutbox:
             token=token,
         )
         with self._lock:
+            if self.store is not None:
+                self.store.put_event(item.key, item.public())
             self._items.append(item)
         return item
 
@@ -81,26 +98,38 @@ class TimelineOutbox:
         with self._lock:
             return [i.public() for i in self._items]
 
-    def flush(self, upstream: Upstream) -> dict[str, SendResult]:
+    def flush(self, upstream: Upstream, *, fallback_token: str = "") -> dict[str, SendResult]:
         """Send in order until the queue is empty or the server is unreachable.
-        Returns the outcome per idempotency key of what left the queue."""
+        Returns the outcome per idempotency key of what left the queue; returns at once
+        (nothing) while another flush is sending."""
         done: dict[str, SendResult] = {}
-        with self._lock:
-            while self._items:
-                item = self._items[0]
+        if not self._sending.acquire(blocking=False):
+            return done
+        try:
+            while True:
+                with self._lock:
+                    if not self._items:
+                        break
+                    item = self._items[0]
+                token = item.token or fallback_token
+                if not token:
+                    break  # restored from disk, and no crew signed in yet
                 try:
                     status, body = upstream.json(
                         "POST",
                         f"/api/v1/transports/{item.transport_id}/events",
                         {"kind": item.kind, "at": item.at, "idempotency_key": item.key},
-                        item.token,
+                        token,
                     )
                 except Offline:
                     break
                 if status >= 500 or status in (401, 429):
                     # The server is unwell or the session lapsed: keep it for the next try.
                     break
-                self._items.pop(0)
+                with self._lock:
+                    self._items.remove(item)
+                    if self.store is not None:
+                        self.store.delete_event(item.key)
                 if status < 300:
                     done[item.key] = SendResult("sent", status, body)
                 else:
@@ -113,4 +142,6 @@ class TimelineOutbox:
                         }
                     )
                     del self.rejected[:-20]
+        finally:
+            self._sending.release()
         return done

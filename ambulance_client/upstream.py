@@ -10,9 +10,17 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
+import ssl
 import urllib.parse
 from dataclasses import dataclass
 from typing import Any
+
+
+def tls_context() -> ssl.SSLContext:
+    """Trust for the server's TLS front: the system's CAs, or the deployment's own CA
+    (``EMS_CA_FILE``); made for each connection, so a renewed CA file is read again."""
+    return ssl.create_default_context(cafile=os.environ.get("EMS_CA_FILE") or None)
 
 
 class Offline(Exception):
@@ -33,8 +41,10 @@ class Upstream:
         self.prefix = parts.path.rstrip("/")
 
     def connect(self, timeout_s: float | None = None) -> http.client.HTTPConnection:
-        cls = http.client.HTTPSConnection if self.scheme == "https" else http.client.HTTPConnection
-        return cls(self.netloc, timeout=timeout_s or self.timeout_s)
+        timeout = timeout_s or self.timeout_s
+        if self.scheme == "https":
+            return http.client.HTTPSConnection(self.netloc, timeout=timeout, context=tls_context())
+        return http.client.HTTPConnection(self.netloc, timeout=timeout)
 
     def open(
         self,

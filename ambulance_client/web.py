@@ -2,7 +2,8 @@
 
 - ``/`` and ``/static/*``: the tablet page and its assets, from ``ambulance_client/web``;
 - ``/api/*``: forwarded to the server, so that the page stays same-origin (live events
-  included); an unreachable server answers 503 ``offline``;
+  included); an unreachable server answers 503 ``offline``; a sign-in on a tablet of
+  another unit is refused here (``binding``), its token revoked;
 - ``/local/timeline``: the crew's FDMA timeline events, through the agent's outbox: sent
   at once when the server is reachable, replayed in order on reconnection;
 - ``/local/status`` and ``/local/status/stream``: online/offline, how many events are
@@ -11,22 +12,36 @@
 - ``/local/stream/*``: start and stop streaming the transport to the relay
   (``stream_port``).
 
+Every request passes the agent's guards first (``guard``): its own ``Host`` only, no
+cross-origin writes, and the page's session token on every ``/local/*`` write.
+
 The views parse the request and call the agent (``agent.TabletService``); the state and
 its rules are there.
 """
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import logging
 import queue
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, jsonify, render_template, request, stream_with_context
+from flask import (
+    Flask,
+    Response,
+    current_app,
+    jsonify,
+    render_template,
+    request,
+    stream_with_context,
+)
 
+from ambulance_client import guard
 from ambulance_client.agent import TabletService
 from ambulance_client.card_port import error_status
 from ambulance_client.upstream import Offline
@@ -71,7 +86,9 @@ SECURITY_HEADERS = {
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
-def create_agent_app(service: TabletService) -> Flask:
+def create_agent_app(service: TabletService, *, port: int | None = None) -> Flask:
+    """The agent's app; ``port`` is where it listens (its own ``Host``), None to accept
+    any port of a loopback name."""
     app = Flask(
         __name__,
         static_folder=str(WEB_DIR / "static"),
@@ -79,6 +96,10 @@ def create_agent_app(service: TabletService) -> Flask:
         template_folder=str(WEB_DIR / "templates"),
     )
     app.extensions["tablet"] = service
+    # A fresh token per run of the agent: the page reads it from its own HTML.
+    app.config["TABLET_TOKEN"] = secrets.token_urlsafe(32)
+    app.config["TABLET_PORT"] = port
+    app.before_request(_guard)
     app.after_request(_security_headers)
     register_page(app, service)
     register_status(app, service)
@@ -104,6 +125,22 @@ def _bearer() -> str:
     return value.strip() if scheme.lower() == "bearer" else ""
 
 
+def _guard() -> Response | None:
+    refusal = guard.check(
+        method=request.method,
+        path=request.path,
+        host=request.headers.get("Host", ""),
+        origin=request.headers.get("Origin"),
+        token=request.headers.get(guard.TOKEN_HEADER),
+        session_token=current_app.config["TABLET_TOKEN"],
+        port=current_app.config["TABLET_PORT"],
+    )
+    if refusal is None:
+        return None
+    log.warning("request refused", extra={"code": refusal.code, "path": request.path})
+    return problem(refusal.status, refusal.code, refusal.detail)
+
+
 def _security_headers(resp: Response) -> Response:
     for name, value in SECURITY_HEADERS.items():
         resp.headers.setdefault(name, value)
@@ -118,7 +155,12 @@ def _security_headers(resp: Response) -> Response:
 def register_page(app: Flask, service: TabletService) -> None:
     @app.get("/")
     def tablet_page() -> str:
-        return render_template("tablet.html", title_key="tablet.title", subtitle_key="")
+        return render_template(
+            "tablet.html",
+            title_key="tablet.title",
+            subtitle_key="",
+            tablet_token=current_app.config["TABLET_TOKEN"],
+        )
 
     @app.get("/healthz")
     def healthz() -> Response:
@@ -291,11 +333,62 @@ def register_proxy(app: Flask, service: TabletService) -> None:
             service.lost()
             return problem(503, "offline", f"the server is unreachable: {exc}")
         service.reached()
+        if status < 300 and _bearer():
+            service.signed_in(_bearer())  # a token the server still takes
+        if rest == "v1/auth/token" and request.method == "POST" and 200 <= status < 300:
+            refused = _admit(service, data)
+            if refused is not None:
+                return refused
         resp = Response(data, status=status)
         for name, value in resp_headers:
             if name.lower() not in HOP_HEADERS:
                 resp.headers[name] = value
         return resp
+
+
+def _admit(service: TabletService, data: bytes) -> Response | None:
+    """A sign-in the server granted: the tablet's own rule (``binding``) has the last
+    word. A refused token is revoked at once and never reaches the page."""
+    try:
+        body = json.loads(data)
+        user, token = body["user"], str(body["access_token"])
+    except (ValueError, KeyError, TypeError):
+        return None
+    refusal = service.binding.admit(user if isinstance(user, dict) else {})
+    if refusal is None:
+        _learn_call_sign(service, user, token)
+        service.signed_in(token)
+        return None
+    log.warning("sign-in refused on this tablet", extra={"code": refusal.code})
+    # Offline: the token expires by itself, and the page never holds it.
+    with contextlib.suppress(Offline):
+        service.upstream.call(
+            "DELETE", "/api/v1/auth/token", headers={"Authorization": f"Bearer {token}"}
+        )
+    return problem(
+        403,
+        refusal.code,
+        refusal.detail,
+        tablet_unit_id=service.binding.unit_id,
+        tablet_call_sign=service.binding.call_sign,
+    )
+
+
+def _learn_call_sign(service: TabletService, user: dict[str, Any], token: str) -> None:
+    """The call sign of the tablet's unit, for the message a paramedic of another unit
+    gets (best effort: a tablet offline at sign-in names the unit by id)."""
+    unit_id = user.get("unit_id")
+    if not isinstance(unit_id, int) or service.binding.call_sign:
+        return
+    try:
+        status, _, raw = service.upstream.call(
+            "GET", f"/api/v1/units/{unit_id}", headers={"Authorization": f"Bearer {token}"}
+        )
+        unit = json.loads(raw) if status == 200 else {}
+    except (Offline, ValueError):
+        return
+    if isinstance(unit, dict):
+        service.binding.learn_call_sign(unit_id, str(unit.get("call_sign") or ""))
 
 
 def _proxy_stream(service: TabletService, path: str, headers: dict[str, str]) -> Response:

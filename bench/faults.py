@@ -482,7 +482,11 @@ def relay_gauge(port: int, name: str) -> float | None:
     """One value of the relay's Prometheus metrics."""
     import urllib.request
 
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
+    from bench.stack import metrics_request
+
+    with urllib.request.urlopen(
+        metrics_request(f"http://127.0.0.1:{port}/metrics"), timeout=5
+    ) as resp:
         for line in resp.read().decode().splitlines():
             if line.startswith(name + " "):
                 return float(line.split()[1])

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.stack import Population, Stack, recreate_database, seed_population
+from bench.stack import Population, Stack, metrics_request, recreate_database, seed_population
 from simulation.http import Client, HttpError, Pool, follow_events
 from simulation.procs import cpu_seconds, machine_busy_seconds, runqueue_seconds
 from simulation.stream import Publisher, Viewer
@@ -490,7 +490,7 @@ def _server_histogram(api_url: str) -> dict[float, float]:
     its answer, so without the time spent waiting for a thread or for the client."""
     import urllib.request
 
-    with urllib.request.urlopen(f"{api_url}/metrics", timeout=10) as resp:
+    with urllib.request.urlopen(metrics_request(f"{api_url}/metrics"), timeout=10) as resp:
         text = resp.read().decode()
     buckets: dict[float, float] = defaultdict(float)
     for line in text.splitlines():

@@ -172,6 +172,16 @@ def seed_population(url: str, *, units: int = 300, dispatchers: int = 4) -> Popu
     return pop
 
 
+# /metrics needs a bearer token in production; the drills read it with this one.
+METRICS_TOKEN = secrets.token_urlsafe(24)
+
+
+def metrics_request(url: str) -> Any:
+    import urllib.request
+
+    return urllib.request.Request(url, headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+
+
 def server_env(db_url: str, *, redis_url: str, var_dir: Path, relay_port: int) -> dict[str, str]:
     """Production mode, with secrets made up for this run only."""
     import base64
@@ -188,6 +198,7 @@ def server_env(db_url: str, *, redis_url: str, var_dir: Path, relay_port: int) -
         "EMS_REGION_DIR": str(var_dir / "region"),
         "EMS_LOG_LEVEL": "WARNING",
         "EMS_LOGIN_RATE_PER_MIN": "100000",
+        "EMS_METRICS_TOKEN": METRICS_TOKEN,
         "PROMETHEUS_MULTIPROC_DIR": str(var_dir / "prom"),
     }
 

@@ -24,7 +24,7 @@ from card_issuer import demo, service
 from card_issuer.ca import ISSUING_CAS, Issuer
 from card_issuer.errors import IssuerError
 from card_issuer.tokens import CardStore, default_store_dir
-from ems.config import DEFAULT_VAR_DIR, Config
+from ems.config import DEFAULT_VAR_DIR, Config, refuse_in_production
 from ems.errors import EmsError
 
 
@@ -252,9 +252,11 @@ def seed_demo(
     PKI_DIR unless --publish-to names another directory."""
     from ems.patients.records import RecordCipher
 
+    config = Config.from_env()
+    with _refusals():
+        refuse_in_production(config, "python -m card_issuer seed-demo")
     issuer = _issuer(issuer_dir)
     store = _store(issuer, store_dir)
-    config = Config.from_env()
     with _session(config) as session:
         report = demo.seed(
             session=session,

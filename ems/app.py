@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import uuid
 from typing import Any
@@ -29,6 +30,7 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     app.config.from_mapping(config.to_flask())
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     configure_logging(app.config["LOG_LEVEL"])
+    trust_proxies(app)
     db.init_app(app)
     ratelimit.init_app(app)
     register_extensions(app)
@@ -36,6 +38,10 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     register_errorhandlers(app)
     register_request_hooks(app)
     return app
+
+
+def _id_out_of_range(path: str) -> bool:
+    return any(part.isdigit() and int(part) > 2**31 - 1 for part in path.split("/"))
 
 
 class DatabaseId(IntegerConverter):
@@ -47,11 +53,31 @@ class DatabaseId(IntegerConverter):
         super().__init__(map, *args, **kwargs)
 
 
+def trust_proxies(app: Flask) -> None:
+    """Believe X-Forwarded-For and -Proto from exactly TRUSTED_PROXY_HOPS proxies (nginx
+    in front: 1). Without it every client behind the proxy shares the proxy's address,
+    in the login limits too; with too many hops a client could name its own address."""
+    hops = int(app.config.get("TRUSTED_PROXY_HOPS", 0))
+    if hops > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
+
+
 def register_extensions(app: Flask) -> None:
     from ems import events, metrics
+    from ems.audit import checkpoints
+    from ems.auth import lockout
 
     events.init_app(app)
     metrics.init_app(app)
+    lockout.init_app(app)
+    checkpoints.init_app(app)
+    # Fallback MC doctors are alerted by each server process (tests call it directly).
+    if app.config["ENV"] != "test" and float(app.config["MC_FALLBACK_S"]) > 0:
+        from ems.instructions.service import start_fallback_alerts
+
+        start_fallback_alerts(app)
 
 
 def register_blueprints(app: Flask) -> None:
@@ -62,6 +88,7 @@ def register_blueprints(app: Flask) -> None:
     from ems.hospital_requests.api import bp as hospital_requests_bp
     from ems.hospitals.api import bp as hospitals_bp
     from ems.incidents.api import bp as incidents_bp
+    from ems.instructions.api import bp as instructions_bp
     from ems.meta import bp as meta_bp
     from ems.transports.api import bp as transports_bp
     from ems.vitals.api import bp as vitals_bp
@@ -76,6 +103,7 @@ def register_blueprints(app: Flask) -> None:
         transports_bp,
         dispatch_bp,
         hospital_requests_bp,
+        instructions_bp,
         cards_bp,
         vitals_bp,
         web_bp,
@@ -145,6 +173,10 @@ def register_errorhandlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def handle_http(err: HTTPException) -> Response:
         _after_failure()
+        if err.code == 405 and _id_out_of_range(request.path):
+            # The router checks a rule's methods before its converters: on a path served
+            # by two methods, an id beyond the database's range would read as 405.
+            return problem(EmsError("no such resource", code="not_found", status=404))
         code = {
             404: "not_found",
             405: "method_not_allowed",
@@ -205,6 +237,16 @@ def redact_query(query: str) -> str:
     return "&".join(pairs)
 
 
+CLIENT_REQUEST_ID_MAX = 64
+_UNSAFE_ID_CHARS = re.compile(r"[^A-Za-z0-9._:-]")
+
+
+def client_request_id(value: str) -> str:
+    """A client's X-Request-Id as the logs keep it: ``A-Z a-z 0-9 . _ : -`` only, at most
+    64 characters (anything else is dropped, so nothing can forge a log line)."""
+    return _UNSAFE_ID_CHARS.sub("", value[: CLIENT_REQUEST_ID_MAX * 4])[:CLIENT_REQUEST_ID_MAX]
+
+
 def register_request_hooks(app: Flask) -> None:
     slots = threading.BoundedSemaphore(max(1, int(app.config["MAX_ACTIVE_REQUESTS"])))
 
@@ -238,8 +280,10 @@ def register_request_hooks(app: Flask) -> None:
 
     @app.before_request
     def assign_request_id() -> None:
-        incoming = request.headers.get("X-Request-Id", "")
-        g.request_id = incoming if 0 < len(incoming) <= 64 else uuid.uuid4().hex
+        """The request id is ours: a client's value would let it forge or collide ids in
+        the logs and the audit log. What it sent is kept beside, sanitised, for tracing."""
+        g.request_id = uuid.uuid4().hex
+        g.client_request_id = client_request_id(request.headers.get("X-Request-Id", ""))
 
     headers = security_headers(app.config.get("RELAY_URL", ""))
 

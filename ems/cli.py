@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -25,7 +26,20 @@ def upgrade_database(url: str, revision: str = "head") -> None:
     command.upgrade(cfg, revision)
 
 
-@click.group()
+class EmsGroup(click.Group):
+    """Turns a configuration error (production mode without its secrets, a demo command
+    in production) into a one-line message instead of a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from ems.errors import ConfigError
+
+        try:
+            return super().invoke(ctx)
+        except ConfigError as err:
+            raise click.ClickException(f"{err.code}: {err.detail}") from None
+
+
+@click.group(cls=EmsGroup)
 def main() -> None:
     """Emergency medical transport coordination server."""
 
@@ -46,13 +60,21 @@ def db_upgrade(revision: str) -> None:
 
 @main.command("create-user")
 @click.option(
-    "--role", required=True, type=click.Choice(["dispatcher", "paramedic", "er_staff", "admin"])
+    "--role",
+    required=True,
+    type=click.Choice(["dispatcher", "paramedic", "er_staff", "mc_doctor", "admin"]),
 )
 @click.option("--username", required=True)
 @click.option("--password", required=True, prompt=True, hide_input=True)
 @click.option("--display-name", default="")
 @click.option("--unit", "unit_id", type=int, default=None, help="unit id (paramedics)")
-@click.option("--hospital", "hospital_id", type=int, default=None, help="hospital id (ER staff)")
+@click.option(
+    "--hospital",
+    "hospital_id",
+    type=int,
+    default=None,
+    help="hospital id (ER staff; the base hospital of an MC doctor)",
+)
 def create_user(
     role: str,
     username: str,
@@ -107,34 +129,107 @@ def audit() -> None:
 
 
 @audit.command("verify")
-def audit_verify() -> None:
-    """Check the audit log's hash chain; exit 1 if it was tampered with."""
+@click.option(
+    "--against",
+    "against",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="checkpoints kept outside the database (the JSON lines `ems audit checkpoint` printed)",
+)
+def audit_verify(against: str | None) -> None:
+    """Check the audit log: its hash chain, its signed checkpoints (a cut at the end, a
+    recomputed chain) and, on PostgreSQL, that the application's role cannot rewrite
+    it. Exit 1 on any finding."""
+    import json
+
+    from ems.audit import checkpoints, grants
     from ems.audit.service import verify_chain
     from ems.db import Database
 
-    db_ = Database(Config.from_env().DATABASE_URL)
-    with db_.session_scope() as session:
-        report = verify_chain(session=session)
-    if report.ok:
-        click.echo(f"audit log intact: {report.entries} entries")
+    config = Config.from_env()
+    keys = checkpoints.SigningKeys(config.AUDIT_SIGNING_KEY) if config.AUDIT_SIGNING_KEY else None
+    external = []
+    if against:
+        lines = Path(against).read_text(encoding="utf-8").splitlines()
+        external = [json.loads(line) for line in lines if line.strip()]
+    db_ = Database(config.DATABASE_URL)
+    findings: list[str] = []
+    try:
+        with db_.session_scope() as session:
+            report = verify_chain(session=session)
+            if not report.ok:
+                findings.append(
+                    f"audit log TAMPERED at entry {report.first_bad_id}: {report.reason} "
+                    f"({report.entries} entries verified before it)"
+                )
+            elif keys is None:
+                findings.append("AUDIT_SIGNING_KEY is not set: the checkpoints cannot be checked")
+            else:
+                cps = checkpoints.verify(
+                    session=session,
+                    keys=keys,
+                    every_s=config.AUDIT_CHECKPOINT_S,
+                    external=external,
+                )
+                if not cps.ok:
+                    findings.append(f"audit checkpoints FAILED: {cps.reason}")
+                else:
+                    click.echo(
+                        f"audit log intact: {report.entries} entries, {cps.checkpoints} "
+                        f"signed checkpoints ({cps.uncovered} entries since the newest)"
+                        + (f", {len(external)} kept checkpoints match" if external else "")
+                    )
+            findings += [f"database role: {p}" for p in grants.role_problems(session=session)]
+            if grants.connected_as_app_role(session=session) is False:
+                click.echo(
+                    f"note: this connection's user is not limited by {grants.APP_ROLE}; "
+                    "the server should log in as a member of it",
+                    err=True,
+                )
+    finally:
+        db_.engine.dispose()
+    for finding in findings:
+        click.echo(finding, err=True)
+    if findings:
+        sys.exit(1)
+
+
+@audit.command("checkpoint")
+def audit_checkpoint() -> None:
+    """Sign a checkpoint of the chain's head now (run it from a timer) and print it as a
+    JSON line: keep those lines outside the database for `ems audit verify --against`."""
+    import json
+
+    from ems.audit import checkpoints
+    from ems.db import Database
+
+    config = Config.from_env()
+    if not config.AUDIT_SIGNING_KEY:
+        raise click.ClickException("AUDIT_SIGNING_KEY is not set")
+    keys = checkpoints.SigningKeys(config.AUDIT_SIGNING_KEY)
+    db_ = Database(config.DATABASE_URL)
+    try:
+        with db_.session_scope() as session:
+            row = checkpoints.checkpoint_head(session=session, keys=keys)
+            out = checkpoints.as_json(row) if row is not None else None
+    finally:
+        db_.engine.dispose()
+    if out is None:
+        click.echo("the audit log is empty: nothing to sign", err=True)
         return
-    click.echo(
-        f"audit log TAMPERED at entry {report.first_bad_id}: {report.reason} "
-        f"({report.entries} entries verified before it)",
-        err=True,
-    )
-    sys.exit(1)
+    click.echo(json.dumps(out, sort_keys=True))
 
 
 def _register_domain_commands() -> None:
     """Domain packages add their commands here (seed-demo, simulate, card issuance…)."""
     from ems import seed
+    from ems.analysis import cli as analysis_cli
     from ems.cards import cli as cards_cli
     from ems.dispatch import cli as dispatch_cli
     from ems.idempotency import cli as idempotency_cli
 
     # The demo runner is a tool around the server: ``python -m simulation demo``.
-    for module in (seed, dispatch_cli, cards_cli, idempotency_cli):
+    for module in (seed, dispatch_cli, cards_cli, idempotency_cli, analysis_cli):
         module.register(main)
 
 

@@ -92,9 +92,15 @@ class ErrorCode(enum.StrEnum):
     ALREADY_PLACED = "already_placed"
     ROUND_OPEN = "round_open"
     NO_CANDIDATES = "no_candidates"
+    NO_HOSPITAL_CHOSEN = "no_hospital_chosen"
     HOSPITAL_EXCLUDED = "hospital_excluded"
     LOCKED_HOSPITAL_UNKNOWN = "locked_hospital_unknown"
     DUPLICATE_PATIENT = "duplicate_patient"
+    # --- the doctor's instruction ------------------------------------------------------
+    UNKNOWN_PROCEDURE = "unknown_procedure"
+    INSTRUCTION_NOT_FOUND = "instruction_not_found"
+    INSTRUCTION_ANSWERED = "instruction_answered"
+    NOT_ON_MC_DUTY = "not_on_mc_duty"
     # --- cards, devices and medical records ------------------------------------------
     CARD_AUTH_REFUSED = "card_auth_refused"
     CARD_AUTH_RATE_LIMITED = "card_auth_rate_limited"
@@ -159,6 +165,11 @@ class ErrorCode(enum.StrEnum):
     TRANSPORT_CANCELLED = "transport_cancelled"
     BUSY = "busy"
     STORAGE_UNAVAILABLE = "storage_unavailable"
+    # --- the edges: logins, card events, metrics, relay capacity ---------------------
+    ACCOUNT_LOCKED = "account_locked"
+    CARD_EVENT_RATE_LIMITED = "card_event_rate_limited"
+    METRICS_TOKEN_REQUIRED = "metrics_token_required"
+    RELAY_FULL = "relay_full"
 
 
 @dataclass(frozen=True)
@@ -290,7 +301,9 @@ REGISTRY: dict[ErrorCode, CodeInfo] = {
         (409,), "The call is no longer pending (assigned or closed, possibly just now)."
     ),
     C.INCIDENT_IN_PROGRESS: CodeInfo(
-        (409,), "A crew is already on scene: the call cannot be cancelled, the crew closes it."
+        (409,),
+        "A crew is already on scene: the call cannot be cancelled, the crew closes it "
+        "(unless no hospital is left to ask and no destination is set).",
     ),
     C.INCIDENT_CHANGED: CodeInfo((409,), "The call changed while it was being cancelled; reload."),
     C.UNIT_NOT_FOUND: CodeInfo((404,), "No unit has this id."),
@@ -348,6 +361,9 @@ REGISTRY: dict[ErrorCode, CodeInfo] = {
         (409,), "Requests of this transport are still open; wait for their answers."
     ),
     C.NO_CANDIDATES: CodeInfo((409,), "No hospital is left to ask, or none is open to ambulances."),
+    C.NO_HOSPITAL_CHOSEN: CodeInfo(
+        (400,), "A round of requests must ask at least one hospital (`hospital_ids` or `k`)."
+    ),
     C.HOSPITAL_EXCLUDED: CodeInfo(
         (409,), "Some chosen hospitals cannot take this patient now; `excluded` says why."
     ),
@@ -355,6 +371,16 @@ REGISTRY: dict[ErrorCode, CodeInfo] = {
         (400,), "A patient is locked to a hospital that is not in the mass-casualty plan."
     ),
     C.DUPLICATE_PATIENT: CodeInfo((400,), "Patient ids in a mass-casualty plan must be unique."),
+    C.UNKNOWN_PROCEDURE: CodeInfo(
+        (400,), "Not one of the specified procedures configured (`INSTRUCTION_PROCEDURES`)."
+    ),
+    C.INSTRUCTION_NOT_FOUND: CodeInfo((404,), "No request for instruction has this id."),
+    C.INSTRUCTION_ANSWERED: CodeInfo(
+        (409,), "Another MC doctor has already answered this request (the first answer wins)."
+    ),
+    C.NOT_ON_MC_DUTY: CodeInfo(
+        (403,), "The roster names other MC doctors for this unit now, or the crew has not asked."
+    ),
     # Cards, devices and medical records; the last two come from the card issuer's
     # registration of a card or a tablet (python -m card_issuer).
     C.CARD_AUTH_REFUSED: CodeInfo(
@@ -499,6 +525,26 @@ REGISTRY: dict[ErrorCode, CodeInfo] = {
     ),
     C.STORAGE_UNAVAILABLE: CodeInfo(
         ("ws",), "Records cannot be stored now; keep them until acknowledged, the relay retries."
+    ),
+    # The edges: logins, card events, metrics and the relay's capacity.
+    C.ACCOUNT_LOCKED: CodeInfo(
+        (429,),
+        "Too many failed sign-ins for this account in a row; wait for `Retry-After` (the "
+        "wait doubles with each further failure, up to `LOGIN_LOCKOUT_MAX_S`).",
+    ),
+    C.CARD_EVENT_RATE_LIMITED: CodeInfo(
+        (429,),
+        "Too many wrong-PIN or locked-card reports by this paramedic in a minute; wait for "
+        "`Retry-After`.",
+    ),
+    C.METRICS_TOKEN_REQUIRED: CodeInfo(
+        (401,),
+        "`/metrics` (server or relay) needs `Authorization: Bearer <METRICS_TOKEN>`.",
+    ),
+    C.RELAY_FULL: CodeInfo(
+        ("ws",),
+        "The relay holds as many connections as it allows (`RELAY_MAX_CONNECTIONS`); "
+        "closed with 1013, reconnect later.",
     ),
 }
 

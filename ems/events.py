@@ -42,6 +42,8 @@ class Event:
     roles: tuple[str, ...] = ("dispatcher", "admin")
     hospital_id: int | None = None
     unit_id: int | None = None
+    # Narrowed to these accounts (the MC doctors on the roster); None: no such narrowing.
+    user_ids: tuple[int, ...] | None = None
 
     @functools.cached_property
     def sse(self) -> str:
@@ -57,6 +59,7 @@ class Event:
                 "roles": list(self.roles),
                 "hospital_id": self.hospital_id,
                 "unit_id": self.unit_id,
+                "user_ids": list(self.user_ids) if self.user_ids is not None else None,
             },
             ensure_ascii=False,
             default=str,
@@ -65,7 +68,15 @@ class Event:
     @classmethod
     def from_json(cls, raw: str | bytes) -> Event:
         d = json.loads(raw)
-        return cls(d["type"], d["data"], tuple(d["roles"]), d["hospital_id"], d["unit_id"])
+        users = d.get("user_ids")
+        return cls(
+            d["type"],
+            d["data"],
+            tuple(d["roles"]),
+            d["hospital_id"],
+            d["unit_id"],
+            tuple(users) if users is not None else None,
+        )
 
 
 @dataclass(frozen=True)
@@ -75,9 +86,16 @@ class Audience:
     role: str
     unit_id: int | None = None
     hospital_id: int | None = None
+    user_id: int | None = None
 
     def sees(self, event: Event) -> bool:
-        return visible_to(event, role=self.role, unit_id=self.unit_id, hospital_id=self.hospital_id)
+        return visible_to(
+            event,
+            role=self.role,
+            unit_id=self.unit_id,
+            hospital_id=self.hospital_id,
+            user_id=self.user_id,
+        )
 
 
 @dataclass
@@ -171,10 +189,19 @@ def flush() -> None:
         broker().publish(event)
 
 
-def visible_to(event: Event, *, role: str, unit_id: int | None, hospital_id: int | None) -> bool:
+def visible_to(
+    event: Event,
+    *,
+    role: str,
+    unit_id: int | None,
+    hospital_id: int | None,
+    user_id: int | None = None,
+) -> bool:
     if role == "admin":
         return True
     if role not in event.roles:
+        return False
+    if event.user_ids is not None and user_id not in event.user_ids:
         return False
     if role == "er_staff" and event.hospital_id is not None:
         return event.hospital_id == hospital_id
@@ -271,6 +298,7 @@ def sse_stream(
     recheck: Callable[[], CloseReason | None] | None = None,
     recheck_s: float = 30.0,
     slot: StreamSlot | None = None,
+    user_id: int | None = None,
 ) -> Iterator[str]:
     """The stream of one page: its audience's events, a keep-alive comment after
     ``heartbeat_s`` of silence, and ``recheck()`` whenever ``recheck_s`` has passed,
@@ -278,7 +306,7 @@ def sse_stream(
     stream. The slot is given back however the stream ends, a dead socket included:
     the next keep-alive written to it fails and the server closes the generator."""
     b = broker()
-    q = b.subscribe(Audience(role, unit_id, hospital_id))
+    q = b.subscribe(Audience(role, unit_id, hospital_id, user_id))
     try:
         yield "retry: 2000\n\n"
         now = time.monotonic()

@@ -1,4 +1,5 @@
-"""Structured JSON logs, one object per line, carrying the request id.
+"""Structured JSON logs, one object per line, carrying the request id (the server's)
+and, apart, the client's ``X-Request-Id`` once sanitised.
 
 Patient data never goes to the log: log records carry ids and codes only.
 """
@@ -25,6 +26,9 @@ class JsonFormatter(logging.Formatter):
         }
         if has_request_context():
             out["request_id"] = g.get("request_id", "")
+            # The client's own id, sanitised (ems.app.client_request_id): never ours.
+            if g.get("client_request_id"):
+                out["client_request_id"] = g.client_request_id
         for key, value in record.__dict__.items():
             if key not in _STD:
                 out[key] = value

@@ -69,6 +69,7 @@ def event_stream() -> Response:
                 role=audience.role,
                 unit_id=audience.unit_id,
                 hospital_id=audience.hospital_id,
+                user_id=audience.user_id,
                 heartbeat_s=float(app.config["EVENT_STREAM_HEARTBEAT_S"]),
                 recheck=_recheck(app, token=token, opened=audience),
                 recheck_s=float(app.config["EVENT_STREAM_RECHECK_S"]),
@@ -85,7 +86,7 @@ def event_stream() -> Response:
 
 
 def _audience(user: User) -> events.Audience:
-    return events.Audience(user.role.value, user.unit_id, user.hospital_id)
+    return events.Audience(user.role.value, user.unit_id, user.hospital_id, user.id)
 
 
 def _recheck(

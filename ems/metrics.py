@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import os
 import time
 
@@ -14,6 +15,8 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
+
+from ems.errors import EmsError
 
 REQUEST_LATENCY = Histogram(
     "ems_http_request_seconds",
@@ -30,6 +33,25 @@ ACCEPTANCE_SECONDS = Histogram(
     "Time from a request's sending to the hospital's answer",
     buckets=(5, 15, 30, 60, 120, 300, 600, 1800),
 )
+
+
+def require_metrics_token(token: str, authorization: str, *, production: bool) -> None:
+    """``/metrics`` tells load, call volumes and endpoints: with METRICS_TOKEN set it
+    needs ``Authorization: Bearer <METRICS_TOKEN>``; without one it is open only outside
+    production (a developer's checkout, the tests) and absent in production."""
+    if not token:
+        if production:
+            raise EmsError("no such endpoint", code="not_found", status=404)
+        return
+    scheme, _, value = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(
+        value.strip().encode(), token.encode()
+    ):
+        raise EmsError(
+            "send 'Authorization: Bearer <METRICS_TOKEN>'",
+            code="metrics_token_required",
+            status=401,
+        )
 
 
 def init_app(app: Flask) -> None:
@@ -50,6 +72,11 @@ def init_app(app: Flask) -> None:
 
     @app.get("/metrics")
     def metrics() -> Response:
+        require_metrics_token(
+            str(app.config.get("METRICS_TOKEN", "")),
+            request.headers.get("Authorization", ""),
+            production=app.config.get("ENV") == "production",
+        )
         # Under several gunicorn workers, PROMETHEUS_MULTIPROC_DIR makes every worker's
         # samples visible whichever worker answers the scrape.
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

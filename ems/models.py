@@ -18,6 +18,12 @@ from ems.hospitals.models import (
 )
 from ems.idempotency.models import IdempotencyKey
 from ems.incidents.models import Incident, IncidentStatus, Urgency
+from ems.instructions.models import (
+    InstructionDecision,
+    InstructionRequest,
+    InstructionStatus,
+    McDuty,
+)
 from ems.patients.models import Patient, PatientRecord
 from ems.transports.models import Transport, TransportEvent, TransportStatus
 from ems.vitals.models import EcgSegment, VitalSigns
@@ -42,6 +48,10 @@ __all__ = [
     "IdempotencyKey",
     "Incident",
     "IncidentStatus",
+    "InstructionDecision",
+    "InstructionRequest",
+    "InstructionStatus",
+    "McDuty",
     "Patient",
     "PatientRecord",
     "RecordRelease",

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from ems.auth.models import Role
 from ems.auth.service import create_user
-from ems.config import Config
+from ems.config import Config, refuse_in_production
 from ems.db import utcnow
 from ems.fleet.models import Station, Unit, UnitStatus
 from ems.hospitals.models import (
@@ -225,6 +225,7 @@ def register(main: click.Group) -> None:
         from ems.db import Database
 
         config = Config.from_env()
+        refuse_in_production(config, "ems seed-demo")
         if migrate:
             upgrade_database(config.DATABASE_URL)
         db = Database(config.DATABASE_URL)

@@ -2,7 +2,8 @@
 handshake (``websockets``' ``process_request`` hook):
 
     GET /healthz                            liveness and load, JSON
-    GET /metrics                            Prometheus (``hospital_gateway.metrics``)
+    GET /metrics                            Prometheus (``hospital_gateway.metrics``),
+                                            with ``Bearer <METRICS_TOKEN>`` when set
     GET /viewer/ , /viewer/viewer.js        the standalone ER viewer page
     ws://relay/v1/transports/<id>/publish   the ambulance tablet (one per transport)
     ws://relay/v1/transports/<id>/view      ER staff and dispatchers
@@ -13,6 +14,7 @@ Anything else is a 404, before the upgrade. It reads the relay's state through
 
 from __future__ import annotations
 
+import hmac
 import http
 import json
 import re
@@ -29,6 +31,7 @@ from hospital_gateway.access import Side
 from hospital_gateway.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from hospital_gateway.metrics import RelayMetrics
 from hospital_gateway.protocol import Registry
+from hospital_gateway.settings import RelaySettings
 
 STREAM_PATH = re.compile(r"^/v1/transports/(\d{1,10})/(publish|view)$")
 STATIC = Path(__file__).resolve().parent / "static"
@@ -54,6 +57,8 @@ class RelayState(Protocol):
     def stored(self) -> int: ...
     @property
     def metrics(self) -> RelayMetrics: ...
+    @property
+    def settings(self) -> RelaySettings: ...
 
 
 def stream_target(path: str) -> tuple[int, Side] | None:
@@ -79,6 +84,9 @@ def process_request(
         }
         return _response(http.HTTPStatus.OK, json.dumps(body), "application/json")
     if path == "/metrics":
+        refused = _metrics_refusal(relay.settings, request.headers.get("Authorization", ""))
+        if refused is not None:
+            return refused
         return _response(http.HTTPStatus.OK, relay.metrics.render(relay), METRICS_CONTENT_TYPE)
     if path in STATIC_FILES:
         name, ctype = STATIC_FILES[path]
@@ -92,6 +100,23 @@ def process_request(
     if not STREAM_PATH.match(path):
         return connection.respond(http.HTTPStatus.NOT_FOUND, "unknown stream path\n")
     return None
+
+
+def _metrics_refusal(settings: RelaySettings, authorization: str) -> Response | None:
+    """``/metrics`` needs ``Bearer <METRICS_TOKEN>`` when one is set; without one it is
+    open only outside production (as on the server: ``ems.metrics``)."""
+    if not settings.metrics_token:
+        if settings.production:
+            return _response(http.HTTPStatus.NOT_FOUND, "not found\n", "text/plain")
+        return None
+    scheme, _, value = authorization.partition(" ")
+    sent = value.strip().encode() if scheme.lower() == "bearer" else b""
+    if hmac.compare_digest(sent, settings.metrics_token.encode()):
+        return None
+    body = json.dumps({"type": "error", "code": "metrics_token_required"})
+    resp = _response(http.HTTPStatus.UNAUTHORIZED, body, "application/json")
+    resp.headers["WWW-Authenticate"] = "Bearer"
+    return resp
 
 
 def _response(status: http.HTTPStatus, body: str | bytes, content_type: str) -> Response:

@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("hospital_gateway")
 
 CLOSE_POLICY = 1008  # refused or revoked authorisation
-CLOSE_TRY_AGAIN = 1013  # a viewer that cannot keep up with the record lane
+CLOSE_TRY_AGAIN = 1013  # a viewer that cannot keep up; the relay full or unavailable
 CLOSE_REPLACED = 4000  # a newer connection of the same transport's publisher
 
 
@@ -86,6 +86,7 @@ class Relay:
         self._recheck_event = asyncio.Event()
         self._last_keyframe_request: dict[int, float] = {}
         self._background: set[asyncio.Future[None]] = set()
+        self.connections: set[ServerConnection] = set()
         self.metrics = RelayMetrics()
 
     # --- life cycle -------------------------------------------------------------
@@ -110,7 +111,8 @@ class Relay:
             process_request=functools.partial(http.process_request, self),
             # Video is already compressed: deflate would only cost CPU and latency.
             compression=None,
-            max_size=self.settings.max_size,
+            # Raised to ``max_size`` once the socket has authenticated (``handler``).
+            max_size=self.settings.unauthenticated_max_size,
             ping_interval=self.settings.ping_interval,
             ping_timeout=self.settings.ping_timeout,
             write_limit=self.settings.write_limit,
@@ -149,6 +151,20 @@ class Relay:
     # --- connections ------------------------------------------------------------
 
     async def handler(self, ws: ServerConnection) -> None:
+        if len(self.connections) >= self.settings.max_connections:
+            log.warning("relay full", extra={"connections": len(self.connections)})
+            with contextlib.suppress(ConnectionClosed):
+                full = control.Error(code="relay_full", detail="too many connections; retry")
+                await ws.send(full.to_json())
+                await ws.close(CLOSE_TRY_AGAIN, "relay_full")
+            return
+        self.connections.add(ws)
+        try:
+            await self._handle(ws)
+        finally:
+            self.connections.discard(ws)
+
+    async def _handle(self, ws: ServerConnection) -> None:
         assert ws.request is not None
         target = http.stream_target(ws.request.path)
         if target is None:  # process_request refuses these; kept for direct callers
@@ -176,6 +192,8 @@ class Relay:
                 )
                 await ws.close(CLOSE_TRY_AGAIN, "relay_unavailable")
             return
+        # Authenticated: now the frames may be as large as their kinds allow.
+        ws.protocol.max_message_size = self.settings.max_size
         client = Client(next(self._ids), ws, transport_id, grant, token, access=grant.access)
         welcome = control.Welcome(
             transport_id=transport_id,

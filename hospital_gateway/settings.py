@@ -29,11 +29,20 @@ class RelaySettings:
     # trigger an immediate access re-check.
     events_channel: str = EVENTS_CHANNEL
     max_size: int = MAX_FRAME
+    # Until a socket has authenticated it may send this much in one message: a hello
+    # with its token fits, a flood of large frames from strangers does not.
+    unauthenticated_max_size: int = 4 * 1024
+    # Connections held at once; more are closed at once with 1013 ``relay_full``.
+    max_connections: int = 1000
+    # /metrics: "Bearer <token>" when set; without one, open unless in production.
+    metrics_token: str = ""
+    production: bool = False
     ping_interval: float = 10.0
     ping_timeout: float = 10.0
     # Bytes buffered toward one viewer before ``send`` waits (backpressure).
     write_limit: int = 64 * 1024
-    auth_timeout_s: float = 5.0
+    # How long an unauthenticated socket has to send its hello.
+    auth_timeout_s: float = 3.0
     recheck_s: float = 2.0
     token_recheck_s: float = 30.0
     feedback_s: float = 2.0
@@ -49,6 +58,10 @@ class RelaySettings:
             redis_url=config.REDIS_URL,
             events_channel=str(config.extra.get("EVENTS_CHANNEL") or EVENTS_CHANNEL),
             record_grace_s=config.RECORD_GRACE_S,
+            max_connections=int(config.RELAY_MAX_CONNECTIONS),
+            auth_timeout_s=float(config.RELAY_AUTH_TIMEOUT_S),
+            metrics_token=config.METRICS_TOKEN,
+            production=config.is_production,
         )
         relay = urlsplit(config.RELAY_URL)
         if relay.port:

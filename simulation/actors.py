@@ -1,37 +1,51 @@
 """The simulated people of the demo region, each acting only through the public
 API and the relay, with the demo logins:
 
-- ``CallStream``: 119 calls drawn from the region's towns by population, with
-  realistic complaints, urgencies and ages;
+- ``CallStream``: 119 calls drawn from the region's towns by population, on the
+  towns' streets, with realistic complaints, urgencies and ages;
 - ``Dispatcher``: records each call, asks for the recommended unit and assigns it;
-- ``Hospital``: an ER that answers acceptance requests after a human delay —
-  accepts when it has the bed and the capability, otherwise declines with the
-  reason a real ER gives (beds full, cannot treat, outside specialty, in surgery);
-- ``Ambulance``: a crew working one transport from dispatch to handover — timeline,
-  My Number card read with a demo card (PIN on the mock card), the history, the
+- ``Hospital``: an ER that answers acceptance requests at a human pace (30–120 s
+  by default) — accepts when it has the bed and the capability, otherwise declines
+  with the reason a real ER gives (beds full, cannot treat, outside specialty, in
+  surgery), as a reason code only: the pages say it in their own language;
+- ``Ambulance``: a crew working one transport from dispatch to handover — it
+  drives the Valhalla route to the scene and on to the hospital, reporting its
+  position every few seconds through the tablet's position API; timeline; My
+  Number card read with a demo card (PIN on the mock card), the history, the
   parallel hospital requests, the live stream (synthetic camera, ECG, vitals) on
-  the way in, and the handover. Its tablet is the tablet's own code: the timeline
-  outbox, the card reader and the streamer of ``ambulance_client``.
+  the way in, and the handover; then it drives back to its station. Its tablet is
+  the tablet's own code: the timeline outbox, the card reader and the streamer of
+  ``ambulance_client``.
 
-Human delays are divided by ``speed`` so that a demo shows a whole transport in
-a few minutes.
+Time is honest: the people act at life pace unless ``speed`` > 1 (the demo's
+labelled fast mode), where every delay and every drive is ``speed`` times shorter
+and each timeline step says so (``simulated_speed`` in its data), so that today's
+figures scale the run back to life-like minutes. Units and hospitals reserved for
+people are never dispatched, driven or answered for.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
+import math
 import random
 import threading
+import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ambulance_client.card import HttpApi, identify_with_pin
 from card_issuer.tokens import CardStore
+from ems.dispatch.optimizer import haversine_m
 from ems.dispatch.region import RegionPack, load_region
+from ems.transports.service import SIMULATED_SPEED
 from simulation.http import Client, HttpError, Pool
+from simulation.roads import Point, Roads, Route
 from simulation.tablet import Timeline, make_streamer
 
 log = logging.getLogger("simulation")
@@ -39,10 +53,26 @@ log = logging.getLogger("simulation")
 DEMO_PASSWORD = "demo-pass-2026"
 # The region the demo seeds (ems seed-demo), read through the server's region packs.
 DEMO_REGION = "demo"
+# How often a driving unit reports its position (real seconds), as a tablet's GPS would.
+POSITION_EVERY_S = 3.0
+# How long a crew waits for the answers of one round of requests (life seconds)
+# before asking the next hospitals: a person at a reserved ER may be away.
+ROUND_PATIENCE_S = 300.0
 
 
 def demo_region() -> RegionPack:
     return load_region(DEMO_REGION)
+
+
+def unit_logins(pack: RegionPack) -> dict[str, str]:
+    """Call sign → the crew's login, in the order ``ems seed-demo`` creates them."""
+    signs = [sign for s in pack.stations for sign in s.get("units", [])]
+    return {sign: f"medic-{n}" for n, sign in enumerate(signs, start=1)}
+
+
+def station_of(pack: RegionPack) -> dict[str, Point]:
+    """Call sign → where its station is."""
+    return {sign: (s["lat"], s["lon"]) for s in pack.stations for sign in s.get("units", [])}
 
 
 # (chief complaint, suspected condition, urgency weights critical/serious/moderate/minor, ages)
@@ -65,24 +95,49 @@ ODD_PIN_CARD = "MNDEMO0005"
 
 @dataclass
 class World:
-    """What every actor shares: the API pool, the relay, the clock factor."""
+    """What every actor shares: the API pool, the relay, the clock, the roads and
+    what is left to people."""
 
     pool: Pool
     relay_url: str
-    speed: float = 10.0
+    speed: float = 1.0
     card_store: Path | None = None
     rng: random.Random = field(default_factory=lambda: random.Random(2026))
     completed: list[int] = field(default_factory=list)
     video: bool = True
+    roads: Roads = field(default_factory=lambda: Roads(None))
+    # An ER's answer after this many life seconds (uniform in the range).
+    answer_delay_s: tuple[float, float] = (30.0, 120.0)
+    # Units (ids) and hospitals (ids) people work: the simulator leaves them alone.
+    people_units: set[int] = field(default_factory=set)
+    people_hospitals: set[int] = field(default_factory=set)
+    # Where each unit's station is (unit id → point), for the drive home.
+    stations: dict[int, Point] = field(default_factory=dict)
+    # A unit's drive home, cancelled when it is dispatched again.
+    homeward: dict[int, asyncio.Task[None]] = field(default_factory=dict)
 
-    async def pause(self, real_seconds: float) -> None:
-        """Wait a human delay of ``real_seconds``, compressed by the demo speed."""
-        await asyncio.sleep(max(0.05, real_seconds / self.speed))
+    @property
+    def fast(self) -> bool:
+        return self.speed > 1.0
+
+    async def pause(self, life_seconds: float) -> None:
+        """Wait a human delay of ``life_seconds`` (shortened in fast mode)."""
+        await asyncio.sleep(max(0.05, life_seconds / self.speed))
+
+    def step_data(self) -> dict[str, Any]:
+        """What a simulated timeline step says about its clock."""
+        return {SIMULATED_SPEED: self.speed} if self.fast else {}
 
     async def login(self, username: str) -> tuple[Client, dict[str, Any]]:
         client = Client(self.pool)
         data = await client.login(username, DEMO_PASSWORD)
         return client, data["user"]
+
+
+def street_radius_m(population: int) -> float:
+    """How far from the centre a town's streets reach (as ``ems.dispatch.osm`` draws
+    them): calls come from where people live, on the road network."""
+    return min(3500.0, max(600.0, math.sqrt(max(population, 1)) * 8.0))
 
 
 @dataclass
@@ -97,17 +152,30 @@ class CallStream:
     def next_call(self) -> dict[str, Any]:
         town = self.rng.choices(self.towns, weights=[t["population"] for t in self.towns])[0]
         complaint, condition, weights, (lo, hi) = self.rng.choice(COMPLAINTS)
+        reach = 0.8 * street_radius_m(int(town["population"]))
+        dy, dx = (self.rng.uniform(-reach, reach) for _ in range(2))
+        lat = town["lat"] + dy / 111_320.0
+        lon = town["lon"] + dx / (111_320.0 * math.cos(math.radians(town["lat"])))
         return {
-            "lat": round(town["lat"] + self.rng.uniform(-0.03, 0.03), 5),
-            "lon": round(town["lon"] + self.rng.uniform(-0.03, 0.03), 5),
+            "lat": round(lat, 5),
+            "lon": round(lon, 5),
             "address": f"{town['name']} {self.rng.randint(1, 9)}丁目{self.rng.randint(1, 30)}",
             "urgency": self.rng.choices(URGENCIES, weights=weights)[0],
             "chief_complaint": complaint,
             "suspected_condition": condition,
-            "caller_account": "家族からの通報 (synthetic)",
+            "caller_account": "家族からの通報",
             "patient_age": self.rng.randint(lo, hi),
             "patient_sex": self.rng.choice(["female", "male"]),
         }
+
+
+@dataclass
+class Dispatch:
+    incident_id: int
+    transport_id: int
+    unit_id: int
+    eta_s: float | None
+    eta_source: str
 
 
 @dataclass
@@ -115,34 +183,47 @@ class Dispatcher:
     world: World
     client: Client
 
-    async def take_call(self, call: dict[str, Any]) -> tuple[int, int] | None:
-        """Record a call and dispatch the recommended unit: (transport, unit)."""
+    async def take_call(self, call: dict[str, Any]) -> Dispatch | None:
+        """Record a call and dispatch the recommended unit (never one people work)."""
         reply = await self.client.call("POST", "/api/v1/incidents", call)
         if reply.status != 201:
             log.warning("call not recorded: %s %s", reply.status, reply.code)
             return None
-        incident_id = reply.json()["id"]
-        await self.world.pause(30)  # the dispatcher reads the recommendation
+        incident_id = int(reply.json()["id"])
+        # The dispatcher hears the caller out and reads the recommendation.
+        await self.world.pause(self.world.rng.uniform(45, 90))
+        for _attempt in range(20):
+            dispatched = await self._assign(incident_id)
+            if dispatched is not None:
+                return dispatched
+            await self.world.pause(60)  # every unit busy: wait for one to be free
+        log.warning("no unit for incident %s", incident_id)
+        return None
+
+    async def _assign(self, incident_id: int) -> Dispatch | None:
         ranked = await self.client.call(
             "GET", f"/api/v1/dispatch/unit-recommendations?incident_id={incident_id}"
         )
-        candidates = [r["unit_id"] for r in ranked.json()] if ranked.status == 200 else []
-        if not candidates:
-            units = await self.client.call("GET", "/api/v1/units?status=available")
-            candidates = [u["id"] for u in units.json()] if units.status == 200 else []
-        for unit_id in candidates[:3]:
+        rows = ranked.json() if ranked.status == 200 else []
+        candidates = [r for r in rows if r["unit_id"] not in self.world.people_units]
+        for row in candidates[:3]:
             assigned = await self.client.call(
-                "POST", f"/api/v1/incidents/{incident_id}/assign", {"unit_id": unit_id}
+                "POST", f"/api/v1/incidents/{incident_id}/assign", {"unit_id": row["unit_id"]}
             )
             if assigned.status == 201:
-                return int(assigned.json()["id"]), unit_id
-        log.warning("no unit for incident %s", incident_id)
+                return Dispatch(
+                    incident_id,
+                    int(assigned.json()["id"]),
+                    int(row["unit_id"]),
+                    row.get("eta_s"),
+                    str(row.get("source", "")),
+                )
         return None
 
 
 @dataclass
 class Hospital:
-    """One ER answering what is addressed to it."""
+    """One ER answering what is addressed to it, at a human pace."""
 
     world: World
     client: Client
@@ -152,6 +233,8 @@ class Hospital:
     _pending: set[asyncio.Task[None]] = field(default_factory=set)
 
     async def run(self, stop: asyncio.Event) -> None:
+        if self.hospital_id in self.world.people_hospitals:
+            return  # a person answers here
         while not stop.is_set():
             with contextlib.suppress(HttpError):
                 reply = await self.client.call("GET", "/api/v1/hospital-requests?status=sent")
@@ -163,11 +246,13 @@ class Hospital:
                             self._pending.add(task)
                             task.add_done_callback(self._pending.discard)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), 1.0)
+                await asyncio.wait_for(stop.wait(), 2.0)
+        for task in list(self._pending):
+            task.cancel()
 
     async def answer(self, req: dict[str, Any]) -> None:
         rng = self.world.rng
-        await self.world.pause(rng.uniform(20, 90))  # the ER doctor looks at the case
+        await self.world.pause(rng.uniform(*self.world.answer_delay_s))  # the doctor looks
         try:
             beds = await self.client.call("GET", f"/api/v1/hospitals/{self.hospital_id}")
             free = {
@@ -188,10 +273,9 @@ class Hospital:
                     if free.get(req["bed_category"], 0) <= 0
                     else rng.choices([d for d, _ in DECLINES], [w for _, w in DECLINES])[0]
                 )
+            # A reason code only: each page words it in its own language.
             await self.client.call(
-                "POST",
-                f"/api/v1/hospital-requests/{req['id']}/decline",
-                {"reason": reason, "note": "simulated ER"},
+                "POST", f"/api/v1/hospital-requests/{req['id']}/decline", {"reason": reason}
             )
         except HttpError as exc:
             log.info("ER %s could not answer: %s", self.hospital_id, exc)
@@ -199,6 +283,14 @@ class Hospital:
 
 # python-pkcs11 sessions on one SoftHSM store are not shared across threads.
 _CARD_LOCK = threading.Lock()
+STEPS = (
+    "arrived_scene",
+    "patient_contact",
+    "loaded",
+    "departed_scene",
+    "arrived_hospital",
+    "handover",
+)
 
 
 @dataclass
@@ -209,13 +301,20 @@ class Ambulance:
     transport_id: int
     log: list[str] = field(default_factory=list)
     timeline: Timeline = field(init=False)
+    position: Point = (0.0, 0.0)
+    positions_sent: int = 0
 
     def __post_init__(self) -> None:
         self.timeline = Timeline.for_server(self.client.pool.base_url, self.client.token or "")
 
     async def event(self, kind: str) -> None:
-        """Tap a timeline step on the tablet: its outbox keeps the step (same key, same
-        time) until the server has it."""
+        """Tap a timeline step. At life pace through the tablet's outbox (same key,
+        same time until the server has it); in fast mode with the run's speed in the
+        step's data, so that today's figures scale it back to life."""
+        if self.world.fast:
+            await self._post_step(kind)
+            self.log.append(kind)
+            return
         self.timeline.add(self.transport_id, kind)
         for _ in range(20):
             await self.timeline.flush()
@@ -225,24 +324,105 @@ class Ambulance:
             await asyncio.sleep(1)
         raise RuntimeError(f"{kind}: server unavailable")
 
+    async def _post_step(self, kind: str) -> None:
+        body = {
+            "kind": kind,
+            "at": dt.datetime.now(dt.UTC).isoformat(),
+            "idempotency_key": f"sim-{uuid.uuid4().hex}",
+            "data": self.world.step_data(),
+        }
+        for _ in range(20):
+            try:
+                reply = await self.client.call(
+                    "POST", f"/api/v1/transports/{self.transport_id}/events", body
+                )
+            except HttpError:
+                await asyncio.sleep(1)
+                continue
+            if reply.status in (200, 201):
+                return
+            if reply.status < 500:
+                raise RuntimeError(f"{kind} refused: {reply.status} {reply.code}")
+            await asyncio.sleep(1)
+        raise RuntimeError(f"{kind}: server unavailable")
+
     async def run(self) -> None:
+        """Work the transport from the step it is at (a fresh one: from dispatch)."""
         w = self.world
-        await w.pause(300)  # drive to the scene
-        await self.event("arrived_scene")
-        await w.pause(60)
-        await self.event("patient_contact")
-        await self.identify()
-        await w.pause(240)
-        await self.event("loaded")
-        hospital = await self.find_hospital()
-        self.log.append(f"hospital {hospital}")
-        await self.event("departed_scene")
-        await self.stream_while(w.pause(600))  # on the road, streaming to the ER
-        await self.event("arrived_hospital")
-        await w.pause(120)
-        await self.event("handover")
+        t = await self.client.call("GET", f"/api/v1/transports/{self.transport_id}")
+        if t.status != 200:
+            raise RuntimeError(f"transport {self.transport_id}: {t.status} {t.code}")
+        transport = t.json()
+        done = {s["kind"] for s in transport["timeline"] if s["at"]}
+        scene = await self._scene_point(transport)
+        await self._locate()
+        hospital: int | None = transport.get("destination_hospital_id")
+        if "arrived_scene" not in done:
+            await w.pause(w.rng.uniform(30, 90))  # the crew runs to the ambulance
+            route = await self.drive(scene)  # lights and sirens to the scene
+            self.log.append(f"drive {route.seconds / 60:.0f} min ({route.source})")
+            await self.event("arrived_scene")
+        if "patient_contact" not in done:
+            await w.pause(w.rng.uniform(45, 120))  # from the road to the patient
+            await self.event("patient_contact")
+            await self.identify()
+        if "loaded" not in done:
+            await w.pause(w.rng.uniform(300, 540))  # assessment, first care, stretcher
+            await self.event("loaded")
+        if "departed_scene" not in done:
+            hospital = await self.find_hospital() if hospital is None else hospital
+            self.log.append(f"hospital {hospital}")
+            await w.pause(60)
+            await self.event("departed_scene")
+        if "arrived_hospital" not in done:
+            if hospital is None:
+                hospital = await self.find_hospital()
+            target = await self._hospital_point(hospital)
+            route = await self.stream_while(self.drive(target))  # streaming to the ER
+            self.log.append(f"drive {route.seconds / 60:.0f} min ({route.source})")
+            await self.event("arrived_hospital")
+        if "handover" not in done:
+            await w.pause(w.rng.uniform(120, 360))
+            await self.event("handover")
         w.completed.append(self.transport_id)
         log.info("transport %s handed over at hospital %s", self.transport_id, hospital)
+
+    async def _locate(self) -> None:
+        reply = await self.client.call("GET", f"/api/v1/units/{self.unit_id}")
+        if reply.status == 200:
+            self.position = (float(reply.json()["lat"]), float(reply.json()["lon"]))
+
+    async def _scene_point(self, transport: dict[str, Any]) -> Point:
+        reply = await self.client.call("GET", f"/api/v1/incidents/{transport['incident_id']}")
+        if reply.status != 200:
+            raise RuntimeError(f"incident {transport['incident_id']}: {reply.status}")
+        return (float(reply.json()["lat"]), float(reply.json()["lon"]))
+
+    async def _hospital_point(self, hospital_id: int | None) -> Point:
+        if hospital_id is None:
+            raise RuntimeError("no hospital to drive to")
+        reply = await self.client.call("GET", f"/api/v1/hospitals/{hospital_id}")
+        if reply.status != 200:
+            raise RuntimeError(f"hospital {hospital_id}: {reply.status}")
+        return (float(reply.json()["lat"]), float(reply.json()["lon"]))
+
+    async def drive(self, to: Point) -> Route:
+        """Drive the road from here to ``to``, reporting the position every few
+        seconds as the tablet's GPS does; returns the route driven."""
+        route = await asyncio.to_thread(self.world.roads.route, self.position, to)
+        await drive_route(route, speed=self.world.speed, report=self.report)
+        return route
+
+    async def report(self, where: Point) -> None:
+        self.position = where
+        with contextlib.suppress(HttpError):
+            reply = await self.client.call(
+                "PUT",
+                f"/api/v1/units/{self.unit_id}/position",
+                {"lat": round(where[0], 6), "lon": round(where[1], 6)},
+            )
+            if reply.status == 200:
+                self.positions_sent += 1
 
     async def identify(self) -> None:
         """Read a demo My Number card (PIN on the mock card) and open the history."""
@@ -277,7 +457,8 @@ class Ambulance:
 
     async def find_hospital(self) -> int | None:
         """Ask the recommended hospitals in parallel until one accepts; if every
-        round is declined, the crew phones the tertiary centre."""
+        round is declined (or nobody answers), the crew phones the nearest tertiary
+        centre and sets it as the destination."""
         for _round in range(4):
             sent = await self.client.call(
                 "POST", f"/api/v1/transports/{self.transport_id}/hospital-requests", {}
@@ -285,8 +466,11 @@ class Ambulance:
             if sent.status != 201:
                 self.log.append(f"requests: {sent.status} {sent.code}")
                 break
-            for _ in range(600):
-                await asyncio.sleep(0.5)
+            loop = asyncio.get_running_loop()
+            asked = loop.time()
+            while (loop.time() - asked) * self.world.speed < ROUND_PATIENCE_S:
+                # Look every few life seconds, but never more than once a real second.
+                await asyncio.sleep(max(1.0, 5 / self.world.speed))
                 t = await self.client.call("GET", f"/api/v1/transports/{self.transport_id}")
                 if t.status == 200 and t.json().get("destination_hospital_id"):
                     return int(t.json()["destination_hospital_id"])
@@ -298,17 +482,23 @@ class Ambulance:
                 ):
                     break  # all declined: next round
         hospitals = await self.client.call("GET", "/api/v1/hospitals")
-        tertiary = [int(h["id"]) for h in hospitals.json() if h["level"] == "tertiary"]
-        if tertiary:
-            await self.client.call(
-                "PUT",
-                f"/api/v1/transports/{self.transport_id}/destination",
-                {"hospital_id": tertiary[0]},
-            )
-            return tertiary[0]
-        return None
+        tertiary = [h for h in hospitals.json() if h["level"] == "tertiary"]
+        # A hospital people answer for gets no patient it did not accept, if any other can.
+        tertiary = [h for h in tertiary if h["id"] not in self.world.people_hospitals] or tertiary
+        if not tertiary:
+            return None
+        here = self.position
+        nearest = min(tertiary, key=lambda h: haversine_m(here[0], here[1], h["lat"], h["lon"]))
+        await self.world.pause(300)  # the phone call
+        await self.client.call(
+            "PUT",
+            f"/api/v1/transports/{self.transport_id}/destination",
+            {"hospital_id": int(nearest["id"])},
+        )
+        self.log.append("by phone")
+        return int(nearest["id"])
 
-    async def stream_while(self, journey: Any) -> None:
+    async def stream_while(self, journey: Any) -> Any:
         """The stream runs for the journey: camera, ECG and vitals to the ER."""
         streamer = make_streamer(
             self.world.relay_url,
@@ -320,7 +510,7 @@ class Ambulance:
         stop = asyncio.Event()
         task = asyncio.create_task(streamer.run(stop))
         try:
-            await journey
+            result = await journey
             # Vitals are part of the record: let the queue empty before arriving.
             for _ in range(50):
                 if not streamer.unacked:
@@ -333,3 +523,28 @@ class Ambulance:
         self.log.append(
             f"stream: {streamer.stats.video_frames} frames, {len(streamer.produced)} records"
         )
+        return result
+
+    async def drive_home(self) -> None:
+        """Back to the station after the handover (available on the way)."""
+        home = self.world.stations.get(self.unit_id)
+        if home is None:
+            return
+        await self.drive(home)
+
+
+async def drive_route(
+    route: Route, *, speed: float, report: Callable[[Point], Awaitable[None]]
+) -> None:
+    """Move along ``route`` at its life timing (``speed`` times faster in fast mode),
+    reporting the position every ``POSITION_EVERY_S`` real seconds and at the end."""
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    while True:
+        life = (loop.time() - started) * speed
+        if life >= route.seconds:
+            break
+        await report(route.at(life))
+        left_real = (route.seconds - life) / speed
+        await asyncio.sleep(min(POSITION_EVERY_S, max(0.05, left_real)))
+    await report(route.points[-1])

@@ -3,12 +3,16 @@ that never outlive their parent.
 
 Each child runs in its own process group, so that stopping it reaches the workers
 it forked too (gunicorn's). ``stop`` sends SIGTERM to the group, waits, and only
-then SIGKILLs; ``Supervisor`` stops its children in the reverse order of starting.
+then SIGKILLs; ``Supervisor.stop_all`` does that for every child at once, within
+one deadline. A child also gets SIGTERM from the kernel if its parent dies without
+stopping it (Linux ``PR_SET_PDEATHSIG``), so that a killed supervisor leaves no
+server behind holding its port.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import signal
 import socket
@@ -20,6 +24,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
+
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the forked child, before exec: SIGTERM when the parent thread dies."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 @dataclass
@@ -87,6 +99,7 @@ class Supervisor:
             stdin=subprocess.DEVNULL,
             env=full_env,
             start_new_session=True,
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
         )
         if out is not None:
             out.close()
@@ -95,8 +108,22 @@ class Supervisor:
         return child
 
     def stop_all(self, timeout_s: float = 10.0) -> None:
-        for child in reversed(self.children):
-            child.stop(timeout_s)
+        """SIGTERM every child's group at once (the last started first), give them
+        ``timeout_s`` together, then SIGKILL what is left."""
+        children = list(reversed(self.children))
+        for child in children:
+            if child.alive():
+                child.signal(signal.SIGTERM)
+        deadline = time.monotonic() + timeout_s
+        for child in children:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                child.proc.wait(max(0.0, deadline - time.monotonic()))
+        for child in children:
+            # What is left (a stubborn leader, workers of a leader that died): killed.
+            child.signal(signal.SIGKILL)
+        for child in children:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                child.proc.wait(5)
 
     def replace(self, old: Child, new: Child) -> None:
         self.children = [new if c is old else c for c in self.children]

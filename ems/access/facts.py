@@ -10,7 +10,10 @@ from sqlalchemy.orm import Session
 
 from ems.access.models import TransportCrew
 from ems.access.policy import RequestFacts, TransportFacts
+from ems.db import utcnow
 from ems.hospital_requests.models import HospitalRequest, RequestStatus
+from ems.instructions import roster
+from ems.instructions.models import InstructionRequest
 from ems.transports.models import TIMELINE, Transport, TransportEvent
 
 # Timeline events that end a transport; their ``recorded_at`` is when the server learnt it.
@@ -51,6 +54,7 @@ def many_transport_facts(
         crew[tid].add(uid)
     ended = [t for t in transports if t.status.value != "active"]
     ended_at = _ended_at(session, ended)
+    mc = _mc_doctors(session, transports)
     return {
         t.id: TransportFacts(
             transport_id=t.id,
@@ -62,8 +66,29 @@ def many_transport_facts(
             patient_id=t.patient_id,
             ended_at=ended_at.get(t.id),
             incident_id=t.incident_id,
+            mc_doctor_ids=mc.get(t.id, frozenset()),
         )
         for t in transports
+    }
+
+
+def _mc_doctors(
+    session: Session, transports: Sequence[Transport]
+) -> dict[int, frozenset[int] | None]:
+    """The MC doctors who answer for each transport whose crew asked for an instruction
+    (None: every MC doctor on duty); transports that never asked are left out."""
+    asked = set(
+        session.scalars(
+            select(InstructionRequest.transport_id)
+            .where(InstructionRequest.transport_id.in_([t.id for t in transports]))
+            .distinct()
+        )
+    )
+    now = utcnow()
+    return {
+        t.id: roster.on_call(session=session, unit_id=t.unit_id, now=now).everyone
+        for t in transports
+        if t.id in asked
     }
 
 

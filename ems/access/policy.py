@@ -35,6 +35,9 @@ class Action(enum.StrEnum):
     EVENTS_SUBSCRIBE = "events.subscribe"  # the live events of one's own audience
     # Listing and closing the reviews of PIN-less and break-glass reads.
     RECORD_REVIEW = "patient_record.review"
+    INSTRUCTION_ASK = "instruction.ask"  # ask medical control before a procedure
+    INSTRUCTION_READ = "instruction.read"  # the requests for instruction and their answers
+    INSTRUCTION_ANSWER = "instruction.answer"  # the doctor's instruction
 
 
 class Code(enum.StrEnum):
@@ -51,6 +54,7 @@ class Code(enum.StrEnum):
     TRANSPORT_ENDED = "transport_ended"
     RECORD_GRACE_EXPIRED = "record_grace_expired"
     ROLE_FORBIDDEN = "role_forbidden"
+    NOT_ON_MC_DUTY = "not_on_mc_duty"
 
 
 @dataclass(frozen=True)
@@ -84,6 +88,10 @@ class TransportFacts:
     # When the server recorded the end (handover or stand-down); None while active.
     ended_at: dt.datetime | None = None
     incident_id: int | None = None
+    # The medical-control doctors who answer for this transport, once its crew asked
+    # for an instruction: empty before (no MC doctor sees it), None when the roster
+    # names nobody for the unit now (every MC doctor on duty answers).
+    mc_doctor_ids: frozenset[int] | None = frozenset()
 
     @property
     def active(self) -> bool:
@@ -199,6 +207,42 @@ def receiving_er(p: Principal, s: Situation) -> Decision:
     return _no(Code.NOT_YOUR_HOSPITAL)
 
 
+def _mc_for(p: Principal, t: TransportFacts) -> bool:
+    if t.mc_doctor_ids is None:
+        return True
+    return p.user_id in t.mc_doctor_ids
+
+
+def mc_reads(p: Principal, s: Situation) -> Decision:
+    """MC doctor on duty who answers for the transport once its crew asked, until
+    handover + grace (the instruction is part of the record)."""
+    t = _transport(s)
+    if not p.on_duty:
+        return _no(Code.OFF_DUTY)
+    if not _mc_for(p, t):
+        return _no(Code.NOT_ON_MC_DUTY)
+    return ALLOW if _within_grace(t, s) else _no(Code.TRANSPORT_ENDED)
+
+
+def mc_live(p: Principal, s: Situation) -> Decision:
+    """As ``mc_reads``, while the transport is active (the live picture)."""
+    t = _transport(s)
+    if not t.active:
+        return _no(Code.TRANSPORT_ENDED)
+    return mc_reads(p, s)
+
+
+def mc_answers(p: Principal, s: Situation) -> Decision:
+    """MC doctor on duty who answers for the transport's unit now. Whether the request
+    is still open is the use case's answer (409 instruction_answered)."""
+    t = _transport(s)
+    if not p.on_duty:
+        return _no(Code.OFF_DUTY)
+    if not _mc_for(p, t):
+        return _no(Code.NOT_ON_MC_DUTY)
+    return ALLOW
+
+
 def er_request(p: Principal, s: Situation) -> Decision:
     """ER: its own hospital's request while it is open, or accepted and still the
     destination; a declined or cancelled request takes the patient with it."""
@@ -241,7 +285,7 @@ def subscriber(p: Principal, s: Situation) -> Decision:
         return _no(Code.OFF_DUTY)
     if p.role is Role.PARAMEDIC and p.unit_id is None:
         return _no(Code.ROLE_FORBIDDEN)
-    if p.role is Role.ER_STAFF and p.hospital_id is None:
+    if p.role in (Role.ER_STAFF, Role.MC_DOCTOR) and p.hospital_id is None:
         return _no(Code.ROLE_FORBIDDEN)
     return ALLOW
 
@@ -289,12 +333,14 @@ class Entry:
     text: str  # the cell of the table in docs/api.md
 
 
-P, E, D, A = Role.PARAMEDIC, Role.ER_STAFF, Role.DISPATCHER, Role.ADMIN
+P, E, D, A, M = Role.PARAMEDIC, Role.ER_STAFF, Role.DISPATCHER, Role.ADMIN, Role.MC_DOCTOR
 Ac = Action
 
 CREW_READS = "crew of the transport, until handover + `RECORD_GRACE_S`"
 CREW_WRITES = "crew of the transport, on duty"
 RECEIVING_ER = "destination or open request now; the receiving hospital after handover"
+MC_READS = "on MC duty for the unit, once the crew asked; until handover + `RECORD_GRACE_S`"
+MC_LIVE = "on MC duty for the unit, once the crew asked; while the transport is active"
 
 RULES: dict[tuple[Role, Action], Entry] = {
     # The call.
@@ -348,6 +394,21 @@ RULES: dict[tuple[Role, Action], Entry] = {
     (P, Ac.REQUEST_READ): Entry(crew_request, CREW_READS),
     (D, Ac.REQUEST_READ): Entry(always, "yes"),
     (A, Ac.REQUEST_READ): Entry(always, "yes"),
+    # The doctor's instruction (online medical control).
+    (P, Ac.INSTRUCTION_ASK): Entry(crew_writes, CREW_WRITES),
+    (P, Ac.INSTRUCTION_READ): Entry(crew_reads, CREW_READS),
+    (E, Ac.INSTRUCTION_READ): Entry(receiving_er, RECEIVING_ER),
+    (M, Ac.INSTRUCTION_READ): Entry(mc_reads, MC_READS),
+    (M, Ac.INSTRUCTION_ANSWER): Entry(mc_answers, "on MC duty for the unit now"),
+    (A, Ac.INSTRUCTION_READ): Entry(always, "yes"),
+    # What the MC doctor needs to answer: the call, the transport, the record, the picture.
+    (M, Ac.INCIDENT_READ): Entry(mc_reads, MC_READS),
+    (M, Ac.INCIDENT_CALLER): Entry(never_caller, "no (`caller_forbidden`: left out of the answer)"),
+    (M, Ac.TRANSPORT_READ): Entry(mc_reads, MC_READS),
+    (M, Ac.RECORD_READ): Entry(mc_reads, MC_READS),
+    (M, Ac.VITALS_READ): Entry(mc_reads, MC_READS),
+    (M, Ac.STREAM_VIEW): Entry(mc_live, MC_LIVE),
+    (M, Ac.EVENTS_SUBSCRIBE): Entry(subscriber, "on duty, at a base hospital"),
 }
 
 
@@ -393,7 +454,7 @@ def table_rows() -> list[tuple[str, str, str]]:
     """(action, role, rule text) for every role and action: the table in docs/api.md."""
     rows = []
     for action in Action:
-        for role in (Role.PARAMEDIC, Role.ER_STAFF, Role.DISPATCHER, Role.ADMIN):
+        for role in (Role.PARAMEDIC, Role.ER_STAFF, Role.MC_DOCTOR, Role.DISPATCHER, Role.ADMIN):
             entry = RULES.get((role, action))
             rows.append((action.value, role.value, entry.text if entry else "no"))
     return rows

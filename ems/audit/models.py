@@ -27,3 +27,19 @@ class AuditEntry(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     prev_hash: Mapped[str] = mapped_column(String(64), default="")
     hash: Mapped[str] = mapped_column(String(64), default="")
+
+
+class AuditCheckpoint(Base):
+    """A signed statement of the chain's head: entry ``last_entry_id`` had hash
+    ``head_hash`` at ``at``. The signing key is not in the database, so whoever can
+    write the database can neither recompute the chain past a checkpoint nor forge one
+    (``ems.audit.checkpoints``)."""
+
+    __tablename__ = "audit_checkpoints"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_entry_id: Mapped[int] = mapped_column(Integer, index=True)
+    head_hash: Mapped[str] = mapped_column(String(64))
+    key_id: Mapped[str] = mapped_column(String(32))
+    signature: Mapped[str] = mapped_column(String(128))

@@ -1,7 +1,9 @@
 """Writing and verifying the audit log.
 
 Every entry stores the SHA-256 of its own content and of the entry before it, so
-that editing or deleting a row breaks the chain and ``ems audit verify`` finds it.
+that editing or deleting a row breaks the chain and ``ems audit verify`` finds it;
+signed checkpoints of the chain's head (``ems.audit.checkpoints``) show a cut at the
+end or a recomputed chain.
 Entries for refused actions are written after the request's own transaction was
 rolled back, in a transaction of their own, so that a refusal is never lost.
 """
@@ -13,10 +15,11 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from flask import g, has_request_context
+from flask import current_app, g, has_app_context, has_request_context
 from sqlalchemy import event, select, text
 from sqlalchemy.orm import Session
 
+from ems.audit import checkpoints
 from ems.audit.models import AuditEntry
 from ems.auth.models import User
 from ems.db import utcnow
@@ -93,8 +96,7 @@ def _link_pending(session: Session) -> None:
     # Write the request's own changes first: the lock below serialises every
     # audited commit, so nothing that can run outside it should run inside it.
     session.flush()
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _CHAIN_LOCK})
+    lock_chain(session)
     prev = session.scalar(select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1))
     for entry in pending:
         entry.prev_hash = prev or ""
@@ -102,6 +104,30 @@ def _link_pending(session: Session) -> None:
         session.add(entry)
         session.flush()  # ids follow chain order, under the lock
         prev = entry.hash
+    checkpointer = _checkpointer()
+    if checkpointer is not None and checkpointer.due():
+        checkpoints.write(
+            session=session,
+            keys=checkpointer.keys,
+            last_entry_id=pending[-1].id,
+            head_hash=pending[-1].hash,
+        )
+
+
+def lock_chain(session: Session) -> None:
+    """Serialise appends to the chain until the transaction ends (SQLite's writers
+    are serialised already: every transaction begins IMMEDIATE)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _CHAIN_LOCK})
+
+
+def _checkpointer() -> checkpoints.Checkpointer | None:
+    """The server's checkpoint signer; none outside the app (the relay's few denials
+    are covered by the next checkpoint the server or ``ems audit checkpoint`` writes)."""
+    if not has_app_context():
+        return None
+    found: checkpoints.Checkpointer | None = current_app.extensions.get(checkpoints.EXTENSION)
+    return found
 
 
 def _drop_pending(session: Session) -> None:

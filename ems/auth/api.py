@@ -6,7 +6,7 @@ from flask import Blueprint, request
 
 from ems.access.web import context
 from ems.api import API_PREFIX, endpoint
-from ems.auth import service
+from ems.auth import lockout, service
 from ems.auth.models import Role
 from ems.auth.schemas import DutyUpdate, TokenCreate, TokenRead, UserCreate, UserRead
 from ems.db import get_session
@@ -33,6 +33,7 @@ def create_token(*, body: TokenCreate) -> TokenRead:
         username=body.username,
         password=body.password,
         ttl_s=service.token_ttl(),
+        lockout=lockout.store(),
     )
     return TokenRead(
         access_token=token, expires_at=row.expires_at, user=UserRead.model_validate(user)

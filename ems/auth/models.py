@@ -16,6 +16,9 @@ class Role(enum.StrEnum):
     PARAMEDIC = "paramedic"
     ER_STAFF = "er_staff"
     ADMIN = "admin"
+    # A physician on medical-control duty at a base hospital: answers the crews'
+    # requests for instruction before a specified procedure.
+    MC_DOCTOR = "mc_doctor"
 
 
 class User(Base):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import math
 import secrets
 from collections.abc import Sequence
 from typing import Any
@@ -16,9 +17,17 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from ems.access import guard
 from ems.access.guard import Context
 from ems.audit import service as audit
+from ems.auth.lockout import Store as LockoutStore
 from ems.auth.models import ApiToken, Role, User
 from ems.db import get_session, utcnow
-from ems.errors import Conflict, Forbidden, NotFound, Unauthenticated, ValidationFailed
+from ems.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    RateLimited,
+    Unauthenticated,
+    ValidationFailed,
+)
 from ems.fleet.models import Unit
 from ems.hospitals.models import Hospital
 
@@ -42,9 +51,9 @@ def create_user(
 ) -> User:
     if role is Role.PARAMEDIC and unit_id is None:
         raise ValidationFailed("a paramedic account is bound to a unit", code="unit_required")
-    if role is Role.ER_STAFF and hospital_id is None:
+    if role in (Role.ER_STAFF, Role.MC_DOCTOR) and hospital_id is None:
         raise ValidationFailed(
-            "an ER staff account is bound to a hospital", code="hospital_required"
+            "an ER staff or MC doctor account is bound to a hospital", code="hospital_required"
         )
     if unit_id is not None and session.get(Unit, unit_id) is None:
         raise NotFound(f"unit {unit_id} does not exist", code="unit_not_found")
@@ -58,7 +67,7 @@ def create_user(
         role=role,
         display_name=display_name or username,
         unit_id=unit_id if role is Role.PARAMEDIC else None,
-        hospital_id=hospital_id if role is Role.ER_STAFF else None,
+        hospital_id=hospital_id if role in (Role.ER_STAFF, Role.MC_DOCTOR) else None,
     )
     session.add(user)
     session.flush()
@@ -141,14 +150,58 @@ def token_ttl() -> int:
     return int(current_app.config["TOKEN_TTL_S"])
 
 
+def _deny_login(
+    *, session: Session, username: str, code: str, detail: dict[str, Any] | None = None
+) -> None:
+    """A refused login, for the audit log (written after the request's rollback)."""
+    user_id = session.scalar(select(User.id).where(User.username == username))
+    audit.deny(
+        actor=None,
+        action="auth.login",
+        code=code,
+        target_type="user",
+        target_id=str(user_id) if user_id is not None else "",
+        detail={"username": username[:64], **(detail or {})},
+    )
+
+
 # --- use cases -----------------------------------------------------------------------------
 
 
 def login(
-    *, session: Session, username: str, password: str, ttl_s: int
+    *,
+    session: Session,
+    username: str,
+    password: str,
+    ttl_s: int,
+    lockout: LockoutStore | None = None,
 ) -> tuple[str, ApiToken, User]:
-    """Exchange a password for a bearer token; the login is on record."""
-    user = authenticate(session=session, username=username, password=password)
+    """Exchange a password for a bearer token; the login is on record, and so is every
+    refused one (by username: the password is never written anywhere). An account
+    locked after failed logins (``ems.auth.lockout``) is refused before its password
+    is checked."""
+    if lockout is not None:
+        wait_s = lockout.locked_for(username)
+        if wait_s > 0:
+            _deny_login(session=session, username=username, code="account_locked")
+            raise RateLimited(
+                "too many failed sign-ins for this account; wait before trying again",
+                code="account_locked",
+                extra={"retry_after_s": max(1, math.ceil(wait_s))},
+            )
+    try:
+        user = authenticate(session=session, username=username, password=password)
+    except Unauthenticated as err:
+        failures, delay = lockout.fail(username) if lockout is not None else (0, 0)
+        _deny_login(
+            session=session,
+            username=username,
+            code=err.code,
+            detail={"failures": failures, "locked_s": delay} if lockout is not None else {},
+        )
+        raise
+    if lockout is not None:
+        lockout.reset(username)
     token, row = issue_token(session=session, user=user, ttl_s=ttl_s)
     audit.record(
         session=session, actor=user, action="auth.login", target_type="user", target_id=str(user.id)

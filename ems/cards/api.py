@@ -137,6 +137,10 @@ def _view(release: releases.Release) -> RecordView:
     )
 
 
+def _crl_grace_s() -> float:
+    return float(current_app.config.get("CRL_GRACE_S", 0))
+
+
 def _limit_card_attempts() -> None:
     """Card reads per paramedic a minute: a tablet needs one or two per patient, so
     a burst means someone tries cards (or the PIN-less path) in a loop."""
@@ -195,6 +199,7 @@ def verify_card(*, body: VerificationCreate) -> RecordView:
         transport_id=body.transport_id,
         certificate=body.certificate,
         signature=body.signature,
+        crl_grace_s=_crl_grace_s(),
     )
     return _view(release)
 
@@ -220,6 +225,7 @@ def pinless_access(*, body: PinlessCreate) -> RecordView:
         cipher=record_cipher(),
         user=current_user(),
         ctx=context(),
+        crl_grace_s=_crl_grace_s(),
         **body.model_dump(),
     )
     return _view(release)
@@ -233,27 +239,41 @@ def pinless_access(*, body: PinlessCreate) -> RecordView:
     response=CardEventRead,
     status=202,
     roles=(Role.PARAMEDIC,),
-    summary="Report a wrong PIN or a locked card (audited)",
-    errors=(404, 409),
+    summary=(
+        "Report a wrong PIN or a locked card (audited on the transport; on the patient's "
+        "access log only once the certificate verifies)"
+    ),
+    errors=(404, 409, 429),
 )
 def report_card_event(*, body: CardEventCreate) -> CardEventRead:
-    identification.card_event(
+    # A card locks after 3 wrong PINs: a handful of reports a minute is all a crew
+    # member ever needs; more is someone filling an access log.
+    limit(
+        "card_event",
+        str(current_user().id),
+        per_minute=int(current_app.config.get("CARD_EVENT_RATE_PER_MIN", 10)),
+    )
+    standing = identification.card_event(
         session=get_session(),
+        pki_dir=str(current_app.config["PKI_DIR"]),
         user=current_user(),
         ctx=context(),
         transport_id=body.transport_id,
         certificate=body.certificate,
         event=body.event,
         tries_left=body.tries_left,
+        crl_grace_s=_crl_grace_s(),
     )
-    return CardEventRead(recorded=True, event=body.event, tries_left=body.tries_left)
+    return CardEventRead(
+        recorded=True, event=body.event, tries_left=body.tries_left, certificate=standing
+    )
 
 
 @endpoint(
     bp,
     "/transports/<int:transport_id>/patient-record",
     response=RecordView,
-    roles=(Role.PARAMEDIC, Role.ER_STAFF),
+    roles=(Role.PARAMEDIC, Role.ER_STAFF, Role.MC_DOCTOR),
     summary="The identified patient's record summary (the crew and the receiving ER only)",
 )
 def patient_record(*, transport_id: int) -> RecordView:

@@ -11,7 +11,8 @@ The PIN-less path replaces the card's signature by the crew's attestation (face
 matched to the card photo, reason) signed by the tablet's device key; the release
 carries the lower assurance and waits for an administrator's review.
 
-A wrong PIN or a locked card, reported by the tablet, is audited as a refusal.
+A wrong PIN or a locked card, reported by the tablet, is audited as a refusal on
+the transport; it reaches a patient's access log only when the certificate verifies.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ from ems.cards.models import (
 from ems.cards.pki import CardAuthRefused
 from ems.cards.releases import Release
 from ems.db import utcnow
-from ems.errors import Conflict
+from ems.errors import Conflict, EmsError
 from ems.patients.records import RecordCipher
 from ems.transports import service as transports
 from ems.transports.models import Transport, TransportStatus
@@ -156,13 +157,13 @@ def _known_card(*, session: Session, cert: x509.Certificate) -> Card:
 
 
 def _card_certificate(
-    *, session: Session, pki_dir: str, certificate: str, now: dt.datetime
+    *, session: Session, pki_dir: str, certificate: str, now: dt.datetime, crl_grace_s: float = 0
 ) -> tuple[x509.Certificate, Card]:
     cert = pki.parse_certificate(certificate)
     # Recognising the card first lets a refusal of a known card reach its holder's log.
     card = _card_for(session=session, cert=cert)
     try:
-        pki.trust_anchors(pki_dir).verify(cert, ca=pki.CARD_CA, now=now)
+        pki.trust_anchors(pki_dir).verify(cert, ca=pki.CARD_CA, now=now, crl_grace_s=crl_grace_s)
     except CardAuthRefused as err:
         err.patient_id = card.patient_id if card else None
         raise
@@ -192,6 +193,7 @@ def verify_card(
     certificate: str,
     signature: str,
     now: dt.datetime | None = None,
+    crl_grace_s: float = 0,
 ) -> Release:
     now = now or utcnow()
     sig = pki.decode_base64(signature, what="signature", limit=pki.MAX_SIGNATURE_BYTES)
@@ -204,7 +206,11 @@ def verify_card(
         now=now,
     )
     cert, card = _card_certificate(
-        session=session, pki_dir=pki_dir, certificate=certificate, now=now
+        session=session,
+        pki_dir=pki_dir,
+        certificate=certificate,
+        now=now,
+        crl_grace_s=crl_grace_s,
     )
     _signed_by(cert, card=card, data=challenge.nonce, signature=sig, code="bad_signature")
     _consume(session=session, challenge=challenge, now=now)
@@ -261,6 +267,7 @@ def pinless_access(
     device_certificate: str,
     attestation_signature: str,
     now: dt.datetime | None = None,
+    crl_grace_s: float = 0,
 ) -> Release:
     now = now or utcnow()
     if not face_match_confirmed:
@@ -282,7 +289,9 @@ def pinless_access(
     )
     device_cert = pki.parse_certificate(device_certificate)
     try:
-        pki.trust_anchors(pki_dir).verify(device_cert, ca=pki.DEVICE_CA, now=now)
+        pki.trust_anchors(pki_dir).verify(
+            device_cert, ca=pki.DEVICE_CA, now=now, crl_grace_s=crl_grace_s
+        )
     except CardAuthRefused as err:
         if not err.code.startswith("untrusted"):
             err.code = f"device_{err.code}"
@@ -299,7 +308,11 @@ def pinless_access(
     if device.unit_id != transport.unit_id:
         raise CardAuthRefused("the tablet belongs to another unit", code="device_unit_mismatch")
     cert, card = _card_certificate(
-        session=session, pki_dir=pki_dir, certificate=certificate, now=now
+        session=session,
+        pki_dir=pki_dir,
+        certificate=certificate,
+        now=now,
+        crl_grace_s=crl_grace_s,
     )
     message = attestation_message(
         challenge_id=challenge.id,
@@ -335,17 +348,38 @@ def pinless_access(
 def card_event(
     *,
     session: Session,
+    pki_dir: str,
     user: User,
     ctx: Context,
     transport_id: int,
     certificate: str,
     event: str,
     tries_left: int | None,
-) -> None:
-    """A wrong PIN or a locked card, reported by the tablet: audited as a refusal."""
+    now: dt.datetime | None = None,
+    crl_grace_s: float = 0,
+) -> str:
+    """A wrong PIN or a locked card, reported by the tablet: audited as a refusal on
+    the transport, by the crew member who reported it.
+
+    The tablet only holds the card's certificate, which anyone may read off a card
+    (or keep from an earlier one): it names a patient only once it verifies (issued
+    by the card CA, chaining to the root, not revoked), so that a made-up or stale
+    certificate cannot write into another patient's access log. Answers the
+    certificate's standing: ``verified`` or the code it was refused with."""
     _crew_transport(session=session, user=user, ctx=ctx, transport_id=transport_id)
     cert = pki.parse_certificate(certificate)
-    card = _card_for(session=session, cert=cert)
+    card: Card | None = None
+    try:
+        pki.trust_anchors(pki_dir).verify(
+            cert, ca=pki.CARD_CA, now=now or utcnow(), crl_grace_s=crl_grace_s
+        )
+    except EmsError as err:  # a refused certificate, or no PKI or CRL to check it with
+        standing = err.code
+    else:
+        card = _card_for(session=session, cert=cert)
+        standing = "verified" if card is not None else "card_unknown"
+        if card is not None and card.status is CardStatus.REVOKED:
+            card, standing = None, "certificate_revoked"
     audit.record(
         session=session,
         actor=user,
@@ -354,5 +388,12 @@ def card_event(
         target_type="transport",
         target_id=str(transport_id),
         patient_id=card.patient_id if card else None,
-        detail={"code": event, "tries_left": tries_left, "card": card.serial if card else ""},
+        detail={
+            "code": event,
+            "tries_left": tries_left,
+            "card": card.serial if card else "",
+            "certificate": standing,
+            "unit_id": user.unit_id,
+        },
     )
+    return standing

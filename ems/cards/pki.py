@@ -8,7 +8,8 @@ the mock issuer (``card_issuer``, a separate tool), which keeps every private ke
 two CRLs. Nothing here reads or writes a key.
 
 ``TrustAnchors`` loads that public material, refreshes the CRLs when their files
-change (and refuses once one is past its next update) and verifies a presented
+change (refusing once one is past its next update plus ``CRL_GRACE_S``, and never
+going back to an older CRL than one it has read) and verifies a presented
 certificate, giving each failure its own stable error code. Path validation itself
 is done by cryptography's X.509 verification API; the pre-checks only exist so that
 a user learns *why* a certificate was refused.
@@ -19,6 +20,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import logging
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +38,8 @@ from cryptography.x509.verification import (
 )
 
 from ems.errors import EmsError
+
+log = logging.getLogger("ems.cards")
 
 ROOT = "root"
 CARD_CA = "card-ca"
@@ -151,6 +155,16 @@ _EE_POLICY = ExtensionPolicy.webpki_defaults_ee().may_be_present(
 )
 
 
+def crl_order(crl: x509.CertificateRevocationList) -> tuple[int, dt.datetime]:
+    """What makes one CRL of a CA newer than another: its CRL number (RFC 5280 says it
+    only grows), then its this_update."""
+    try:
+        number = crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
+    except x509.ExtensionNotFound:
+        number = -1
+    return number, crl.last_update_utc
+
+
 @dataclass
 class _Crl:
     stamp: tuple[int, int, int]
@@ -191,10 +205,15 @@ class TrustAnchors:
             device_ca=load_cert_file(cert_path(pki_dir, DEVICE_CA)),
         )
 
-    def crl(self, ca: str, *, now: dt.datetime | None = None) -> x509.CertificateRevocationList:
+    def crl(
+        self, ca: str, *, now: dt.datetime | None = None, grace_s: float = 0
+    ) -> x509.CertificateRevocationList:
         """The CA's current CRL, re-read whenever its file changed (the issuer publishes
-        it atomically after every revocation). One past its next update is refused: a
-        revocation the server has not heard of must not pass as "not revoked"."""
+        it atomically after every revocation). One past its next update (plus
+        ``grace_s``, ``CRL_GRACE_S``) is refused: a revocation the server has not heard
+        of must not pass as "not revoked". A file older than the CRL already read (a
+        lower CRL number, or an earlier this_update) never replaces it: that would
+        bring revoked cards back."""
         path = crl_path(self.pki_dir, ca)
         try:
             stamp = _file_stamp(path)
@@ -205,16 +224,37 @@ class TrustAnchors:
         cached = self._crls.get(ca)
         if cached is None or cached.stamp != stamp:
             with self._lock:
-                cached = _Crl(stamp=stamp, crl=self._load_crl(path, ca))
-                self._crls[ca] = cached
+                cached = self._crls.get(ca)
+                if cached is None or cached.stamp != stamp:
+                    cached = self._newer(
+                        ca, cached, _Crl(stamp=stamp, crl=self._load_crl(path, ca))
+                    )
+                    self._crls[ca] = cached
         next_update = cached.crl.next_update_utc
-        if next_update is None or (now or dt.datetime.now(dt.UTC)) > next_update:
+        now = now or dt.datetime.now(dt.UTC)
+        if next_update is None or now > next_update + dt.timedelta(seconds=max(0.0, grace_s)):
             raise CardAuthRefused(
                 "the revocation list is out of date; the issuer must publish a fresh one",
                 code="revocation_unknown",
                 status=503,
             )
         return cached.crl
+
+    @staticmethod
+    def _newer(ca: str, cached: _Crl | None, fresh: _Crl) -> _Crl:
+        """``fresh`` unless it is older than ``cached`` (then ``cached``, stamped with
+        the file's stamp so that the file is not parsed again until it changes)."""
+        if cached is None or crl_order(fresh.crl) >= crl_order(cached.crl):
+            return fresh
+        log.warning(
+            "older revocation list ignored",
+            extra={
+                "ca": ca,
+                "crl_number": crl_order(fresh.crl)[0],
+                "kept_crl_number": crl_order(cached.crl)[0],
+            },
+        )
+        return _Crl(stamp=fresh.stamp, crl=cached.crl)
 
     def _load_crl(self, path: Path, ca: str) -> x509.CertificateRevocationList:
         try:
@@ -233,7 +273,12 @@ class TrustAnchors:
         return crl
 
     def verify(
-        self, cert: x509.Certificate, *, ca: str, now: dt.datetime | None = None
+        self,
+        cert: x509.Certificate,
+        *,
+        ca: str,
+        now: dt.datetime | None = None,
+        crl_grace_s: float = 0,
     ) -> x509.Certificate:
         """Check issuer, validity, key usage, the chain to the root and revocation."""
         now = now or dt.datetime.now(dt.UTC)
@@ -272,7 +317,8 @@ class TrustAnchors:
             raise CardAuthRefused(
                 f"the {what} does not chain to the trusted root", code=untrusted
             ) from None
-        revoked = self.crl(ca, now=now).get_revoked_certificate_by_serial_number(cert.serial_number)
+        crl = self.crl(ca, now=now, grace_s=crl_grace_s)
+        revoked = crl.get_revoked_certificate_by_serial_number(cert.serial_number)
         if revoked is not None:
             raise CardAuthRefused(f"the {what} has been revoked", code="certificate_revoked")
         return cert

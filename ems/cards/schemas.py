@@ -62,6 +62,12 @@ class CardEventRead(BaseModel):
     recorded: bool
     event: str
     tries_left: int | None
+    certificate: str = Field(
+        description=(
+            "`verified` (the event is on the patient's access log), or the code the "
+            "certificate was refused with (recorded on the transport only)"
+        )
+    )
 
 
 class RecordView(BaseModel):

@@ -22,6 +22,7 @@ from ems.dispatch.region import DEFAULT_REGION, region_dir
 from ems.dispatch.schemas import (
     AssignmentPlanRead,
     AssignPendingCreate,
+    HospitalRecommendationQuery,
     HospitalRecommendationsRead,
     MciCreate,
     MciRead,
@@ -84,17 +85,24 @@ def assign_pending(body: AssignPendingCreate) -> AssignmentPlanRead:
 @endpoint(
     bp,
     "/transports/<int:transport_id>/hospital-recommendations",
+    query=HospitalRecommendationQuery,
     response=HospitalRecommendationsRead,
     roles=CREW,
-    summary="Hospitals ranked for this patient, with ETA, reasons and exclusions",
+    summary=(
+        "Hospitals ranked for this patient, with ETA, reasons and exclusions "
+        "(scope=all: every hospital open to ambulances, to choose by hand)"
+    ),
 )
-def hospital_recommendations(transport_id: int) -> HospitalRecommendationsRead:
+def hospital_recommendations(
+    transport_id: int, query: HospitalRecommendationQuery
+) -> HospitalRecommendationsRead:
     return service.hospital_recommendations(
         session=get_session(),
         transport_id=transport_id,
         router=router(),
         actor=current_user(),
         ctx=context(),
+        scope=query.scope,
     )
 
 

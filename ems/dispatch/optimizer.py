@@ -87,6 +87,13 @@ class RankedHospital:
     beds_available: int | None
     acceptance_p: float
     reasons: tuple[Reason, ...]
+    # False: open to ambulances and reachable, but not one to ask (already asked, lacks
+    # a capability, no bed); listed only for a crew choosing by hand.
+    recommended: bool = True
+
+
+# Reasons that keep a hospital out even of the full list: no ambulance can go there.
+CLOSED_REASONS = frozenset({"closed_to_ambulances", "unreachable"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,13 +111,21 @@ def rank_hospitals(
     acceptance: Mapping[int, float],
     now: dt.datetime,
     exclude_ids: frozenset[int] = frozenset(),
+    include_unrecommended: bool = False,
 ) -> tuple[list[RankedHospital], list[ExcludedHospital]]:
     """Hospitals that can take the patient, best first, and those that cannot, with why.
 
     The score is the ETA plus what uncertainty is expected to cost: unknown beds,
     a lower level than preferred, and the chance of a refusal.
+
+    ``include_unrecommended``: every hospital open to ambulances and reachable is
+    ranked, those that would otherwise be excluded after the recommended ones, nearest
+    first, with ``recommended=False`` and the reasons they are not recommended; only
+    the closed and the unreachable stay excluded. A crew with no recommended hospital
+    left chooses from this list by hand.
     """
     ranked: list[RankedHospital] = []
+    others: list[RankedHospital] = []
     excluded: list[ExcludedHospital] = []
     cat = needs.bed_category
     for h in hospitals:
@@ -131,12 +146,12 @@ def rank_hospitals(
         t = travel.get(h.id)
         if t is None or t.seconds is None:
             why.append(reason("unreachable"))
-        if why:
+        if why and not (include_unrecommended and not CLOSED_REASONS & {r.code for r in why}):
             excluded.append(ExcludedHospital(h.id, h.name, tuple(why)))
             continue
         assert t is not None and t.seconds is not None
-        reasons: list[Reason] = []
-        if needs.required_capabilities:
+        reasons: list[Reason] = list(why)
+        if needs.required_capabilities and not missing:
             reasons.append(
                 reason("capability_match", capabilities=sorted(needs.required_capabilities))
             )
@@ -151,7 +166,8 @@ def rank_hospitals(
             score += UNKNOWN_BEDS_PENALTY_S
         else:
             status, avail = "available", bed.available
-            reasons.append(reason("beds_available", available=bed.available, category=cat))
+            if bed.available > 0:  # a full one says so among the reasons above
+                reasons.append(reason("beds_available", available=bed.available, category=cat))
         if h.diversion_active(now) and h.diversion == "category_diversion":
             reasons.append(reason("partial_diversion"))
         if needs.preferred_level and LEVEL_RANK.get(h.level, 0) < LEVEL_RANK.get(
@@ -164,7 +180,7 @@ def rank_hospitals(
         p = min(max(acceptance.get(h.id, 0.5), 0.0), 1.0)
         reasons.append(reason("acceptance_probability", p=round(p, 2)))
         score += (1.0 - p) * REFUSAL_COST_S
-        ranked.append(
+        (others if why else ranked).append(
             RankedHospital(
                 hospital_id=h.id,
                 name=h.name,
@@ -175,10 +191,12 @@ def rank_hospitals(
                 beds_available=avail,
                 acceptance_p=round(p, 3),
                 reasons=tuple(reasons),
+                recommended=not why,
             )
         )
     ranked.sort(key=lambda r: (r.score_s, r.eta_s, r.hospital_id))
-    return ranked, excluded
+    others.sort(key=lambda r: (r.eta_s, r.score_s, r.hospital_id))
+    return ranked + others, excluded
 
 
 def choose_k(probabilities: Sequence[float], *, target: float = 0.9, cap: int = 5) -> int:

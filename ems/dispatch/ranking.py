@@ -55,6 +55,7 @@ def recommend(
     router: Router,
     now: dt.datetime,
     exclude_ids: frozenset[int] = frozenset(),
+    include_unrecommended: bool = False,
 ) -> tuple[
     optimizer.PatientNeeds, list[optimizer.RankedHospital], list[optimizer.ExcludedHospital]
 ]:
@@ -81,14 +82,16 @@ def recommend(
         acceptance=probs,
         now=now,
         exclude_ids=exclude_ids,
+        include_unrecommended=include_unrecommended,
     )
     return needs, ranked, excluded
 
 
 def next_round(ranked: Sequence[optimizer.RankedHospital]) -> list[optimizer.RankedHospital]:
     """The hospitals to ask at once (the optimizer's ``select_round`` at this
-    server's target probability and cap)."""
-    return optimizer.select_round(ranked, target=TARGET_P, cap=MAX_PARALLEL)
+    server's target probability and cap), among the recommended ones only."""
+    recommended = [r for r in ranked if r.recommended]
+    return optimizer.select_round(recommended, target=TARGET_P, cap=MAX_PARALLEL)
 
 
 def p_at_least_one(ranked: Sequence[optimizer.RankedHospital]) -> float:

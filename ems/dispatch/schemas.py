@@ -9,6 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from ems.hospitals.schemas import DB_ID_MAX
 
 TravelSource = Literal["valhalla", "straight_line"]
+# Which hospitals a recommendation lists: those to ask (default), or every hospital
+# open to ambulances and reachable, for a crew or dispatcher choosing by hand.
+RecommendationScope = Literal["recommended", "all"]
 
 
 # Ids in a query string arrive as text, so not the strict ``DbId``; the same bound.
@@ -62,16 +65,25 @@ class AssignmentPlanRead(BaseModel):
     applied: bool
 
 
+class HospitalRecommendationQuery(_In):
+    scope: RecommendationScope = "recommended"
+
+
 class RankedHospitalRead(BaseModel):
     hospital_id: int
     name: str
     eta_s: int
+    # The ETA as the crew reads it: whole minutes, at least 1.
+    eta_min: int
     source: TravelSource
     score_s: float
     bed_status: Literal["available", "unknown", "stale"]
     beds_available: int | None
     acceptance_p: float
     reasons: list[ReasonRead]
+    # False only with ``scope=all``: open and reachable, but not one to ask (``reasons``
+    # says why: already asked, lacks a capability, no bed).
+    recommended: bool
 
 
 class ExcludedHospitalRead(BaseModel):
@@ -82,6 +94,10 @@ class ExcludedHospitalRead(BaseModel):
 
 class HospitalRecommendationsRead(BaseModel):
     transport_id: int
+    scope: RecommendationScope
+    # Every request was declined (or withdrawn), none is open, no destination is set:
+    # the crew or the dispatcher must choose a hospital by hand.
+    destination_needed: bool
     bed_category: str
     required_capabilities: list[str]
     needs: list[ReasonRead]

@@ -33,6 +33,7 @@ from ems.dispatch.schemas import (
     MciRead,
     RankedHospitalRead,
     ReasonRead,
+    RecommendationScope,
     UnitRecommendationRead,
 )
 from ems.errors import Conflict, NotFound, ValidationFailed
@@ -191,8 +192,17 @@ def assign_pending(
 
 
 def hospital_recommendations(
-    *, session: Session, transport_id: int, router: Router, actor: User, ctx: Context
+    *,
+    session: Session,
+    transport_id: int,
+    router: Router,
+    actor: User,
+    ctx: Context,
+    scope: RecommendationScope = "recommended",
 ) -> HospitalRecommendationsRead:
+    """The hospitals to ask for this patient, best first; with ``scope="all"`` every
+    hospital open to ambulances and reachable, the recommended ones first (flagged),
+    for a crew or dispatcher choosing the destination by hand."""
     transport = transports.get(session=session, transport_id=transport_id)
     guard.require(
         session=session, actor=actor, action=Action.TRANSPORT_READ, ctx=ctx, transport=transport
@@ -200,7 +210,12 @@ def hospital_recommendations(
     now = utcnow()
     asked = hospital_requests.asked_hospitals(session, transport.id)
     needs, ranked, excluded = ranking.recommend(
-        session=session, transport=transport, router=router, now=now, exclude_ids=asked
+        session=session,
+        transport=transport,
+        router=router,
+        now=now,
+        exclude_ids=asked,
+        include_unrecommended=scope == "all",
     )
     suggested = ranking.next_round(ranked)
     record(
@@ -210,9 +225,12 @@ def hospital_recommendations(
         target_type="transport",
         target_id=str(transport.id),
         patient_id=transport.patient_id,
+        detail={"scope": scope},
     )
     return HospitalRecommendationsRead(
         transport_id=transport.id,
+        scope=scope,
+        destination_needed=hospital_requests.destination_needed(session, transport),
         bed_category=needs.bed_category,
         required_capabilities=sorted(needs.required_capabilities),
         needs=_reasons(needs.reasons),
@@ -237,12 +255,14 @@ def _ranked_read(r: optimizer.RankedHospital) -> RankedHospitalRead:
         hospital_id=r.hospital_id,
         name=r.name,
         eta_s=r.eta_s,
+        eta_min=max(1, round(r.eta_s / 60)),
         source=r.travel_source,
         score_s=r.score_s,
         bed_status=r.bed_status,
         beds_available=r.beds_available,
         acceptance_p=r.acceptance_p,
         reasons=_reasons(r.reasons),
+        recommended=r.recommended,
     )
 
 

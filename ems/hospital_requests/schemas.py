@@ -16,8 +16,10 @@ class _In(BaseModel):
 
 
 class RequestRoundCreate(_In):
-    hospital_ids: list[int] | None = Field(default=None, min_length=1, max_length=20)
-    k: int | None = Field(default=None, ge=1, le=10)
+    # An empty list (or ``k: 0``) is answered ``400 no_hospital_chosen``, not a schema
+    # error: the tablet and the console show it in the crew's words.
+    hospital_ids: list[int] | None = Field(default=None, max_length=20)
+    k: int | None = Field(default=None, ge=0, le=10)
 
 
 class HospitalRequestRead(BaseModel):

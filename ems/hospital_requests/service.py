@@ -24,7 +24,7 @@ from ems.auth.models import Role, User
 from ems.db import utcnow
 from ems.dispatch import ranking
 from ems.dispatch.routing import Router
-from ems.errors import Conflict, NotFound
+from ems.errors import Conflict, NotFound, ValidationFailed
 from ems.events import Event, emit
 from ems.fleet import service as fleet
 from ems.fleet.models import Unit
@@ -162,6 +162,74 @@ def _open_requests(session: Session, transport_id: int) -> list[HospitalRequest]
     )
 
 
+def destination_needed(session: Session, transport: Transport) -> bool:
+    """No dead end goes unnoticed: the transport is active, has no destination, and
+    every request sent about it was declined or withdrawn, none is still open. Only a
+    hospital chosen by hand (``PUT /transports/{id}/destination``) moves it on."""
+    if transport.status is not TransportStatus.ACTIVE or transport.destination_hospital_id:
+        return False
+    statuses = set(
+        session.scalars(
+            select(HospitalRequest.status).where(HospitalRequest.transport_id == transport.id)
+        ).all()
+    )
+    return bool(statuses) and statuses <= {RequestStatus.DECLINED, RequestStatus.CANCELLED}
+
+
+def announce_destination_needed(
+    *, session: Session, transport: Transport, actor: User | None
+) -> None:
+    """Tell the dispatchers and the unit's crew that nobody is left to ask: the
+    dispatcher's console raises an alert, the tablet offers every hospital by hand.
+    Called once, at the answer that closed the last open request."""
+    unit = session.get(Unit, transport.unit_id)
+    payload = {
+        "transport_id": transport.id,
+        "incident_id": transport.incident_id,
+        "unit_id": transport.unit_id,
+        "unit_call_sign": unit.call_sign if unit is not None else "",
+        "declined": sorted(asked_hospitals(session, transport.id)),
+    }
+    record(
+        session=session,
+        actor=actor,
+        action="transport.destination_needed",
+        target_type="transport",
+        target_id=str(transport.id),
+        patient_id=transport.patient_id,
+        detail={"asked": payload["declined"]},
+    )
+    emit(
+        Event(
+            "transport.destination_needed",
+            payload,
+            roles=CREW_ROLES,
+            unit_id=transport.unit_id,
+        )
+    )
+
+
+def withdraw_open(*, session: Session, transport: Transport, reason: str) -> list[int]:
+    """Withdraw the transport's open requests (the destination was chosen another way):
+    each hospital asked is told at once, so that nobody answers a closed question."""
+    now = utcnow()
+    withdrawn = _open_requests(session, transport.id)
+    for r in withdrawn:
+        r.status = RequestStatus.CANCELLED
+        r.responded_at = now
+    session.flush()
+    for r in withdrawn:
+        emit(
+            Event(
+                "request.cancelled",
+                {"id": r.id, "transport_id": r.transport_id, "reason": reason},
+                roles=("er_staff",),
+                hospital_id=r.hospital_id,
+            )
+        )
+    return [r.id for r in withdrawn]
+
+
 def _check_placeable(transport: Transport) -> None:
     if transport.status is not TransportStatus.ACTIVE:
         raise Conflict("the transport is no longer active", code="transport_closed")
@@ -179,11 +247,15 @@ def open_round(
     hospital_ids: Sequence[int] | None = None,
     k: int | None = None,
 ) -> RequestRoundRead:
-    """Send acceptance requests to several hospitals at once."""
+    """Send acceptance requests to several hospitals at once: the ``hospital_ids``
+    chosen, or the best ``k``, or (neither given) the round the ranking suggests. An
+    empty choice is refused (``no_hospital_chosen``): a round asks at least one."""
     transport = transports.get(session=session, transport_id=transport_id)
     guard.require(
         session=session, actor=actor, action=Action.TRANSPORT_WRITE, ctx=ctx, transport=transport
     )
+    if (hospital_ids is not None and not hospital_ids) or k == 0:
+        raise ValidationFailed("choose at least one hospital to ask", code="no_hospital_chosen")
     _check_placeable(transport)
     if _open_requests(session, transport.id):
         raise Conflict(
@@ -486,4 +558,5 @@ def decline(
                     unit_id=transport.unit_id,
                 )
             )
+            announce_destination_needed(session=session, transport=transport, actor=actor)
     return DeclineRead(request=read, next_round=next_round, exhausted=exhausted)

@@ -52,7 +52,7 @@ def list_incidents(*, query: IncidentQuery) -> list[IncidentRead]:
     bp,
     "/incidents/<int:incident_id>",
     response=IncidentRead,
-    roles=(Role.DISPATCHER, Role.PARAMEDIC, Role.ER_STAFF),
+    roles=(Role.DISPATCHER, Role.PARAMEDIC, Role.ER_STAFF, Role.MC_DOCTOR),
     summary="One incident (a crew or hospital only for calls addressed to them)",
     errors=(404,),
 )

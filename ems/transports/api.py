@@ -35,7 +35,11 @@ bp = Blueprint("transports", __name__, url_prefix=API_PREFIX)
 )
 def list_transports(*, query: TransportQuery) -> list[TransportRead]:
     return service.list_for(
-        session=get_session(), actor=current_user(), ctx=context(), active=query.active
+        session=get_session(),
+        actor=current_user(),
+        ctx=context(),
+        active=query.active,
+        current_hours=query.hours if query.current else None,
     )
 
 
@@ -43,7 +47,7 @@ def list_transports(*, query: TransportQuery) -> list[TransportRead]:
     bp,
     "/transports/<int:transport_id>",
     response=TransportRead,
-    roles=(Role.DISPATCHER, Role.PARAMEDIC, Role.ER_STAFF),
+    roles=(Role.DISPATCHER, Role.PARAMEDIC, Role.ER_STAFF, Role.MC_DOCTOR),
     summary="One transport with its FDMA timeline and interval durations",
     errors=(404,),
 )

@@ -21,10 +21,11 @@ from ems.audit import service as audit
 from ems.auth.models import Role, User
 from ems.fleet import service as fleet
 from ems.fleet.models import Unit, UnitStatus
+from ems.hospital_requests import service as hospital_requests
 from ems.hospitals.models import BedCategory
 from ems.incidents import service as incidents
 from ems.transports import service
-from ems.transports.models import Transport, TransportEvent
+from ems.transports.models import Transport, TransportEvent, TransportStatus
 from ems.transports.schemas import TransportRead
 
 
@@ -89,6 +90,10 @@ def dispatch_unit(
 def cancel_call(
     *, session: Session, actor: User, ctx: Context, incident_id: int
 ) -> list[Transport]:
+    """Cancel a call; a unit on its way is freed. Once a crew is on scene the call is
+    theirs to finish, except when no hospital will take the patient: a transport whose
+    requests were all declined, none open and no destination set (the dead end
+    ``transport.destination_needed`` announced) may be cancelled too, crew on scene."""
     incident = incidents.get(session=session, incident_id=incident_id)
     require_on_duty(
         actor=actor,
@@ -97,14 +102,25 @@ def cancel_call(
         target_type="incident",
         target_id=str(incident_id),
     )
-    stood_down = service.cancel_incident(session=session, incident=incident, actor=actor)
+    active = session.scalars(
+        select(Transport).where(
+            Transport.incident_id == incident.id, Transport.status == TransportStatus.ACTIVE
+        )
+    ).all()
+    stuck = frozenset(t.id for t in active if hospital_requests.destination_needed(session, t))
+    stood_down = service.cancel_incident(
+        session=session, incident=incident, actor=actor, stuck_ids=stuck
+    )
     audit.record(
         session=session,
         actor=actor,
         action="incident.cancel",
         target_type="incident",
         target_id=str(incident.id),
-        detail={"stood_down_transports": [t.id for t in stood_down]},
+        detail={
+            "stood_down_transports": [t.id for t in stood_down],
+            "without_destination": sorted(stuck),
+        },
     )
     for transport in stood_down:
         service.announce(transport)
@@ -177,14 +193,20 @@ def change_destination(
     hospital_id: int,
     bed_category: BedCategory | None,
 ) -> TransportRead:
-    """Set where the patient goes; the hospital left loses its access at once."""
+    """Set where the patient goes, by hand (a hospital that said yes by phone, or any
+    hospital once none is left to ask): the requests still open are withdrawn, and the
+    hospital left loses its access at once. "Arrived at hospital" can follow."""
     transport = service.get(session=session, transport_id=transport_id)
     guard.require(
         session=session, actor=actor, action=Action.TRANSPORT_WRITE, ctx=ctx, transport=transport
     )
     before = transport.destination_hospital_id
+    was_needed = hospital_requests.destination_needed(session, transport)
     service.set_destination(
         session=session, transport=transport, hospital_id=hospital_id, bed_category=bed_category
+    )
+    withdrawn = hospital_requests.withdraw_open(
+        session=session, transport=transport, reason="destination_set"
     )
     audit.record(
         session=session,
@@ -193,7 +215,13 @@ def change_destination(
         target_type="transport",
         target_id=str(transport.id),
         patient_id=transport.patient_id,
-        detail={"from": before, "to": transport.destination_hospital_id},
+        detail={
+            "from": before,
+            "to": transport.destination_hospital_id,
+            "by_role": actor.role.value,
+            "after_all_declined": was_needed,
+            "withdrawn_requests": withdrawn,
+        },
     )
     fleet.announce(session=session, unit=fleet.get(session=session, unit_id=transport.unit_id))
     return service.announce(transport)

@@ -44,9 +44,19 @@ class TransportRead(BaseModel):
     call_to_hospital_s: float | None
 
 
+# How long a patient stays "current" (the ER board): en route, or arrived at the
+# hospital less than this many hours ago.
+CURRENT_HOURS_DEFAULT = 6
+CURRENT_HOURS_MAX = 72
+
+
 class TransportQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
     active: bool | None = None
+    # Current patients only: not cancelled, and arrived at the hospital (or, not arrived
+    # yet, called in) within the last ``hours``.
+    current: bool | None = None
+    hours: Annotated[int, Field(ge=1, le=CURRENT_HOURS_MAX)] = CURRENT_HOURS_DEFAULT
 
 
 class TimelineEventCreate(BaseModel):
@@ -107,6 +117,9 @@ class TodayStats(BaseModel):
     active: int
     completed: int
     cancelled: int
+    # Transports of a simulation run faster than life (the demo's fast mode): their
+    # minutes are scaled back to life-like ones by the run's speed before counting.
+    simulated: int = 0
     call_to_scene_min_mean: float | None
     call_to_hospital_min_mean: float | None
     call_to_hospital_min_p90: float | None

@@ -16,7 +16,7 @@ import math
 import statistics
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, exists, or_, select, update
+from sqlalchemy import ColumnElement, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from ems.access import guard
@@ -99,8 +99,12 @@ def list_visible(
     actor: User,
     ctx: Context,
     active: bool | None = None,
+    current_since: dt.datetime | None = None,
     limit: int = 500,
 ) -> list[Transport]:
+    """The transports ``actor`` may see, newest first. ``current_since``: only those not
+    cancelled that arrived at the hospital since then, or (not arrived yet) were called
+    in since then: the patients an ER board shows, not last month's."""
     query = select(Transport).order_by(Transport.id.desc()).limit(limit)
     clause = _candidates_clause(actor)
     if clause is not None:
@@ -109,6 +113,12 @@ def list_visible(
         query = query.where(Transport.status == TransportStatus.ACTIVE)
     elif active is False:
         query = query.where(Transport.status != TransportStatus.ACTIVE)
+    if current_since is not None:
+        query = query.where(
+            Transport.status != TransportStatus.CANCELLED,
+            func.coalesce(Transport.arrived_hospital_at, Transport.call_received_at)
+            >= current_since,
+        )
     rows = session.scalars(query).all()
     return guard.visible(
         session=session, actor=actor, action=Action.TRANSPORT_READ, ctx=ctx, transports=rows
@@ -133,9 +143,21 @@ def read(*, session: Session, actor: User, ctx: Context, transport_id: int) -> T
 
 
 def list_for(
-    *, session: Session, actor: User, ctx: Context, active: bool | None = None
+    *,
+    session: Session,
+    actor: User,
+    ctx: Context,
+    active: bool | None = None,
+    current_hours: int | None = None,
+    now: dt.datetime | None = None,
 ) -> list[TransportRead]:
-    return [to_read(t) for t in list_visible(session=session, actor=actor, ctx=ctx, active=active)]
+    """``current_hours``: current patients only (see ``list_visible``), over that many
+    hours back from ``now``."""
+    since = None
+    if current_hours is not None:
+        since = (now or utcnow()) - dt.timedelta(hours=current_hours)
+    rows = list_visible(session=session, actor=actor, ctx=ctx, active=active, current_since=since)
+    return [to_read(t) for t in rows]
 
 
 # --- reading -------------------------------------------------------------------------------
@@ -285,9 +307,17 @@ def set_unit_status(
     return transport
 
 
-def cancel_incident(*, session: Session, incident: Incident, actor: User) -> list[Transport]:
+def cancel_incident(
+    *,
+    session: Session,
+    incident: Incident,
+    actor: User,
+    stuck_ids: frozenset[int] = frozenset(),
+) -> list[Transport]:
     """Cancel a call. A unit still on its way is freed; once a crew is on scene the
-    call is theirs to finish. Returns the transports stood down."""
+    call is theirs to finish, unless its transport is in ``stuck_ids`` (no hospital
+    left to ask, no destination: the caller checked). Returns the transports stood
+    down."""
     if incident.status not in (IncidentStatus.PENDING, IncidentStatus.ASSIGNED):
         raise Conflict(
             f"incident {incident.id} is already {incident.status.value}",
@@ -299,8 +329,9 @@ def cancel_incident(*, session: Session, incident: Incident, actor: User) -> lis
         )
     ).all()
     units = [fleet.get(session=session, unit_id=t.unit_id) for t in transports]
-    for unit in units:
-        if unit.status is not UnitStatus.DISPATCHED:
+    for unit, transport in zip(units, transports, strict=True):
+        stuck = transport.id in stuck_ids and unit.status is UnitStatus.ON_SCENE
+        if unit.status is not UnitStatus.DISPATCHED and not stuck:
             raise Conflict(
                 f"unit {unit.call_sign} is already {unit.status.value}; the crew closes the call",
                 code="incident_in_progress",
@@ -494,25 +525,54 @@ def _mean(values: list[float]) -> float | None:
     return round(statistics.fmean(values), 2) if values else None
 
 
+# A simulated crew running faster than life (the demo's fast mode) says so in the data
+# of its timeline steps: ``{SIMULATED_SPEED: 10.0}``. Its intervals are then ten times
+# shorter than life, and today's figures scale them back to life-like minutes.
+SIMULATED_SPEED = "simulated_speed"
+SIMULATED_SPEED_MAX = 1000.0
+
+
+def _speed(data: object) -> float:
+    raw = data.get(SIMULATED_SPEED) if isinstance(data, dict) else None
+    if isinstance(raw, bool) or not isinstance(raw, int | float):
+        return 1.0
+    return min(max(float(raw), 1.0), SIMULATED_SPEED_MAX)
+
+
 def stats_today(*, session: Session, now: dt.datetime | None = None) -> TodayStats:
     now = now or utcnow()
     local = now.astimezone(LOCAL_TZ)
     start = local.replace(hour=0, minute=0, second=0, microsecond=0)
     end = start + dt.timedelta(days=1)
+    today = (
+        Transport.call_received_at >= start.astimezone(dt.UTC),
+        Transport.call_received_at < end.astimezone(dt.UTC),
+    )
     # The status and the timeline's timestamps only, as plain rows: every console
     # polls this, and a busy prefecture's day holds thousands of transports.
     rows = session.execute(
-        select(Transport.status, *(getattr(Transport, COLUMN[k]) for k in KINDS)).where(
-            Transport.call_received_at >= start.astimezone(dt.UTC),
-            Transport.call_received_at < end.astimezone(dt.UTC),
-        )
+        select(
+            Transport.id, Transport.status, *(getattr(Transport, COLUMN[k]) for k in KINDS)
+        ).where(*today)
     ).all()
-    statuses = [r[0] for r in rows]
-    counted = [r[1:] for r in rows if r[0] is not TransportStatus.CANCELLED]
+    # The crew's first step carries the speed of a simulated run (one row per transport).
+    speeds = {
+        tid: _speed(data)
+        for tid, data in session.execute(
+            select(TransportEvent.transport_id, TransportEvent.data).where(
+                TransportEvent.kind == "arrived_scene",
+                TransportEvent.transport_id.in_(select(Transport.id).where(*today)),
+            )
+        ).all()
+    }
+    statuses = [r[1] for r in rows]
+    counted = [
+        (speeds.get(r[0], 1.0), r[2:]) for r in rows if r[1] is not TransportStatus.CANCELLED
+    ]
 
     def minutes(a: int, b: int) -> list[float]:
-        spans = (_seconds(stamps[a], stamps[b]) for stamps in counted)
-        return [s / 60 for s in spans if s is not None]
+        spans = ((speed, _seconds(stamps[a], stamps[b])) for speed, stamps in counted)
+        return [speed * s / 60 for speed, s in spans if s is not None]
 
     hospital = KINDS.index("arrived_hospital")
     to_hospital = minutes(0, hospital)
@@ -526,6 +586,7 @@ def stats_today(*, session: Session, now: dt.datetime | None = None) -> TodaySta
         active=statuses.count(TransportStatus.ACTIVE),
         completed=statuses.count(TransportStatus.COMPLETED),
         cancelled=statuses.count(TransportStatus.CANCELLED),
+        simulated=sum(1 for speed in speeds.values() if speed > 1.0),
         call_to_scene_min_mean=_mean(minutes(0, KINDS.index("arrived_scene"))),
         call_to_hospital_min_mean=mean_hospital,
         call_to_hospital_min_p90=round(p90, 2) if p90 is not None else None,

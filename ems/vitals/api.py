@@ -20,7 +20,7 @@ bp = Blueprint("vitals", __name__, url_prefix=API_PREFIX)
     "/transports/<int:transport_id>/vitals",
     query=VitalsQuery,
     response=TransportVitalsRead,
-    roles=(Role.DISPATCHER, Role.PARAMEDIC, Role.ER_STAFF),
+    roles=(Role.DISPATCHER, Role.PARAMEDIC, Role.ER_STAFF, Role.MC_DOCTOR),
     summary="Vitals (and optionally ECG) streamed from the ambulance, oldest first",
     errors=(404,),
 )

@@ -16,8 +16,12 @@ from urllib.parse import urlsplit, urlunsplit
 from flask import Blueprint, Response, current_app, redirect, render_template
 
 from ems.api import API_PREFIX, endpoint
+from ems.db import get_session
+from ems.fleet import service as fleet
 from ems.hospitals.models import DiversionStatus
 from ems.incidents.models import Urgency
+from ems.transports.schemas import CURRENT_HOURS_DEFAULT, CURRENT_HOURS_MAX
+from ems.web.names import UnitName, unit_names
 from ems.web.roads import DEMO_REGION, cached_region_geojson
 
 bp = Blueprint("web", __name__, template_folder="templates")
@@ -66,6 +70,16 @@ def dispatch() -> str:
     return render_template("dispatch.html", urgencies=[u.value for u in Urgency])
 
 
+def er_board_hours() -> int:
+    """How many hours after arrival a patient stays on the ER board (``ER_BOARD_HOURS``,
+    1..72; the list filter's default otherwise)."""
+    try:
+        hours = int(current_app.config.get("ER_BOARD_HOURS") or CURRENT_HOURS_DEFAULT)
+    except (TypeError, ValueError):
+        return CURRENT_HOURS_DEFAULT
+    return min(max(hours, 1), CURRENT_HOURS_MAX)
+
+
 @bp.get("/er")
 def er() -> str:
     relay_url = current_app.config.get("RELAY_URL", "")
@@ -74,6 +88,7 @@ def er() -> str:
         relay_url=relay_url,
         viewer_url=viewer_module_url(relay_url),
         diversions=[d.value for d in DIVERSION_ORDER],
+        board_hours=er_board_hours(),
     )
 
 
@@ -85,3 +100,14 @@ def er() -> str:
 def region_roads() -> Any:
     region_dir = current_app.config.get("REGION_PACK_DIR") or str(DEMO_REGION)
     return cached_region_geojson(region_dir)
+
+
+@endpoint(
+    bp,
+    f"{API_PREFIX}/region/names",
+    response=list[UnitName],
+    summary="Every unit's call sign and station in Japanese and English, for the pages",
+)
+def region_names() -> list[UnitName]:
+    units = fleet.list_all(session=get_session())
+    return unit_names((u.call_sign, u.station.name, u.station.name_en) for u in units)

@@ -4,11 +4,14 @@
 //
 //   import { mountViewer } from "/viewer/viewer.js";
 //   const viewer = mountViewer(element, { relayUrl, transportId, token, lang: "ja" });
+//   (``codes: true`` adds the relay's refusal code to the sentence, for operators)
 //   viewer.close();
 //
 // The status line and vital labels speak Japanese or English (``lang``, default
 // English). A page with its own dictionaries passes ``t(key, vars)`` instead: the
 // keys are the ``viewer.*`` ones below; a key it does not know falls back to ours.
+// A refusal is said as a sentence (``viewer.refused_<code>``, else the page's
+// ``error.<code>``, else a general one), never as the relay's raw code.
 //
 // The binary frame header (32 bytes, big-endian) is documented in docs/streaming.md.
 
@@ -39,7 +42,21 @@ export const MESSAGES = {
     "viewer.connecting": "connecting…",
     "viewer.live": "LIVE",
     "viewer.stale": "stale",
-    "viewer.refused": "refused ({code})",
+    "viewer.refused": "Not shown: {reason}",
+    "viewer.refused_other": "the relay refused this stream.",
+    "viewer.refused_unauthenticated": "sign in again.",
+    "viewer.refused_invalid_token": "your session has ended; sign in again.",
+    "viewer.refused_role_forbidden": "your role may not watch live streams.",
+    "viewer.refused_record_forbidden": "your role may not see medical data.",
+    "viewer.refused_not_your_hospital": "this patient is not coming to your hospital.",
+    "viewer.refused_off_duty": "you are off duty.",
+    "viewer.refused_transport_ended": "the transport has ended.",
+    "viewer.refused_transport_completed": "the patient has been handed over.",
+    "viewer.refused_transport_cancelled": "the transport was cancelled.",
+    "viewer.refused_record_grace_expired": "the transport ended too long ago.",
+    "viewer.refused_transport_not_found": "no such transport.",
+    "viewer.refused_access_revoked": "your access to this stream has ended.",
+    "viewer.refused_relay_unavailable": "the relay cannot check access now; try again later.",
     "viewer.latency": "latency {ms}",
     "viewer.frames": "{n} frames",
     "viewer.hr": "HR",
@@ -53,7 +70,21 @@ export const MESSAGES = {
     "viewer.connecting": "接続中…",
     "viewer.live": "ライブ",
     "viewer.stale": "途絶",
-    "viewer.refused": "拒否 ({code})",
+    "viewer.refused": "表示できません：{reason}",
+    "viewer.refused_other": "中継サーバーがこの映像の表示を拒否しました。",
+    "viewer.refused_unauthenticated": "もう一度ログインしてください。",
+    "viewer.refused_invalid_token": "ログインの有効期限が切れました。もう一度ログインしてください。",
+    "viewer.refused_role_forbidden": "この役割ではライブ映像を見られません。",
+    "viewer.refused_record_forbidden": "この役割では医療情報を見られません。",
+    "viewer.refused_not_your_hospital": "この患者は貴院への搬送ではありません。",
+    "viewer.refused_off_duty": "勤務時間外です。",
+    "viewer.refused_transport_ended": "搬送は終了しました。",
+    "viewer.refused_transport_completed": "患者は引き継ぎ済みです。",
+    "viewer.refused_transport_cancelled": "搬送は取り消されました。",
+    "viewer.refused_record_grace_expired": "搬送の終了から時間が経ちすぎています。",
+    "viewer.refused_transport_not_found": "該当する搬送がありません。",
+    "viewer.refused_access_revoked": "この映像を見る権限がなくなりました。",
+    "viewer.refused_relay_unavailable": "中継サーバーが権限を確認できません。しばらくしてから再度お試しください。",
     "viewer.latency": "遅延 {ms}",
     "viewer.frames": "{n} フレーム",
     "viewer.hr": "心拍数",
@@ -64,6 +95,18 @@ export const MESSAGES = {
     "viewer.temp_c": "体温 °C",
   },
 };
+
+/** The sentence for a refusal ``code``, through translator ``tr`` and the page's own
+ * ``t`` (its ``error.<code>``), never the code itself. */
+export function refusalText(code, tr, t) {
+  const own = tr(`viewer.refused_${code}`);
+  let reason = own !== `viewer.refused_${code}` ? own : null;
+  if (!reason && typeof t === "function") {
+    const text = t(`error.${code}`);
+    if (text && text !== `error.${code}`) reason = text;
+  }
+  return tr("viewer.refused", { reason: reason || tr("viewer.refused_other") });
+}
 
 function fillIn(text, vars) {
   return text.replace(/\{(\w+)\}/g, (m, k) => (vars[k] ?? m));
@@ -89,7 +132,7 @@ function el(tag, attrs = {}, text = "") {
   return node;
 }
 
-export function mountViewer(element, { relayUrl, transportId, token, lang, t } = {}) {
+export function mountViewer(element, { relayUrl, transportId, token, lang, t, codes = false } = {}) {
   const tr = translator({ lang, t });
   const root = el("div", { class: "ems-viewer" });
   const status = el("div", { class: "ems-viewer-status", "data-state": "connecting" }, tr("viewer.connecting"));
@@ -125,12 +168,11 @@ export function mountViewer(element, { relayUrl, transportId, token, lang, t } =
     element.dataset.latencyMs = state.latencyMs == null ? "" : String(Math.round(state.latencyMs));
     status.dataset.state = element.dataset.state;
     const lat = state.latencyMs == null ? "–" : `${Math.round(state.latencyMs)} ms`;
-    const label = state.refused
-      ? tr("viewer.refused", { code: state.refused })
-      : state.live
-        ? tr("viewer.live")
-        : tr("viewer.stale");
-    status.textContent = [label, tr("viewer.latency", { ms: lat }), tr("viewer.frames", { n: state.framesDecoded })].join(" · ");
+    element.dataset.refusedCode = state.refused || "";
+    // ``codes``: the operators' standalone page adds the relay's code for diagnosis.
+    status.textContent = state.refused
+      ? refusalText(state.refused, tr, t) + (codes ? ` (${state.refused})` : "")
+      : [state.live ? tr("viewer.live") : tr("viewer.stale"), tr("viewer.latency", { ms: lat }), tr("viewer.frames", { n: state.framesDecoded })].join(" · ");
     const code = typeof lang === "function" ? lang() : lang;
     if (code) status.lang = String(code);
   }
@@ -216,7 +258,10 @@ export function mountViewer(element, { relayUrl, transportId, token, lang, t } =
     if (!values) return;
     vitals.replaceChildren();
     for (const key of ["hr", "spo2", "bp_sys", "bp_dia", "rr", "temp_c"]) {
-      vitals.append(el("dt", {}, tr(`viewer.${key}`)), el("dd", { "data-vital": key }, values[key] == null ? "–" : String(values[key])));
+      // One <div> per label and figure (allowed in a <dl>): the layout keeps them together.
+      const pair = el("div", { class: "ems-viewer-vital" });
+      pair.append(el("dt", { title: tr(`viewer.${key}`) }, tr(`viewer.${key}`)), el("dd", { "data-vital": key }, values[key] == null ? "–" : String(values[key])));
+      vitals.append(pair);
     }
   }
 

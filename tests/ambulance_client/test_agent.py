@@ -4,6 +4,7 @@ crew sees, and the same-origin forwarding of the API."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from ambulance_client.agent import TabletService
@@ -53,6 +54,14 @@ class FakeServer(Upstream):
         return 200, [("Content-Type", "application/json"), ("X-Upstream", "yes")], b'{"ok": true}'
 
 
+def page_token(client: Any, host: str = "localhost") -> str:
+    """The session token, as the tablet page reads it from its own HTML."""
+    html = client.get("/", headers={"Host": host}).get_data(as_text=True)
+    match = re.search(r'<meta name="tablet-token" content="([^"]+)">', html)
+    assert match
+    return match.group(1)
+
+
 def service_with(server: FakeServer) -> TabletService:
     service = TabletService(server_url="http://server.invalid", relay_url="ws://relay.invalid")
     service.upstream = server
@@ -95,7 +104,7 @@ def test_the_crew_sees_offline_queued_and_then_synced() -> None:
     service = service_with(server)
     app = create_agent_app(service)
     client = app.test_client()
-    auth = {"Authorization": "Bearer crew-token"}
+    auth = {"Authorization": "Bearer crew-token", "X-Tablet-Token": page_token(client)}
 
     server.reachable = False
     resp = client.post(
@@ -139,12 +148,11 @@ def test_the_api_is_forwarded_same_origin_and_offline_is_a_clear_503() -> None:
 
 def test_timeline_needs_a_signed_in_crew_and_a_well_formed_event() -> None:
     client = create_agent_app(service_with(FakeServer())).test_client()
-    assert (
-        client.post("/local/timeline", json={"transport_id": 7, "kind": "loaded"}).status_code
-        == 401
-    )
+    page = {"X-Tablet-Token": page_token(client)}
+    resp = client.post("/local/timeline", json={"transport_id": 7, "kind": "loaded"}, headers=page)
+    assert resp.status_code == 401
     resp = client.post(
-        "/local/timeline", json={"kind": "loaded"}, headers={"Authorization": "Bearer t"}
+        "/local/timeline", json={"kind": "loaded"}, headers={"Authorization": "Bearer t", **page}
     )
     assert resp.status_code == 400
 

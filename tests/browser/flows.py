@@ -9,7 +9,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from tests.browser.system import CARD_PIN, PASSWORD, System
+from tests.browser.system import CARD_PIN, PASSWORD, System, tls_context
 
 
 class ApiClient:
@@ -36,7 +36,9 @@ class ApiClient:
             headers=headers,
         )
         try:
-            with urllib.request.urlopen(req, timeout=30) as resp:
+            with urllib.request.urlopen(
+                req, timeout=30, context=tls_context(self.base_url)
+            ) as resp:
                 raw = resp.read()
         except urllib.error.HTTPError as err:
             raise AssertionError(f"{method} {path} → {err.code}: {err.read()[:300]!r}") from None

@@ -12,6 +12,7 @@ import datetime as dt
 import json
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -48,11 +49,17 @@ def free_port() -> int:
         return port
 
 
+def tls_context(url: str) -> ssl.SSLContext | None:
+    """A fresh context for https (urllib's default opener keeps the first one it made,
+    which would not see a test CA trusted later through SSL_CERT_FILE)."""
+    return ssl.create_default_context() if url.startswith("https:") else None
+
+
 def wait_http(url: str, timeout_s: float = 20.0) -> None:
     deadline = time.monotonic() + timeout_s
     while True:
         try:
-            with urllib.request.urlopen(url, timeout=2):
+            with urllib.request.urlopen(url, timeout=2, context=tls_context(url)):
                 return
         except Exception:
             if time.monotonic() > deadline:
@@ -127,7 +134,9 @@ def seed(db_url: str, config: Any, *, with_card: bool = True) -> Seeded:
                 s.flush()
                 out.unit_ids.append(unit.id)
         out.paramedic_unit_id = out.unit_ids[0]
-        out.er_hospital_id = next(iter(out.hospital_ids.values()))
+        # The ER signed in is the tertiary centre of the crew's own town (the demo keeps
+        # the same one for people).
+        out.er_hospital_id = out.hospital_ids["midori-central"]
         _history_today(s, out, now)
         create_user(
             session=s,

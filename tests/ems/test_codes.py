@@ -45,7 +45,7 @@ DYNAMIC: dict[tuple[str, str], frozenset[str]] = {
         {"transport_completed", "transport_cancelled"}
     ),
     ("ems/ratelimit.py", 'f"{scope}_rate_limited"'): frozenset(
-        {"login_rate_limited", "card_auth_rate_limited"}
+        {"login_rate_limited", "card_auth_rate_limited", "card_event_rate_limited"}
     ),
     ("ems/cards/identification.py", 'f"device_{err.code}"'): frozenset(
         {

@@ -62,3 +62,41 @@ def test_seed_demo_on_a_fresh_database(app: Flask, db_url: str, tmp_path: Path) 
     assert "nothing changed" in second.output
     with app.app_context(), get_db(app).session_scope() as s:
         assert s.scalar(select(func.count()).select_from(Hospital)) == len(region["hospitals"])
+
+
+def test_the_seeded_history_is_closed_and_in_the_past(app: Flask) -> None:
+    """Every seeded transport was handed over, with its whole timeline, on a day
+    before today (Japan time): nothing seeded is a current patient or a figure of
+    today."""
+    import datetime as dt
+
+    from ems.db import utcnow
+    from ems.dispatch.acceptance import JST
+    from ems.seed import seed_demo
+    from ems.transports.models import Transport, TransportStatus
+    from ems.transports.service import COLUMN, KINDS, stats_today
+
+    with app.app_context(), get_db(app).session_scope() as s:
+        assert seed_demo(session=s).seeded
+        from ems.dispatch import demo as dispatch_demo
+
+        assert dispatch_demo.seed(session=s) > 0
+    midnight = utcnow().astimezone(JST).replace(hour=0, minute=0, second=0, microsecond=0)
+    with app.app_context(), get_db(app).session_scope() as s:
+        transports = list(s.scalars(select(Transport)))
+        assert len(transports) == dispatch_demo.TRANSPORTS
+        for t in transports:
+            assert t.status is TransportStatus.COMPLETED
+            stamps = [getattr(t, COLUMN[k]) for k in KINDS]
+            assert all(stamps), (t.id, stamps)
+            assert stamps == sorted(stamps), (t.id, stamps)
+            assert t.destination_hospital_id is not None
+            assert t.handover_at is not None and t.arrived_hospital_at is not None
+            assert t.handover_at < midnight
+            assert t.handover_at < utcnow() - dt.timedelta(hours=6)
+            minutes = (t.arrived_hospital_at - t.call_received_at).total_seconds() / 60
+            assert 10 <= minutes <= 180, (t.id, minutes)
+        units = list(s.scalars(select(Unit)))
+        assert all(u.current_transport_id is None for u in units)
+        today = stats_today(session=s)
+        assert today.transports == 0

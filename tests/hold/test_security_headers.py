@@ -3,8 +3,11 @@ and API answers are never cached."""
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import Callable
 
+import pytest
 from flask import Flask
 
 from ems.app import security_headers
@@ -60,11 +63,28 @@ def test_errors_and_static_files_carry_the_headers(app: Flask) -> None:
     _assert_secured(resp, "/api/v1/auth/token", app.config["RELAY_URL"])
 
 
-def test_request_ids_are_echoed_only_when_sane(app: Flask) -> None:
+def test_the_request_id_is_the_servers_and_the_clients_is_kept_sanitised(
+    app: Flask, caplog: pytest.LogCaptureFixture
+) -> None:
+    from flask import g
+
+    from ems.app import client_request_id
+    from ems.logs import JsonFormatter
+
     client = app.test_client()
-    assert (
-        client.get("/healthz", headers={"X-Request-Id": "abc-123"}).headers["X-Request-Id"]
-        == "abc-123"
-    )
-    long_id = client.get("/healthz", headers={"X-Request-Id": "x" * 500}).headers["X-Request-Id"]
-    assert long_id != "x" * 500 and len(long_id) == 32
+    ids = {
+        client.get("/healthz", headers={"X-Request-Id": "same-id"}).headers["X-Request-Id"]
+        for _ in range(2)
+    }
+    # Two requests never share an id, whatever the client sends.
+    assert len(ids) == 2 and "same-id" not in ids
+    assert all(len(i) == 32 for i in ids)
+    assert client_request_id("tablet-7:abc.1_2") == "tablet-7:abc.1_2"
+    assert client_request_id('evil"}\n{"level":"ERROR') == "evillevel:ERROR"
+    assert client_request_id("x" * 500) == "x" * 64
+    with app.test_request_context(headers={"X-Request-Id": 'fake"line<script>'}):
+        app.preprocess_request()
+        record = logging.LogRecord("ems", logging.INFO, "", 0, "hello", (), None)
+        line = json.loads(JsonFormatter().format(record))
+        assert line["request_id"] == g.request_id != "fake"
+        assert line["client_request_id"] == "fakelinescript"

@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -155,11 +156,104 @@ def test_a_browser_authenticates_with_a_hello_message_not_the_url(world: World) 
 
 def test_a_hello_with_an_overlong_token_is_refused_before_any_lookup(world: World) -> None:
     async def scenario() -> None:
-        async with running_relay(world) as relay, connect(url(relay, world, "view")) as ws:
-            await ws.send(json.dumps({"type": "hello", "token": "x" * 100_000}))
-            event = json.loads(await ws.recv())
-            assert (event["type"], event["code"]) == ("error", "unauthenticated")
-            assert "at most" in event["detail"]
+        async with running_relay(world) as relay:
+            async with connect(url(relay, world, "view")) as ws:
+                token = "x" * 2000  # within the unauthenticated frame limit
+                await ws.send(json.dumps({"type": "hello", "token": token}))
+                event = json.loads(await ws.recv())
+                assert (event["type"], event["code"]) == ("error", "unauthenticated")
+                assert "at most" in event["detail"]
+            # Larger than an unauthenticated socket may send: cut at once (1009).
+            async with connect(url(relay, world, "view")) as ws:
+                await ws.send(json.dumps({"type": "hello", "token": "x" * 100_000}))
+                with pytest.raises(ConnectionClosed) as closed:
+                    await ws.recv()
+                assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
+
+    run(scenario())
+
+
+def test_an_unauthenticated_socket_gets_a_short_deadline(world: World) -> None:
+    async def scenario() -> None:
+        async with (
+            running_relay(world, auth_timeout_s=0.3) as relay,
+            connect(url(relay, world, "view")) as ws,
+        ):
+            started = time.monotonic()
+            event = json.loads(await asyncio.wait_for(ws.recv(), 5))
+            assert event["code"] == "unauthenticated"
+            assert time.monotonic() - started < 3
+            with pytest.raises(ConnectionClosed) as closed:
+                await ws.recv()
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+
+    run(scenario())
+
+
+def test_large_frames_pass_only_after_authentication(world: World) -> None:
+    async def scenario() -> None:
+        async with running_relay(world) as relay:
+            # Authenticated by header: a 100 KB keyframe goes through to a viewer.
+            pub = await open_client(relay, world, "publish", world.tokens["paramedic"])
+            er = await open_client(relay, world, "view", world.tokens["er_a"], max_size=2**21)
+            await pub.send(video(world, 1, key=True, size=100 * 1024))
+            got = await next_message(er, is_frame)
+            assert decode_frame(got).seq == 1
+            await pub.close()
+            await er.close()
+            # The same frame from a socket that has not said hello is cut off (1009).
+            async with connect(url(relay, world, "publish")) as stranger:
+                await stranger.send(video(world, 1, key=True, size=100 * 1024))
+                with pytest.raises(ConnectionClosed) as closed:
+                    await stranger.recv()
+                assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
+
+    run(scenario())
+
+
+def test_a_full_relay_closes_new_connections_with_a_clear_reason(world: World) -> None:
+    async def scenario() -> None:
+        async with running_relay(world, max_connections=1) as relay:
+            first = await open_client(relay, world, "view", world.tokens["er_a"])
+            async with connect(url(relay, world, "view")) as second:
+                event = json.loads(await second.recv())
+                assert (event["type"], event["code"]) == ("error", "relay_full")
+                with pytest.raises(ConnectionClosed) as closed:
+                    await second.recv()
+                assert closed.value.rcvd is not None
+                assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (1013, "relay_full")
+            await first.close()
+            await asyncio.sleep(0.1)
+            # A place is free again.
+            again = await open_client(relay, world, "view", world.tokens["er_a"])
+            await again.close()
+
+    run(scenario())
+
+
+def _get(port: int, path: str, token: str = "") -> tuple[int, str]:
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}")
+    if token:
+        req.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(req, timeout=5) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read().decode()
+
+
+def test_relay_metrics_need_the_metrics_token(world: World) -> None:
+    async def scenario() -> None:
+        async with running_relay(world, metrics_token="m" * 32) as relay:
+            status, body = await asyncio.to_thread(_get, relay.port, "/metrics")
+            assert status == 401 and json.loads(body)["code"] == "metrics_token_required"
+            status, _ = await asyncio.to_thread(_get, relay.port, "/metrics", "wrong")
+            assert status == 401
+            status, body = await asyncio.to_thread(_get, relay.port, "/metrics", "m" * 32)
+            assert status == 200 and "ems_relay_viewers" in body
+        async with running_relay(world, production=True) as relay:
+            status, _ = await asyncio.to_thread(_get, relay.port, "/metrics")
+            assert status == 404
 
     run(scenario())
 

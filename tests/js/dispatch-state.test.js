@@ -5,9 +5,12 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
 import {
+  alertFor,
   chosenFor,
+  destinationAlerts,
   initialState,
   needs,
+  pickerOptions,
   queue,
   reduce,
   requestsOf,
@@ -192,5 +195,67 @@ describe("the queue", () => {
   it("knows the selected call", () => {
     const { state } = loaded();
     assert.equal(selected(reduce(state, { type: "select", id: 1 })).chief_complaint, "胸痛、冷汗");
+  });
+});
+
+describe("no dead ends: a transport no hospital is left to ask for", () => {
+  /** The console with call 1 assigned (transport 100, unit 10), looked at. */
+  function assigned() {
+    const { c, state } = loaded();
+    const next = run(
+      reduce,
+      state,
+      c.event("incident.updated", incident({ status: "assigned", transport_id: 100 })),
+      c.event("transport.updated", transport()),
+      { type: "select", id: 1 },
+    );
+    return { c, state: next };
+  }
+  const needed = { transport_id: 100, incident_id: 1, unit_id: 10, unit_call_sign: "みどり救急1", declined: [5] };
+
+  it("the event raises an alert naming the incident, and asks the transport's requests again", () => {
+    const { c, state } = assigned();
+    const next = reduce(state, c.event("transport.destination_needed", needed));
+    const [alert] = destinationAlerts(next);
+    assert.equal(alert.incident_id, 1);
+    assert.equal(alert.incident.chief_complaint, "胸痛、冷汗");
+    assert.equal(alert.unit_call_sign, "みどり救急1");
+    assert.ok(names(needs(next)).includes("requests:100"));
+  });
+
+  it("a console opened later learns it from the recommendations", () => {
+    const { c, state } = assigned();
+    const next = reduce(state, c.ask("hospitalRecs", 100)({ destination_needed: true, hospitals: [], suggested: [] }));
+    assert.equal(alertFor(next, 100).incident_id, 1);
+  });
+
+  it("the picker asks every open hospital, recommended first, then by ETA", () => {
+    const { c, state } = assigned();
+    let next = run(reduce, state, c.event("transport.destination_needed", needed), { type: "pick-open", transportId: 100, tick: c.tick() });
+    assert.ok(names(needs(next)).includes("allHospitals:100"));
+    assert.equal(pickerOptions(next, 100), null);
+    next = reduce(
+      next,
+      c.ask("allHospitals", 100)({
+        hospitals: [
+          { hospital_id: 7, name: "遠い病院", eta_s: 1500, eta_min: 25, recommended: false },
+          { hospital_id: 6, name: "近い病院", eta_s: 400, eta_min: 7, recommended: false },
+          { hospital_id: 5, name: "推奨病院", eta_s: 900, eta_min: 15, recommended: true },
+        ],
+      }),
+    );
+    assert.deepEqual(pickerOptions(next, 100).items.map((h) => h.hospital_id), [5, 6, 7]);
+    assert.deepEqual(names(needs(next)).filter((k) => k.startsWith("allHospitals")), []);
+  });
+
+  it("a destination set (here or by the crew) ends the alert and closes the picker", () => {
+    const { c, state } = assigned();
+    let next = run(reduce, state, c.event("transport.destination_needed", needed), { type: "pick-open", transportId: 100, tick: c.tick() });
+    next = reduce(next, c.ask("transport")(transport({ destination_hospital_id: 6 })));
+    assert.deepEqual(destinationAlerts(next), []);
+    assert.equal(next.picking, null);
+    // A call cancelled ends it too.
+    next = run(reduce, next, c.event("transport.destination_needed", needed), c.event("incident.updated", incident({ status: "cancelled" })));
+    assert.deepEqual(destinationAlerts(next), []);
   });
 });

@@ -9,6 +9,9 @@ import {
   doubt,
   drop,
   emptyTable,
+  errorMessage,
+  isCurrentTransport,
+  isLive,
   nextStep,
   put,
   replaceAll,
@@ -16,6 +19,7 @@ import {
   stepTime,
   urgencyRank,
   wanted,
+  whenText,
 } from "../../ems/web/static/js/domain.js";
 import { at, hospital, T0, transport, unit } from "./fixtures.js";
 
@@ -98,5 +102,46 @@ describe("hospital availability on the map", () => {
 
   it("is stale once every figure has expired", () => {
     assert.equal(availabilityClass(hospital(), T0 + 61 * 60000), "stale");
+  });
+});
+
+describe("words for the user", () => {
+  const dict = {
+    "error.login_rate_limited": "ログインの試行回数が多すぎます。",
+    "error.status_4xx": "受け付けられませんでした。",
+    "error.status_5xx": "サーバーで問題が発生しました。",
+    "error.status_network": "接続できません。",
+    "error.generic": "エラー",
+  };
+  const tr = (key) => dict[key] ?? key;
+
+  it("an error reads as its code's sentence, else its status's, never the code", () => {
+    assert.equal(errorMessage({ code: "login_rate_limited", status: 429 }, tr), "ログインの試行回数が多すぎます。");
+    assert.equal(errorMessage({ code: "brand_new_code", status: 409 }, tr), "受け付けられませんでした。");
+    assert.equal(errorMessage({ code: "brand_new_code", status: 503 }, tr), "サーバーで問題が発生しました。");
+    assert.equal(errorMessage({ code: "network_error", status: 0 }, tr), "接続できません。");
+    assert.equal(errorMessage({}, tr), "エラー");
+    assert.equal(errorMessage({ code: "x" }, (k) => k), "Something went wrong. Please try again.");
+  });
+
+  it("a time carries its date when it is not today's", () => {
+    const now = new Date(2026, 4, 12, 15, 0).getTime();
+    assert.equal(whenText(new Date(2026, 4, 12, 9, 5).toISOString(), now, "en"), "09:05");
+    assert.match(whenText(new Date(2026, 4, 1, 9, 5).toISOString(), now, "ja"), /^5\/1 09:05$/);
+    assert.match(whenText(new Date(2026, 4, 1, 9, 5).toISOString(), now, "en"), /^1 May 09:05$/);
+    assert.match(whenText(new Date(2025, 11, 30, 9, 5).toISOString(), now, "ja"), /2025/);
+    assert.equal(whenText(null, now, "ja"), "—");
+  });
+
+  it("a current patient: en route, or arrived within the hours; never cancelled", () => {
+    const now = T0 + 3 * 3600000;
+    assert.equal(isCurrentTransport(transport(), now, 6), true);
+    assert.equal(isCurrentTransport(transport(), T0 + 7 * 3600000, 6), false);
+    const arrived = transport({ done: ["call_received", "dispatched", "arrived_hospital"] });
+    assert.equal(isCurrentTransport(arrived, Date.parse(at(6)) + 5 * 3600000, 6), true);
+    assert.equal(isCurrentTransport(transport({ status: "cancelled" }), now, 6), false);
+    assert.equal(isLive(transport()), true);
+    assert.equal(isLive(transport({ status: "completed" })), false);
+    assert.equal(isLive(transport({ done: ["call_received", "handover"] })), false);
   });
 });

@@ -1,12 +1,14 @@
 // The ER dashboard's state: requests arrive and leave live, an accepted patient is
-// followed until handover (or until re-routed elsewhere), and late answers do not
-// bring back what live events removed.
+// followed while current (en route, or arrived in the board's hours; not re-routed
+// elsewhere), newest first; old patients are neither shown nor asked about, and late
+// answers do not bring back what live events removed.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
 import {
   accepted,
   bedRows,
+  hasLiveFeed,
   hospitalOf,
   incoming,
   initialState,
@@ -24,13 +26,14 @@ const names = (list) => list.map((n) => n.key);
 /** The board of hospital 5 after its first load: nothing waiting, nobody accepted. */
 function loaded() {
   const c = clock();
-  const [h, sent, acc] = [c.ask("hospital"), c.ask("requests", "sent"), c.ask("requests", "accepted")];
+  const [h, sent, acc, cur] = [c.ask("hospital"), c.ask("requests", "sent"), c.ask("requests", "accepted"), c.ask("transports", "current")];
   const state = run(
     reduce,
     initialState(HOSPITAL),
     h([hospital(), hospital({ id: 6, name: "日南病院" })]),
     sent([]),
     acc([]),
+    cur([]),
   );
   return { c, state };
 }
@@ -100,9 +103,9 @@ describe("incoming requests", () => {
 });
 
 describe("accepted patients", () => {
-  it("an accept moves the card to the patients, whose transport and history are asked", () => {
+  it("an accept moves the card to the patients, whose transport, then history, are asked", () => {
     const { c, state } = loaded();
-    const next = run(
+    let next = run(
       reduce,
       state,
       c.event("request.created", request()),
@@ -110,7 +113,56 @@ describe("accepted patients", () => {
     );
     assert.deepEqual(incoming(next), []);
     assert.deepEqual(accepted(next, NOW).map((r) => r.id), [1000]);
-    assert.deepEqual(names(needs(next, NOW)), ["transport:100", "record:100"]);
+    assert.deepEqual(names(needs(next, NOW)), ["transport:100"]);
+    next = reduce(next, c.ask("transport", 100)(transport({ destination_hospital_id: HOSPITAL })));
+    assert.deepEqual(names(needs(next, NOW)), ["record:100"]);
+  });
+
+  it("last month's accepted patients are not shown, nor is anything asked about them", () => {
+    const c = clock();
+    const old = (id) => request({ id, transport_id: id, status: "accepted", sent_at: at(-40000), responded_at: at(-40000 + id) });
+    const state = run(
+      reduce,
+      initialState(HOSPITAL),
+      c.ask("hospital")([hospital()]),
+      c.ask("requests", "sent")([]),
+      c.ask("requests", "accepted")([old(1), old(2), request({ id: 3, transport_id: 100, status: "accepted", responded_at: at(8) })]),
+      // The server's current list has only the patient of today.
+      c.ask("transports", "current")([transport({ destination_hospital_id: HOSPITAL, patient_id: 42 })]),
+    );
+    assert.deepEqual(accepted(state, NOW).map((r) => r.id), [3]);
+    assert.deepEqual(names(needs(state, NOW)), ["record:100"]);
+  });
+
+  it("the newest call comes first", () => {
+    const { c, state } = loaded();
+    const next = run(
+      reduce,
+      state,
+      c.ask("requests", "accepted")([
+        request({ id: 1, transport_id: 100, status: "accepted", responded_at: at(8) }),
+        request({ id: 2, transport_id: 101, status: "accepted", responded_at: at(9) }),
+      ]),
+      c.ask("transports", "current")([
+        transport({ id: 100, destination_hospital_id: HOSPITAL }),
+        transport({ id: 101, destination_hospital_id: HOSPITAL, timeline: [{ kind: "call_received", at: at(3) }] }),
+      ]),
+    );
+    assert.deepEqual(accepted(next, NOW).map((r) => r.id), [2, 1]);
+  });
+
+  it("a handed-over patient has no stream nor history asked", () => {
+    const { c, state } = loaded();
+    const done = ["call_received", "dispatched", "arrived_scene", "patient_contact", "loaded", "departed_scene", "arrived_hospital", "handover"];
+    const next = run(
+      reduce,
+      state,
+      c.ask("requests", "accepted")([request({ status: "accepted", responded_at: at(8) })]),
+      c.ask("transports", "current")([transport({ destination_hospital_id: HOSPITAL, status: "completed", done })]),
+    );
+    assert.equal(accepted(next, NOW).length, 1);
+    assert.equal(hasLiveFeed(next, 100), false);
+    assert.deepEqual(needs(next, NOW), []);
   });
 
   it("a colleague's accept (seen as the transport coming here) asks the lists again", () => {
@@ -152,13 +204,15 @@ describe("accepted patients", () => {
     assert.deepEqual(needs(next, NOW), []);
   });
 
-  it("a handover is shown for 30 minutes, then the patient leaves the board", () => {
+  it("an arrived patient stays for the board's hours, then leaves it", () => {
     const { c, state } = withPatient();
     const done = ["call_received", "dispatched", "arrived_scene", "patient_contact", "loaded", "departed_scene", "arrived_hospital", "handover"];
     const next = reduce(state, c.event("transport.updated", transport({ destination_hospital_id: HOSPITAL, status: "completed", done })));
-    const handover = Date.parse(at(7));
-    assert.equal(accepted(next, handover + 29 * 60000).length, 1);
-    assert.equal(accepted(next, handover + 31 * 60000).length, 0);
+    const arrival = Date.parse(at(6));
+    assert.equal(accepted(next, arrival + 5.9 * 3600000).length, 1);
+    assert.equal(accepted(next, arrival + 6.1 * 3600000).length, 0);
+    const longer = { ...next, hours: 12 };
+    assert.equal(accepted(longer, arrival + 6.1 * 3600000).length, 1);
   });
 
   it("a history not found yet is asked again once the transport moves", () => {

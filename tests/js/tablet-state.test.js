@@ -7,6 +7,8 @@ import { describe, it } from "node:test";
 import {
   accepted,
   chosenFor,
+  destinationNeeded,
+  hospitalPanel,
   initialState,
   needs,
   reduce,
@@ -193,5 +195,99 @@ describe("the stream", () => {
     const local = (transport_id) => ({ online: true, queued: 0, pending: [], stream: { running: true, transport_id, stats: { sent_frames: 12 } } });
     assert.deepEqual(streamOf(reduce(state, { type: "local", data: local(100), tick: c.tick() })), { running: true, frames: 12, error: "" });
     assert.equal(streamOf(reduce(state, { type: "local", data: local(7), tick: c.tick() })).running, false);
+  });
+});
+
+describe("no dead ends", () => {
+  // The ranking with scope=all: two recommended, one that is not (already asked).
+  const everyHospital = (over = {}) => ({
+    hospitals: [
+      { hospital_id: 5, eta_s: 540, recommended: true },
+      { hospital_id: 6, eta_s: 700, recommended: true },
+      { hospital_id: 7, eta_s: 300, recommended: false },
+    ],
+    suggested: [5],
+    destination_needed: false,
+    ...over,
+  });
+
+  it("asks the recommended only, and never a round of no hospital", () => {
+    const { c, state } = working();
+    let next = reduce(state, c.ask("recs", 100)(everyHospital()));
+    let panel = hospitalPanel(next);
+    assert.equal(panel.mode, "ask");
+    assert.deepEqual(panel.recommended.map((r) => r.hospital_id), [5, 6]);
+    assert.deepEqual(panel.chosen, [5]);
+    assert.equal(panel.canSend, true);
+    next = reduce(next, { type: "choose", hospitalId: 5, on: false });
+    panel = hospitalPanel(next);
+    assert.deepEqual(panel.chosen, []);
+    assert.equal(panel.canSend, false, "no 'ask 0 hospitals'");
+    // A hospital that is not recommended cannot be ticked into a round.
+    next = reduce(next, { type: "choose", hospitalId: 7, on: true });
+    assert.deepEqual(chosenFor(next), []);
+  });
+
+  it("while a round is open the crew waits: no second round", () => {
+    const { c, state } = working();
+    const next = run(reduce, state, c.ask("recs", 100)(everyHospital()), c.ask("requests", 100)([request()]));
+    const panel = hospitalPanel(next);
+    assert.equal(panel.open, true);
+    assert.equal(panel.canSend, false);
+  });
+
+  it("every request declined: the situation is shown and every hospital offered by hand", () => {
+    const { c, state } = working();
+    const declined = [request({ status: "declined", decline_reason: "beds_full" })];
+    const none = everyHospital({
+      hospitals: [{ hospital_id: 5, eta_s: 540, recommended: false }, { hospital_id: 7, eta_s: 300, recommended: false }],
+      suggested: [],
+      destination_needed: true,
+    });
+    let next = run(reduce, state, c.ask("requests", 100)(declined), c.ask("recs", 100)(none));
+    assert.equal(destinationNeeded(next), true);
+    let panel = hospitalPanel(next);
+    assert.equal(panel.mode, "manual");
+    assert.equal(panel.needed, true);
+    assert.equal(panel.canSend, false);
+    assert.deepEqual(panel.all.map((r) => r.hospital_id), [5, 7]);
+    assert.equal(panel.canSet, false);
+    next = reduce(next, { type: "pick", hospitalId: 7 });
+    panel = hospitalPanel(next);
+    assert.equal(panel.canSet, true);
+    // Once the destination is set, "arrived at hospital" unlocks.
+    const before = steps(next).find((b) => b.kind === "arrived_hospital");
+    assert.equal(before.blockedNoDest, true);
+    next = reduce(next, c.ask("transport", 100)(transport({ destination_hospital_id: 7, done: ["call_received", "dispatched", "arrived_scene", "patient_contact", "loaded", "departed_scene"] })));
+    assert.equal(destinationNeeded(next), false);
+    assert.equal(hospitalPanel(next).mode, "placed");
+    const after = steps(next).find((b) => b.kind === "arrived_hospital");
+    assert.equal(after.blockedNoDest, false);
+    assert.equal(after.disabled, false);
+  });
+
+  it("the server's destination_needed event opens the choice by hand and asks again", () => {
+    const { c, state } = working();
+    const next = reduce(state, c.event("transport.destination_needed", { transport_id: 100, incident_id: 1, unit_call_sign: "みどり救急1" }));
+    assert.deepEqual(next.alert, { transport_id: 100 });
+    assert.equal(next.manual, true);
+    assert.deepEqual(names(needs(next)), ["requests:100", "recs:100"]);
+    assert.equal(destinationNeeded(next), true);
+    const other = reduce(state, c.event("transport.destination_needed", { transport_id: 999 }));
+    assert.equal(other, state);
+  });
+
+  it("a call cancelled by the command centre is said once, until the next assignment", () => {
+    const { c, state } = working();
+    let next = run(
+      reduce,
+      state,
+      c.event("transport.updated", transport({ status: "cancelled" })),
+      c.event("unit.updated", unit({ status: "available", current_transport_id: null })),
+    );
+    assert.equal(next.transport, null);
+    assert.deepEqual(next.notice, { kind: "cancelled", incident_id: 1, transport_id: 100 });
+    next = reduce(next, c.event("unit.updated", unit({ status: "dispatched", current_transport_id: 200 })));
+    assert.equal(next.notice, null);
   });
 });

@@ -4,6 +4,7 @@ same table the code enforces."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 from pathlib import Path
@@ -40,6 +41,9 @@ ER_DEST_OFF = Principal(204, Role.ER_STAFF, hospital_id=DEST, on_duty=False)
 DISPATCHER = Principal(300, Role.DISPATCHER)
 DISPATCHER_OFF = Principal(301, Role.DISPATCHER, on_duty=False)
 ADMIN = Principal(400, Role.ADMIN)
+MC = Principal(500, Role.MC_DOCTOR, hospital_id=DEST)  # on MC duty for the unit
+MC_OTHER = Principal(501, Role.MC_DOCTOR, hospital_id=OTHER)  # on duty, not for this unit
+MC_OFF = Principal(502, Role.MC_DOCTOR, hospital_id=DEST, on_duty=False)
 
 
 def transport(status: str = "active", ended_ago_h: float | None = None) -> TransportFacts:
@@ -183,6 +187,44 @@ case(DISPATCHER, Action.EVENTS_SUBSCRIBE, NOWHERE, YES)
 case(DISPATCHER_OFF, Action.EVENTS_SUBSCRIBE, NOWHERE, NO, "off_duty")
 case(ADMIN, Action.EVENTS_SUBSCRIBE, NOWHERE, YES)
 
+# The doctor's instruction: the crew asks, MC doctors on duty for the unit answer and
+# see what they need to, once the crew asked; the receiving ER sees the answers.
+ASKED_MC = dataclasses.replace(ACTIVE, mc_doctor_ids=frozenset({MC.user_id}))
+ASKED_ANY = dataclasses.replace(ACTIVE, mc_doctor_ids=None)  # no roster for the unit
+ASKED_DONE = dataclasses.replace(HANDED_OVER, mc_doctor_ids=frozenset({MC.user_id}))
+ASKED_LONG_AGO = dataclasses.replace(LONG_AGO, mc_doctor_ids=frozenset({MC.user_id}))
+case(CREW, Action.INSTRUCTION_ASK, at(ACTIVE), YES)
+case(OFF, Action.INSTRUCTION_ASK, at(ACTIVE), NO, "off_duty")
+case(STRANGER, Action.INSTRUCTION_ASK, at(ACTIVE), NO, "not_your_unit")
+case(CREW, Action.INSTRUCTION_READ, at(ASKED_MC), YES)
+case(STRANGER, Action.INSTRUCTION_READ, at(ASKED_MC), NO, "not_your_unit")
+case(ER_DEST, Action.INSTRUCTION_READ, at(ASKED_MC), YES)
+case(ER_OTHER, Action.INSTRUCTION_READ, at(ASKED_MC), NO, "not_your_hospital")
+case(ADMIN, Action.INSTRUCTION_READ, at(ASKED_MC), YES)
+case(MC, Action.INSTRUCTION_READ, at(ASKED_MC), YES)
+case(MC, Action.INSTRUCTION_READ, at(ASKED_DONE), YES)  # the shift's past requests
+case(MC, Action.INSTRUCTION_READ, at(ASKED_LONG_AGO), NO, "transport_ended")
+case(MC_OTHER, Action.INSTRUCTION_READ, at(ASKED_MC), NO, "not_on_mc_duty")
+case(MC_OTHER, Action.INSTRUCTION_READ, at(ASKED_ANY), YES)
+case(MC, Action.INSTRUCTION_READ, at(ACTIVE), NO, "not_on_mc_duty")  # nobody asked
+case(MC, Action.INSTRUCTION_ANSWER, at(ASKED_MC), YES)
+case(MC_OTHER, Action.INSTRUCTION_ANSWER, at(ASKED_ANY), YES)
+case(MC_OTHER, Action.INSTRUCTION_ANSWER, at(ASKED_MC), NO, "not_on_mc_duty")
+case(MC_OFF, Action.INSTRUCTION_ANSWER, at(ASKED_MC), NO, "off_duty")
+for action in (Action.INCIDENT_READ, Action.TRANSPORT_READ, Action.RECORD_READ, Action.VITALS_READ):
+    case(MC, action, at(ASKED_MC), YES)
+    case(MC, action, at(ASKED_DONE), YES)
+    case(MC, action, at(ACTIVE), NO, "not_on_mc_duty")
+    case(MC_OFF, action, at(ASKED_MC), NO, "off_duty")
+    case(MC_OTHER, action, at(ASKED_MC), NO, "not_on_mc_duty")
+case(MC, Action.INCIDENT_CALLER, at(ASKED_MC), NO, "caller_forbidden")
+case(MC, Action.STREAM_VIEW, at(ASKED_MC), YES)
+case(MC, Action.STREAM_VIEW, at(ASKED_DONE), NO, "transport_ended")
+case(MC_OTHER, Action.STREAM_VIEW, at(ASKED_MC), NO, "not_on_mc_duty")
+case(MC, Action.EVENTS_SUBSCRIBE, NOWHERE, YES)
+case(MC_OFF, Action.EVENTS_SUBSCRIBE, NOWHERE, NO, "off_duty")
+case(Principal(503, Role.MC_DOCTOR), Action.EVENTS_SUBSCRIBE, NOWHERE, NO, "role_forbidden")
+
 # Pairs outside the table are refused, whatever the object.
 UNLISTED = [(role, action) for action in Action for role in Role if (role, action) not in RULES]
 for role, action in UNLISTED:
@@ -191,8 +233,9 @@ for role, action in UNLISTED:
         Role.ER_STAFF: ER_DEST,
         Role.DISPATCHER: DISPATCHER,
         Role.ADMIN: ADMIN,
+        Role.MC_DOCTOR: MC,
     }[role]
-    s = request(DEST, "sent") if action.value.startswith("hospital_request") else at(ACTIVE)
+    s = request(DEST, "sent") if action.value.startswith("hospital_request") else at(ASKED_MC)
     case(who, action, s, NO, "")
 
 ALL = [
@@ -227,11 +270,10 @@ def test_docs_show_the_table_the_code_enforces() -> None:
     text = (Path(__file__).parents[3] / "docs" / "api.md").read_text()
     found = set()
     for line in text.splitlines():
-        m = re.match(r"^\| `([a-z_.]+)` \| (.+) \| (.+) \| (.+) \| (.+) \|$", line)
+        m = re.match(r"^\| `([a-z_.]+)` \| (.+) \| (.+) \| (.+) \| (.+) \| (.+) \|$", line)
         if m:
             action = m.group(1)
-            for role, cell in zip(
-                ("paramedic", "er_staff", "dispatcher", "admin"), m.groups()[1:], strict=True
-            ):
+            roles = ("paramedic", "er_staff", "mc_doctor", "dispatcher", "admin")
+            for role, cell in zip(roles, m.groups()[1:], strict=True):
                 found.add((action, role, cell.strip()))
     assert found == set(table_rows())

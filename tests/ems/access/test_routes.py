@@ -37,6 +37,7 @@ EXEMPT = {
     ("PATCH", "/api/v1/hospitals/<int:hospital_id>/availability"): "beds",
     ("GET", "/api/v1/stats/today"): "counts and mean minutes of the day",
     ("GET", "/api/v1/region/roads.geojson"): "the map",
+    ("GET", "/api/v1/region/names"): "call signs and station names in each language",
 }
 
 
@@ -50,8 +51,10 @@ class World:
     incident_id: int
     pending_incident: int
     spare_unit: int
+    mc: Api | None = None
     challenge_id: str = ""
     request_id: int = 0
+    instruction_id: int = 0
 
 
 def _b64(data: bytes) -> str:
@@ -90,6 +93,34 @@ CALLS: list[tuple[str, str, Callable[[World], tuple[Api, str, dict[str, Any] | N
         "GET",
         "/api/v1/transports/<int:transport_id>/vitals",
         lambda w: (w.er, f"/api/v1/transports/{w.transport_id}/vitals", None),
+    ),
+    (
+        "POST",
+        "/api/v1/transports/<int:transport_id>/instruction-requests",
+        lambda w: (
+            w.medic,
+            f"/api/v1/transports/{w.transport_id}/instruction-requests",
+            {"procedure": "iv_fluids"},
+        ),
+    ),
+    (
+        "GET",
+        "/api/v1/instruction-requests",
+        lambda w: (w.mc or w.admin, "/api/v1/instruction-requests?status=open", None),
+    ),
+    (
+        "POST",
+        "/api/v1/instruction-requests/<int:request_id>/answer",
+        lambda w: (
+            w.mc or w.admin,
+            f"/api/v1/instruction-requests/{w.instruction_id}/answer",
+            {"decision": "instructed", "detail": "乳酸リンゲル 500 mL"},
+        ),
+    ),
+    (
+        "GET",
+        "/api/v1/transports/<int:transport_id>/instruction-requests",
+        lambda w: (w.er, f"/api/v1/transports/{w.transport_id}/instruction-requests", None),
     ),
     (
         "POST",
@@ -261,6 +292,7 @@ def test_every_patient_data_route_asks_the_access_policy(
         incident_id=scene.incident_id,
         pending_incident=new_incident(scene.dispatcher),
         spare_unit=make_unit(app, call_sign="予備1", lat=35.44, lon=133.39),
+        mc=as_role(Role.MC_DOCTOR, hospital_id=scene.hospital_id),
     )
     make_unit(app, call_sign="予備2", lat=35.44, lon=133.39)
     silent = []
@@ -282,6 +314,9 @@ def test_every_patient_data_route_asks_the_access_policy(
             w.request_id = answer["requests"][0]["id"]
             # The asked hospital's ER is the one that answers in the next calls.
             w.er = as_role(Role.ER_STAFF, hospital_id=answer["requests"][0]["hospital_id"])
+        if rule.endswith("/instruction-requests") and method == "POST":
+            assert resp.status_code == 201, answer
+            w.instruction_id = answer["id"]
         if rule == "/api/v1/card-auth/challenges":
             assert resp.status_code == 201, answer
             w.challenge_id = answer["challenge_id"]

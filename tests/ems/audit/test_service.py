@@ -48,6 +48,7 @@ def test_editing_an_entry_is_detected(
 def test_verify_command_exit_code(app: Flask, as_role: Callable[..., Api], monkeypatch) -> None:  # type: ignore[no-untyped-def]
     as_role(Role.DISPATCHER)
     monkeypatch.setenv("EMS_DATABASE_URL", app.config["DATABASE_URL"])
+    monkeypatch.setenv("EMS_AUDIT_SIGNING_KEY", app.config["AUDIT_SIGNING_KEY"])
     ok = CliRunner().invoke(main, ["audit", "verify"])
     assert ok.exit_code == 0, ok.output
     assert "intact: 1 entries" in ok.output

@@ -129,3 +129,46 @@ def test_malformed_certificates_are_named(value: str, code: str) -> None:
     with pytest.raises(pki.CardAuthRefused) as err:
         pki.parse_certificate(value)
     assert err.value.code == code
+
+
+def test_a_crl_is_trusted_past_its_next_update_only_for_the_configured_grace(
+    tmp_path: Path,
+) -> None:
+    server = tmp_path / "pki"
+    issuer = new_issuer(tmp_path / "issuer", publish_to=server)
+    card = soft_card(issuer, "MNGRACE")
+    crl = issuer.write_crl(pki.CARD_CA, now=NOW - dt.timedelta(days=CRL_VALID_DAYS))
+    issuer.publish(server)
+    anchors = pki.trust_anchors(server)
+    assert crl.next_update_utc is not None
+    past = crl.next_update_utc + dt.timedelta(minutes=10)
+    with pytest.raises(pki.CardAuthRefused) as err:
+        anchors.verify(card.cert, ca=pki.CARD_CA, now=past)
+    assert err.value.code == "revocation_unknown"
+    # An hour of grace covers ten minutes late, not two hours.
+    anchors.verify(card.cert, ca=pki.CARD_CA, now=past, crl_grace_s=3600)
+    with pytest.raises(pki.CardAuthRefused) as err:
+        anchors.verify(
+            card.cert, ca=pki.CARD_CA, now=past + dt.timedelta(hours=2), crl_grace_s=3600
+        )
+    assert err.value.code == "revocation_unknown"
+
+
+def test_an_older_crl_never_replaces_a_newer_one(tmp_path: Path) -> None:
+    server = tmp_path / "pki"
+    issuer = new_issuer(tmp_path / "issuer", publish_to=server)
+    card = soft_card(issuer, "MNROLLBACK")
+    issuer.publish(server)
+    anchors = pki.trust_anchors(server)
+    anchors.verify(card.cert, ca=pki.CARD_CA)
+    old_crl = pki.crl_path(server, pki.CARD_CA).read_bytes()
+    issuer.revoke(ca=pki.CARD_CA, name="MNROLLBACK")
+    issuer.publish(server)
+    assert _code(anchors, card.cert) == "certificate_revoked"
+    # Someone puts back the CRL from before the revocation (still within its validity).
+    target = pki.crl_path(server, pki.CARD_CA)
+    replacement = target.with_suffix(".tmp")
+    replacement.write_bytes(old_crl)
+    replacement.replace(target)
+    assert _code(anchors, card.cert) == "certificate_revoked"
+    assert pki.crl_order(anchors.crl(pki.CARD_CA)) > pki.crl_order(x509.load_pem_x509_crl(old_crl))

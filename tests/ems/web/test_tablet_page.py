@@ -142,3 +142,57 @@ def test_every_control_of_the_tablet_page_has_a_label(tablet: FlaskClient) -> No
         attrs = match.group(2)
         before = html[: match.start()]
         assert before.rfind("<label") > before.rfind("</label>") or "aria-label" in attrs, attrs
+
+
+def test_the_tablet_is_bound_to_its_unit_and_says_so_in_the_pages_language(
+    tablet: FlaskClient,
+) -> None:
+    """A paramedic of another unit is refused at sign-in by the tablet's service, and the
+    page says why in its own language; the sign-in form validates with its own words."""
+    from ambulance_client.binding import UnitBinding
+
+    binding = UnitBinding(unit_id=1)
+    refusal = binding.admit({"role": "paramedic", "unit_id": 2})
+    assert refusal is not None and refusal.code == "tablet_other_unit"
+    ja, en = load(TABLET_WEB, "ja"), load(TABLET_WEB, "en")
+    for words in (ja, en):
+        assert "{unit}" in words["error.tablet_other_unit"]
+        assert words["tablet.paramedics_only"] and words["login.missing"]
+    assert ja["error.tablet_other_unit"] != en["error.tablet_other_unit"]
+    assert tablet.get("/local/status").get_json()["unit_id"] is None  # bound at first sign-in
+    html = tablet.get("/").get_data(as_text=True)
+    form = re.search(r"<form[^>]*id=\"tab-login\"[^>]*>", html)
+    assert form is not None and "novalidate" in form.group(0)
+    js = (TABLET_WEB / "static" / "js" / "tablet.js").read_text("utf-8")
+    assert 'e.code === "tablet_other_unit"' in js
+
+
+def test_every_error_the_tablet_shows_has_words_in_both_languages() -> None:
+    """Errors go through ``error.<code>`` with a sentence to fall back on: never the raw
+    code, never English on the Japanese page."""
+    from ems.hospital_requests.models import DeclineReason
+
+    ja, en = load(TABLET_WEB, "ja"), load(TABLET_WEB, "en")
+    codes = {
+        "fallback",
+        "no_hospital_chosen",
+        "no_candidates",
+        "round_open",
+        "already_placed",
+        "already_arrived",
+        "transport_closed",
+        "tablet_other_unit",
+        "login_rate_limited",
+        "invalid_token",
+        "offline",
+        "wrong_pin",
+        "card_locked",
+        "device_unit_mismatch",
+    }
+    for code in codes:
+        assert f"error.{code}" in ja and f"error.{code}" in en, code
+        assert not re.search(r"[A-Za-z]{4,}", ja[f"error.{code}"].replace("{unit}", "")), code
+    for reason in DeclineReason:
+        assert not re.search(r"[A-Za-z]{3,}", ja[f"decline.{reason.value}"]), reason
+    js = (TABLET_WEB / "static" / "js" / "tablet.js").read_text("utf-8")
+    assert "errorText(" not in js, "the shared errorText shows the raw code"

@@ -203,3 +203,43 @@ def test_vendor_copies_leaflet_and_names_what_is_missing(tmp_path: Path) -> None
     (modules / "leaflet" / "dist" / "leaflet.js").unlink()
     with pytest.raises(FileNotFoundError, match=r"leaflet\.js"):
         vendor.copy_vendor(modules, tmp_path / "vendor2")
+
+
+def test_unit_names_in_english_follow_the_station() -> None:
+    from ems.web.names import call_sign_en, unit_names
+
+    assert call_sign_en("八頭救急1", "Yazu Fire Station") == "Yazu Ambulance 1"
+    assert call_sign_en("みどり救急3", "Midori Central Fire Station") == "Midori Ambulance 3"
+    assert call_sign_en("岩美救急1", "Iwami Branch") == "Iwami Ambulance 1"
+    # Another shape, or no English name: kept as it is.
+    assert call_sign_en("A1", "Yazu Fire Station") == "A1"
+    assert call_sign_en("八頭救急1", "") == "八頭救急1"
+    assert unit_names([("智頭救急1", "智頭出張所", "")])[0]["station_en"] == "智頭出張所"
+
+
+def test_region_names_answer_every_unit(client: FlaskClient, as_role: Callable[..., Api]) -> None:
+    from tests.factories import make_unit
+
+    make_unit(client.application, call_sign="八頭救急1")
+    api = as_role(Role.DISPATCHER)
+    resp = api.get("/api/v1/region/names")
+    assert resp.status_code == 200
+    [row] = resp.get_json()
+    assert row["call_sign"] == "八頭救急1" and row["station"] == "八頭救急1署"
+    assert client.get("/api/v1/region/names").status_code == 401
+
+
+def test_every_form_says_its_own_errors(client: FlaskClient) -> None:
+    # No browser-language bubbles: each form validates in the page's language.
+    for path, form in (("/login", "login-form"), ("/dispatch", "new-call"), ("/er", "avail-form")):
+        html = client.get(path).get_data(as_text=True)
+        tag = re.search(rf'<form id="{form}"[^>]*>', html)
+        assert tag and "novalidate" in tag.group(0), path
+
+
+def test_the_er_board_keeps_patients_for_the_configured_hours(client: FlaskClient) -> None:
+    assert 'data-board-hours="6"' in client.get("/er").get_data(as_text=True)
+    client.application.config["ER_BOARD_HOURS"] = "12"
+    assert 'data-board-hours="12"' in client.get("/er").get_data(as_text=True)
+    client.application.config["ER_BOARD_HOURS"] = "999"
+    assert 'data-board-hours="72"' in client.get("/er").get_data(as_text=True)

@@ -37,8 +37,12 @@ export function initialState(unitId) {
     ticks: {}, // unit / transport / incident: the tick of the last write
     hospitals: emptyTable(),
     requests: emptyTable(), // of the current transport
-    recs: null, // { items, suggested } | { error }
+    recs: null, // { items, suggested, destinationNeeded } | { error } (scope=all: every open hospital)
     chosen: null, // hospital ids ticked, once the crew changed them
+    manual: false, // the crew opened the list of every hospital to choose one by hand
+    picked: null, // the hospital picked by hand
+    alert: null, // { transport_id }: the server said nobody is left to ask
+    notice: null, // { kind: "cancelled", incident_id }: what the crew must be told once
     record: null, // the identified patient's history
     card: IDLE_CARD,
     local: { online: true, queued: 0, pending: [], rejected: [], last_synced_at: null, stream: {} },
@@ -93,6 +97,12 @@ export function reduce(state, action) {
       else now.delete(action.hospitalId);
       return { ...state, chosen: [...now] };
     }
+    case "manual":
+      return { ...state, manual: Boolean(action.on), picked: action.on ? state.picked : null };
+    case "pick":
+      return { ...state, picked: action.hospitalId };
+    case "notice-seen":
+      return { ...state, notice: null };
     default:
       return onCard(state, action);
   }
@@ -116,8 +126,13 @@ function withUnit(state, unit, tick) {
     requests: emptyTable(),
     recs: null,
     chosen: null,
+    manual: false,
+    picked: null,
+    alert: null,
     record: null,
     card: IDLE_CARD,
+    // A new assignment replaces what the crew was told about the last one.
+    notice: trId ? null : state.notice,
   };
 }
 
@@ -127,7 +142,12 @@ function withTransport(state, tr, tick) {
   let book = answered(state.book, key("transport", tr.id), tick);
   // Identified since we last asked: the history can be read now.
   if (tr.patient_id && !state.record) book = doubt(book, tick, [key("record", tr.id)]);
-  return { ...state, transport: tr, ticks: stamp(state, "transport", tick), book };
+  // Cancelled by the command centre (a call no hospital would take, for one): said once.
+  const notice =
+    tr.status === "cancelled" && state.transport?.status !== "cancelled"
+      ? { kind: "cancelled", incident_id: tr.incident_id, transport_id: tr.id }
+      : state.notice;
+  return { ...state, transport: tr, ticks: stamp(state, "transport", tick), book, notice };
 }
 
 function withIncident(state, incident, tick) {
@@ -165,6 +185,9 @@ function onEvent(state, name, data, tick) {
     case "request.exhausted":
       // A round names its requests by id only: they are asked again, with the ranking.
       return ours ? { ...state, book: inDoubt("requests", "recs") } : state;
+    case "transport.destination_needed":
+      // Nobody is left to ask: every hospital is offered to choose one by hand.
+      return ours ? { ...state, alert: { transport_id: trId }, manual: true, book: inDoubt("requests", "recs") } : state;
     default:
       return state;
   }
@@ -207,7 +230,11 @@ function onAnswer(state, { what, id, data, asOf }) {
       if (id !== trId || state.book[key("recs", id)]?.asOf > asOf) return state;
       return {
         ...state,
-        recs: { items: listOf(data, "hospitals"), suggested: data?.suggested || [] },
+        recs: {
+          items: listOf(data, "hospitals"),
+          suggested: data?.suggested || [],
+          destinationNeeded: Boolean(data?.destination_needed),
+        },
         book: answered(state.book, key("recs", id), asOf),
       };
     case "record":
@@ -319,13 +346,60 @@ export const requestsOf = (state) => rowsOf(state.requests);
 export const hospitalsOf = (state) => rowsOf(state.hospitals);
 export const destination = (state) => rowOf(state.hospitals, state.transport?.destination_hospital_id) || null;
 
-/** The hospitals ticked for the next round: the crew's choice, or else the server's
- * suggestion, or else the three best. */
+/** The hospitals to ask: those the server recommends (``scope=all`` lists the others
+ * too, flagged ``recommended: false``). */
+export const recommendedOf = (state) => (state.recs?.items || []).filter((r) => r.recommended !== false);
+
+/** The hospitals ticked for the next round, among the recommended: the crew's choice, or
+ * else the server's suggestion, or else the three best. */
 export function chosenFor(state) {
-  if (state.chosen) return state.chosen;
+  const ids = new Set(recommendedOf(state).map((r) => r.hospital_id));
+  if (state.chosen) return state.chosen.filter((id) => ids.has(id));
   const recs = state.recs;
   if (!recs?.items) return [];
-  return recs.suggested?.length ? recs.suggested : recs.items.slice(0, 3).map((r) => r.hospital_id);
+  const suggested = (recs.suggested || []).filter((id) => ids.has(id));
+  return suggested.length ? suggested : [...ids].slice(0, 3);
+}
+
+/** Nobody is left to ask and no destination is set: every request was declined (or
+ * withdrawn) and none is open, the server said so, or no hospital is recommended at all. */
+export function destinationNeeded(state) {
+  const tr = state.transport;
+  if (!tr || tr.status !== "active" || tr.destination_hospital_id || accepted(state)) return false;
+  const requests = requestsOf(state);
+  if (requests.some((r) => r.status === "sent")) return false;
+  if (state.alert?.transport_id === tr.id || state.recs?.destinationNeeded) return true;
+  const allClosed = requests.length > 0 && requests.every((r) => r.status === "declined" || r.status === "cancelled");
+  const noneLeft = Boolean(state.recs?.items) && recommendedOf(state).length === 0;
+  return allClosed || noneLeft;
+}
+
+/** What the hospital panel offers: ask the recommended (never "ask 0 hospitals"), wait
+ * for the answers, or choose any hospital by hand (with its ETA). */
+export function hospitalPanel(state) {
+  const tr = state.transport;
+  if (!tr) return { mode: "none" };
+  if (tr.destination_hospital_id || accepted(state)) return { mode: "placed" };
+  if (state.recs?.error) return { mode: "error", error: state.recs.error };
+  if (!state.recs) return { mode: "loading" };
+  const open = requestsOf(state).some((r) => r.status === "sent");
+  const recommended = recommendedOf(state);
+  const needed = destinationNeeded(state);
+  const manual = state.manual || needed || (!open && recommended.length === 0);
+  const chosen = chosenFor(state);
+  return {
+    mode: manual ? "manual" : "ask",
+    needed,
+    open,
+    recommended,
+    all: state.recs.items,
+    chosen,
+    // A round asks at least one hospital, and only once the last one is answered.
+    canSend: !open && chosen.length > 0,
+    canManual: !manual,
+    picked: state.picked,
+    canSet: state.picked !== null && state.recs.items.some((r) => r.hospital_id === state.picked),
+  };
 }
 
 /** The step the crew tapped while offline and the local service still holds. */

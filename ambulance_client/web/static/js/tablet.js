@@ -6,9 +6,10 @@
 // pages use too, copied here by scripts/ensure-frontend.
 import {
   api,
+  ApiError,
   applyI18n,
+  clearSession,
   el,
-  errorText,
   fill,
   fmtEta,
   fmtRelative,
@@ -27,9 +28,8 @@ import {
 import { reasonText, renderHistory, renderRequests, toastAnswer } from "./shared/shared-views.js";
 import { createStore, drawWhenChanged, follow } from "./shared/store.js";
 import {
-  accepted,
-  chosenFor,
   destination,
+  hospitalPanel,
   hospitalsOf,
   initialState,
   needs,
@@ -46,11 +46,19 @@ const PINLESS_REASONS = ["unconscious", "cannot_enter_pin", "minor_or_assisted",
 setLoginUrl("/"); // the crew signs in on this page
 await initI18n();
 
+// The agent's token for this page: every write to /local/* carries it, which a page of
+// another origin cannot read.
+const TABLET_TOKEN = document.querySelector('meta[name="tablet-token"]')?.content || "";
+
 async function local(path, body) {
   const s = session();
   const resp = await fetch(`/local/${path}`, {
     method: body === undefined ? "GET" : "POST",
-    headers: { "Content-Type": "application/json", ...(s ? { Authorization: `Bearer ${s.token}` } : {}) },
+    headers: {
+      "Content-Type": "application/json",
+      "X-Tablet-Token": TABLET_TOKEN,
+      ...(s ? { Authorization: `Bearer ${s.token}` } : {}),
+    },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const data = await resp.json().catch(() => ({}));
@@ -64,10 +72,29 @@ async function local(path, body) {
   return data;
 }
 
-/** A local error in the crew's words when the dictionary has its code. */
-function localErrorText(e) {
-  const key = `error.${e.code}`;
-  return t(key) === key ? e.message : t(key);
+/** Any error in the crew's words and the page's language: its code through the
+ * dictionary (``error.<code>``), else a sentence; never the raw code or the server's
+ * English ``detail``. */
+function say(e, vars = {}) {
+  const code = e?.code || (e instanceof ApiError ? "http_error" : "");
+  const key = `error.${code}`;
+  const text = code ? t(key, vars) : key;
+  return text === key ? t("error.fallback") : text;
+}
+
+/** Double-submit guard: while ``name`` runs, another tap of it does nothing (and its
+ * button, if given, is disabled), whatever re-renders meanwhile. */
+const running = new Set();
+async function once(name, button, fn) {
+  if (running.has(name)) return;
+  running.add(name);
+  if (button) button.disabled = true;
+  try {
+    await fn();
+  } finally {
+    running.delete(name);
+    if (button?.isConnected) button.disabled = false;
+  }
 }
 
 // --- sign-in ------------------------------------------------------------------------------
@@ -80,28 +107,53 @@ function showLogin() {
   loginView.querySelector("input").focus();
 }
 
-document.getElementById("tab-login").addEventListener("submit", async (ev) => {
-  ev.preventDefault();
-  const form = ev.target;
+const loginForm = document.getElementById("tab-login");
+
+/** The sign-in form's own messages, in the page's language (``novalidate``: no
+ * browser-language bubbles). */
+function loginError(form, message, field) {
   const err = form.querySelector(".form-error");
-  err.hidden = true;
-  try {
-    const body = await api("/api/v1/auth/token", {
-      method: "POST",
-      body: { username: form.username.value.trim(), password: form.password.value },
-    });
-    if (body.user.role !== "paramedic") {
-      err.textContent = t("tablet.paramedics_only");
-      err.hidden = false;
-      return;
-    }
-    saveSession(body.access_token, body.user);
-    await start();
-  } catch (e) {
-    err.textContent = e.status === 401 ? t("login.invalid") : errorText(e);
-    err.hidden = false;
+  err.textContent = message;
+  err.hidden = !message;
+  for (const input of form.querySelectorAll("input")) input.setAttribute("aria-invalid", String(input === field));
+  field?.focus();
+}
+
+loginForm.addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  const form = ev.currentTarget;
+  const username = form.username.value.trim();
+  const password = form.password.value;
+  if (!username || !password) {
+    loginError(form, t("login.missing"), !username ? form.username : form.password);
+    return;
   }
+  loginError(form, "", null);
+  once("login", form.querySelector("button[type=submit]"), async () => {
+    try {
+      const body = await api("/api/v1/auth/token", { method: "POST", body: { username, password } });
+      if (body.user.role !== "paramedic") {
+        loginError(form, t("tablet.paramedics_only"), form.username);
+        return;
+      }
+      saveSession(body.access_token, body.user);
+      form.password.value = "";
+      await start();
+    } catch (e) {
+      loginError(form, loginErrorText(e), form.username);
+    }
+  });
 });
+
+function loginErrorText(e) {
+  if (e.status === 401) return t("login.invalid");
+  if (e.code === "tablet_paramedics_only") return t("tablet.paramedics_only");
+  if (e.code === "tablet_other_unit") {
+    const unit = e.problem?.tablet_call_sign || (e.problem?.tablet_unit_id ? `#${e.problem.tablet_unit_id}` : "");
+    return t("error.tablet_other_unit", { unit: unit || t("tablet.another_unit") });
+  }
+  return say(e);
+}
 
 // --- the state, and what it lacks fetched ------------------------------------------------
 const store = createStore(reduce, initialState(null));
@@ -113,7 +165,9 @@ const SOURCES = {
   incident: (id) => `/api/v1/incidents/${id}`,
   hospitals: () => "/api/v1/hospitals",
   requests: (id) => `/api/v1/hospital-requests?transport_id=${id}`,
-  recs: (id) => `/api/v1/transports/${id}/hospital-recommendations`,
+  // Every open hospital, the recommended ones flagged: one answer serves the round and
+  // the choice by hand.
+  recs: (id) => `/api/v1/transports/${id}/hospital-recommendations?scope=all`,
   record: (id) => `/api/v1/transports/${id}/patient-record`,
 };
 
@@ -123,7 +177,7 @@ async function load(need, asOf) {
   } catch (error) {
     // Offline (503 from the local service) or not identified yet: keep what we show.
     const quiet = error.code === "network_error" || [502, 503, 404].includes(error.status) || need.what !== "unit";
-    if (!quiet) toast(errorText(error), "error");
+    if (!quiet) toast(say(error), "error");
     return { type: "failed", what: need.what, id: need.id, error, asOf };
   }
 }
@@ -163,12 +217,18 @@ const renderUnit = drawWhenChanged(
 );
 
 const renderAssignment = drawWhenChanged(
-  (st) => [st.incident, st.transport?.destination_hospital_id, st.hospitals],
+  (st) => [st.incident, st.transport, st.hospitals, st.notice],
   (st) => {
     const body = document.getElementById("assign-body");
     const inc = st.incident;
-    if (!inc) {
-      fill(body, el("p", { class: "empty" }, t("tablet.no_assignment")));
+    if (!inc || !st.transport) {
+      fill(
+        body,
+        st.notice?.kind === "cancelled"
+          ? el("p", { class: "notice", id: "call-cancelled", role: "alert" }, t("tablet.call_cancelled", { id: st.notice.incident_id }))
+          : null,
+        el("p", { class: "empty" }, t("tablet.no_assignment")),
+      );
       document.getElementById("assign-meta").textContent = "";
       return;
     }
@@ -216,6 +276,7 @@ function renderSteps(st) {
         {
           type: "button",
           class: `btn step-btn ${b.cls}`,
+          id: `step-${b.kind}`,
           disabled: b.disabled,
           dataset: { step: b.kind, state: b.cls },
           "aria-label": `${t(`timeline.${b.kind}`)}${b.at ? ` ${fmtTime(b.at)}` : ""}${b.queued ? ` (${t("tablet.step_queued")})` : ""}`,
@@ -236,18 +297,20 @@ function renderSteps(st) {
   );
 }
 
-async function recordStep(kind, button) {
-  button.disabled = true;
-  try {
-    const asOf = store.tick();
-    const res = await local("timeline", { transport_id: store.state.transport.id, kind });
-    if (res.status === "queued") toast(t("tablet.step_saved_offline", { step: t(`timeline.${kind}`) }), "alert");
-    dispatch({ type: "answer", what: "step", data: res, asOf });
-  } catch (e) {
-    toast(`${t(`timeline.${kind}`)}: ${localErrorText(e)}`, "error");
-    delete document.getElementById("steps").dataset.signature;
-    renderSteps(store.state);
-  }
+function recordStep(kind, button) {
+  // The button stays disabled until the answer (or the error) redraws the steps.
+  return once(`step:${kind}`, button, async () => {
+    try {
+      const asOf = store.tick();
+      const res = await local("timeline", { transport_id: store.state.transport.id, kind });
+      if (res.status === "queued") toast(t("tablet.step_saved_offline", { step: t(`timeline.${kind}`) }), "alert");
+      dispatch({ type: "answer", what: "step", data: res, asOf });
+    } catch (e) {
+      toast(`${t(`timeline.${kind}`)}: ${say(e)}`, "error");
+      delete document.getElementById("steps").dataset.signature;
+      renderSteps(store.state);
+    }
+  });
 }
 
 // --- card ----------------------------------------------------------------------------------
@@ -265,27 +328,44 @@ const renderCard = drawWhenChanged(
       return;
     }
     const parts = [];
+    const error = card.error
+      ? el("p", { class: card.error.locked ? "locked" : "form-error", id: "card-error", role: "alert" }, cardErrorText(card.error))
+      : null;
     if (card.step === "done") parts.push(el("p", { class: "muted" }, t("common.loading")));
     if (card.step === "idle") {
       parts.push(
+        el("button", { type: "button", class: "btn btn-primary btn-block", id: "card-tap", onclick: (ev) => tapCard(ev.currentTarget) }, `${t("tablet.card_tap")}`),
+        error,
         el("p", { class: "hint" }, t("tablet.card_hint")),
-        el("button", { type: "button", class: "btn btn-primary btn-block", id: "card-tap", onclick: tapCard }, `${t("tablet.card_tap")}`),
       );
     }
     if (card.step === "pin" || card.step === "verifying") {
       const tries = card.reader.tries_left;
+      // Side by side, so that the PIN pad, its error and the tries left fit the panel
+      // on a 1280×800 tablet without scrolling.
       parts.push(
-        el("p", {}, t("tablet.pin_prompt")),
-        el("div", { class: "pin-dots", "aria-hidden": "true" }, ...[0, 1, 2, 3].map((i) => el("i", { class: i < card.pin.length ? "on" : "" }))),
-        el("p", { class: "sr-only", "aria-live": "polite" }, t("tablet.pin_digits", { n: card.pin.length })),
-        tries !== undefined && tries !== null && tries < 3 ? el("p", { class: "tries" }, t("tablet.tries_left", { n: tries })) : null,
-        pinPad(card),
-        el("button", { type: "button", class: "btn btn-block", onclick: () => dispatch({ type: "pinless-open" }) }, t("tablet.pinless_path")),
+        el(
+          "div",
+          { class: "pin-layout" },
+          el(
+            "div",
+            { class: "pin-side" },
+            el("p", { class: "pin-prompt" }, t("tablet.pin_prompt")),
+            el("div", { class: "pin-dots", "aria-hidden": "true" }, ...[0, 1, 2, 3].map((i) => el("i", { class: i < card.pin.length ? "on" : "" }))),
+            el("p", { class: "sr-only", "aria-live": "polite" }, t("tablet.pin_digits", { n: card.pin.length })),
+            error,
+            !error && tries !== undefined && tries !== null && tries < 3
+              ? el("p", { class: "tries", id: "pin-tries" }, t("tablet.tries_left", { n: tries }))
+              : null,
+            el("button", { type: "button", class: "btn btn-block", id: "pinless-open", onclick: () => dispatch({ type: "pinless-open" }) }, t("tablet.pinless_path")),
+          ),
+          pinPad(card),
+        ),
       );
-    }
-    if (card.step === "pinless") parts.push(pinlessForm());
-    if (card.error) {
-      parts.push(el("p", { class: card.error.locked ? "locked" : "form-error", role: "alert" }, cardErrorText(card.error)));
+    } else if (card.step === "pinless") {
+      parts.push(error, pinlessForm());
+    } else if (card.step !== "idle" && error) {
+      parts.push(error);
     }
     fill(body, ...parts);
   },
@@ -295,7 +375,7 @@ function cardErrorText(error) {
   if (error.code === "wrong_pin") return t("tablet.wrong_pin", { n: error.tries_left ?? "?" });
   if (error.code === "card_locked") return t("tablet.card_locked");
   if (error.code === "face_required") return t("tablet.face_required");
-  return localErrorText(error);
+  return say(error);
 }
 
 function pinPad(card) {
@@ -330,23 +410,28 @@ function pinKey(k) {
   document.querySelector(`.pinpad [data-key="${full ? "ok" : k}"]`)?.focus();
 }
 
-async function tapCard() {
-  try {
-    dispatch({ type: "card-read", data: await local("card/read", {}) });
-  } catch (error) {
-    dispatch({ type: "card-read-failed", error });
-  }
-  document.querySelector('.pinpad [data-key="1"]')?.focus();
+function tapCard(button) {
+  return once("card-read", button, async () => {
+    try {
+      dispatch({ type: "card-read", data: await local("card/read", {}) });
+    } catch (error) {
+      dispatch({ type: "card-read-failed", error });
+    }
+    document.querySelector('.pinpad [data-key="1"]')?.focus();
+  });
 }
 
-async function verifyPin() {
-  const { pin } = store.state.card;
-  dispatch({ type: "pin-verify" });
-  try {
-    identified(await local("card/verify", { transport_id: store.state.transport.id, pin }));
-  } catch (error) {
-    dispatch({ type: "pin-failed", error });
-  }
+function verifyPin() {
+  const { pin, step } = store.state.card;
+  if (step !== "pin") return undefined; // already verifying: the pad is disabled
+  return once("card-verify", null, async () => {
+    dispatch({ type: "pin-verify" });
+    try {
+      identified(await local("card/verify", { transport_id: store.state.transport.id, pin }));
+    } catch (error) {
+      dispatch({ type: "pin-failed", error });
+    }
+  });
 }
 
 function identified(res) {
@@ -367,19 +452,20 @@ function pinlessForm() {
       type: "button",
       class: "btn btn-primary btn-block",
       id: "pinless-go",
-      onclick: async () => {
+      onclick: () => {
         if (!face.checked) {
           dispatch({ type: "face-required" });
-          return;
+          return undefined;
         }
-        go.disabled = true;
-        try {
-          identified(
-            await local("card/pinless", { transport_id: store.state.transport.id, reason: reason.value, face_match_confirmed: true }),
-          );
-        } catch (error) {
-          dispatch({ type: "pinless-failed", error });
-        }
+        return once("card-pinless", go, async () => {
+          try {
+            identified(
+              await local("card/pinless", { transport_id: store.state.transport.id, reason: reason.value, face_match_confirmed: true }),
+            );
+          } catch (error) {
+            dispatch({ type: "pinless-failed", error });
+          }
+        });
       },
     },
     t("tablet.pinless_go"),
@@ -396,53 +482,36 @@ function pinlessForm() {
 }
 
 // --- hospitals --------------------------------------------------------------------------------
+const hospitalName = (st, r) => {
+  const h = hospitalsOf(st).find((x) => x.id === r.hospital_id) || {};
+  return localName(h) || localName(r) || `#${r.hospital_id}`;
+};
+
 const renderHospitals = drawWhenChanged(
-  (st) => [st.transport, st.recs, st.requests, st.hospitals, st.chosen],
+  (st) => [st.transport, st.recs, st.requests, st.hospitals, st.chosen, st.manual, st.picked, st.alert],
   (st) => {
     const body = document.getElementById("hosp-body");
-    const tr = st.transport;
-    if (!tr) {
+    const panel = hospitalPanel(st);
+    if (panel.mode === "none") {
       fill(body, el("p", { class: "empty" }, t("tablet.no_assignment")));
       return;
     }
     const parts = [];
-    const requests = requestsOf(st);
-    if (!tr.destination_hospital_id && !accepted(st)) {
-      const recs = st.recs;
-      if (recs?.error) parts.push(el("p", { class: "form-error" }, errorText(recs.error)));
-      else if (recs) {
-        const chosen = new Set(chosenFor(st));
-        const list = el("ul", { class: "rec-list" });
-        for (const r of recs.items.slice(0, 5)) {
-          const h = hospitalsOf(st).find((x) => x.id === r.hospital_id) || r.hospital || {};
-          const id = `tab-h-${r.hospital_id}`;
-          list.append(
-            el(
-              "li",
-              { class: "rec rec-h" },
-              el("input", {
-                type: "checkbox",
-                id,
-                checked: chosen.has(r.hospital_id),
-                onchange: (ev) => dispatch({ type: "choose", hospitalId: r.hospital_id, on: ev.target.checked }),
-              }),
-              el("label", { for: id, class: "rec-main" }, el("strong", { class: "rec-name" }, localName(r.hospital || h) || localName(r) || `#${r.hospital_id}`), el("span", { class: "rec-eta" }, fmtEta(r.eta_s ?? r.eta_seconds))),
-              el("div", { class: "rec-reasons" }, reasonText(r)),
-            ),
-          );
-        }
-        parts.push(list);
-        const open = requests.some((r) => r.status === "sent");
-        parts.push(
-          el(
-            "button",
-            { type: "button", class: "btn btn-primary btn-block", id: "send-requests", onclick: sendRequests },
-            open ? t("requests.send_more") : t("requests.send_parallel", { n: chosen.size }),
-          ),
-        );
-      } else parts.push(el("p", { class: "muted" }, t("common.loading")));
+    if (panel.mode === "error") parts.push(el("p", { class: "form-error", role: "alert" }, say(panel.error)));
+    if (panel.mode === "loading") parts.push(el("p", { class: "muted" }, t("common.loading")));
+    if (panel.needed) {
+      parts.push(
+        el(
+          "div",
+          { class: "dead-end", id: "destination-needed", role: "alert" },
+          el("strong", {}, t("tablet.dead_end_title")),
+          el("span", {}, t("tablet.dead_end_text")),
+        ),
+      );
     }
-    parts.push(el("h3", { class: "kpi-sub" }, t("requests.title")), renderRequests(requests, hospitalsOf(st)));
+    if (panel.mode === "ask") parts.push(...askParts(st, panel));
+    if (panel.mode === "manual") parts.push(...manualParts(st, panel));
+    parts.push(el("h3", { class: "kpi-sub" }, t("requests.title")), renderRequests(requestsOf(st), hospitalsOf(st)));
     // A tick redraws the list: the focus stays on the same control.
     const focused = body.contains(document.activeElement) ? document.activeElement.id : "";
     fill(body, ...parts);
@@ -450,19 +519,118 @@ const renderHospitals = drawWhenChanged(
   },
 );
 
-async function sendRequests(ev) {
-  const button = ev.currentTarget;
-  button.disabled = true;
-  const chosen = chosenFor(store.state);
-  try {
-    const asOf = store.tick();
-    const round = await api(`/api/v1/transports/${store.state.transport.id}/hospital-requests`, { method: "POST", body: { hospital_ids: chosen } });
-    dispatch({ type: "answer", what: "round", data: round, asOf });
-    toast(t("requests.sent", { n: chosen.length }), "ok");
-  } catch (e) {
-    toast(errorText(e), "error");
-    button.disabled = false;
+/** The recommended hospitals, ticked for one round; never a round of none. */
+function askParts(st, panel) {
+  const chosen = new Set(panel.chosen);
+  const list = el("ul", { class: "rec-list", id: "rec-list" });
+  for (const r of panel.recommended.slice(0, 5)) {
+    const id = `tab-h-${r.hospital_id}`;
+    list.append(
+      el(
+        "li",
+        { class: "rec rec-h", dataset: { hospitalId: r.hospital_id } },
+        el("input", {
+          type: "checkbox",
+          id,
+          checked: chosen.has(r.hospital_id),
+          disabled: panel.open,
+          onchange: (ev) => dispatch({ type: "choose", hospitalId: r.hospital_id, on: ev.target.checked }),
+        }),
+        el("label", { for: id, class: "rec-main" }, el("strong", { class: "rec-name" }, hospitalName(st, r)), el("span", { class: "rec-eta" }, fmtEta(r.eta_s))),
+        el("div", { class: "rec-reasons" }, reasonText(r)),
+      ),
+    );
   }
+  const out = [list];
+  if (panel.open) out.push(el("p", { class: "hint", id: "waiting-answers" }, t("tablet.waiting_answers")));
+  else if (panel.canSend) {
+    out.push(
+      el(
+        "button",
+        { type: "button", class: "btn btn-primary btn-block", id: "send-requests", onclick: (ev) => sendRequests(ev.currentTarget) },
+        t("requests.send_parallel", { n: panel.chosen.length }),
+      ),
+    );
+  } else out.push(el("p", { class: "hint", id: "pick-one" }, t("requests.pick_one")));
+  out.push(
+    el("button", { type: "button", class: "btn btn-block", id: "manual-toggle", onclick: () => dispatch({ type: "manual", on: true }) }, t("tablet.manual_open")),
+  );
+  return out;
+}
+
+/** Every hospital open to ambulances, nearest first after the recommended, with its ETA:
+ * one is picked by hand and becomes the destination. */
+function manualParts(st, panel) {
+  const list = el("ul", { class: "rec-list manual-list", id: "manual-list", role: "radiogroup", "aria-label": t("tablet.manual_title") });
+  for (const r of panel.all) {
+    const id = `manual-h-${r.hospital_id}`;
+    list.append(
+      el(
+        "li",
+        { class: `rec rec-h${r.recommended === false ? " not-recommended" : ""}`, dataset: { hospitalId: r.hospital_id } },
+        el("input", {
+          type: "radio",
+          name: "manual-hospital",
+          id,
+          checked: panel.picked === r.hospital_id,
+          onchange: () => dispatch({ type: "pick", hospitalId: r.hospital_id }),
+        }),
+        el(
+          "label",
+          { for: id, class: "rec-main" },
+          el("strong", { class: "rec-name" }, hospitalName(st, r)),
+          el("span", { class: `badge ${r.recommended === false ? "badge-muted" : "badge-info"}` }, t(r.recommended === false ? "tablet.not_recommended" : "tablet.recommended")),
+          el("span", { class: "rec-eta" }, fmtEta(r.eta_s)),
+        ),
+        el("div", { class: "rec-reasons" }, reasonText(r)),
+      ),
+    );
+  }
+  const picked = panel.all.find((r) => r.hospital_id === panel.picked);
+  return [
+    el("h3", { class: "kpi-sub" }, t("tablet.manual_title")),
+    panel.all.length ? list : el("p", { class: "empty" }, t("tablet.no_open_hospital")),
+    el(
+      "button",
+      { type: "button", class: "btn btn-primary btn-block", id: "set-destination", disabled: !panel.canSet, onclick: (ev) => setDestination(ev.currentTarget) },
+      picked ? t("tablet.set_destination", { hospital: hospitalName(st, picked) }) : t("tablet.set_destination_none"),
+    ),
+    !panel.needed && panel.recommended.length
+      ? el("button", { type: "button", class: "btn btn-block", id: "manual-toggle", onclick: () => dispatch({ type: "manual", on: false }) }, t("tablet.manual_close"))
+      : null,
+  ];
+}
+
+function sendRequests(button) {
+  const chosen = hospitalPanel(store.state).chosen;
+  if (!chosen.length) return undefined; // never "ask 0 hospitals"
+  return once("send-requests", button, async () => {
+    try {
+      const asOf = store.tick();
+      const round = await api(`/api/v1/transports/${store.state.transport.id}/hospital-requests`, { method: "POST", body: { hospital_ids: chosen } });
+      dispatch({ type: "answer", what: "round", data: round, asOf });
+      toast(t("requests.sent", { n: chosen.length }), "ok");
+    } catch (e) {
+      toast(say(e), "error");
+    }
+  });
+}
+
+function setDestination(button) {
+  const hospitalId = store.state.picked;
+  const picked = (store.state.recs?.items || []).find((r) => r.hospital_id === hospitalId);
+  if (!picked) return undefined;
+  return once("set-destination", button, async () => {
+    try {
+      const asOf = store.tick();
+      const tr = await api(`/api/v1/transports/${store.state.transport.id}/destination`, { method: "PUT", body: { hospital_id: hospitalId } });
+      dispatch({ type: "answer", what: "transport", data: tr, asOf });
+      dispatch({ type: "manual", on: false });
+      toast(t("tablet.destination_set", { hospital: hospitalName(store.state, picked) }), "ok");
+    } catch (e) {
+      toast(say(e), "error");
+    }
+  });
 }
 
 // --- stream ----------------------------------------------------------------------------------
@@ -487,21 +655,22 @@ const renderStream = drawWhenChanged(
           class: running ? "btn" : "btn btn-primary",
           id: "stream-toggle",
           "aria-pressed": String(running),
-          onclick: async (ev) => {
-            ev.currentTarget.disabled = true;
-            try {
-              const res = await local(running ? "stream/stop" : "stream/start", { transport_id: store.state.transport.id });
-              dispatch({ type: "answer", what: "stream", data: res });
-            } catch (e) {
-              toast(e.message, "error");
-              renderStream.reset();
-              renderStream(store.state);
-            }
-          },
+          onclick: (ev) =>
+            once("stream", ev.currentTarget, async () => {
+              try {
+                const res = await local(running ? "stream/stop" : "stream/start", { transport_id: store.state.transport.id });
+                dispatch({ type: "answer", what: "stream", data: res });
+              } catch (e) {
+                toast(`${t("tablet.stream_failed")}: ${say(e)}`, "error");
+                renderStream.reset();
+                renderStream(store.state);
+              }
+            }),
         },
         running ? t("tablet.stream_stop") : t("tablet.stream_start"),
       ),
-      error ? el("p", { class: "form-error" }, error) : null,
+      // The streamer's own words are for the log: the crew reads that it stopped.
+      error ? el("p", { class: "form-error", id: "stream-error" }, t("tablet.stream_failed")) : null,
     );
   },
 );
@@ -527,6 +696,15 @@ async function start() {
     showLogin();
     return;
   }
+  // A session kept from before may be of another unit than this tablet's (sessions
+  // outlive a restart of the local service): the tablet's binding decides.
+  const bound = await local("status").catch(() => ({}));
+  if (bound.unit_id && bound.unit_id !== s.user.unit_id) {
+    clearSession();
+    showLogin();
+    loginError(loginForm, t("error.tablet_other_unit", { unit: bound.unit_call_sign || `#${bound.unit_id}` }), null);
+    return;
+  }
   loginView.hidden = true;
   workView.hidden = false;
   if (!store.state.unitId) {
@@ -543,6 +721,10 @@ async function start() {
         "request.round": event("request.round"),
         "request.cancelled": event("request.cancelled"),
         "request.exhausted": event("request.exhausted"),
+        "transport.destination_needed": (data) => {
+          if (data.transport_id === store.state.transport?.id) toast(t("tablet.dead_end_title"), "alert");
+          event("transport.destination_needed")(data);
+        },
         "request.accepted": answer("request.accepted", "accepted"),
         "request.declined": answer("request.declined", "declined"),
       },

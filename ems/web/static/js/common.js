@@ -1,6 +1,7 @@
 // Shared by every page, the tablet's included (scripts/ensure-frontend copies it there):
 // language, session, API calls, live events, small formatters and DOM helpers.
 // Japanese is the default language; the choice is kept in localStorage.
+import { errorMessage, whenText } from "./domain.js";
 
 const LANG_KEY = "ems.lang";
 const TOKEN_KEY = "ems.token";
@@ -74,6 +75,33 @@ export async function setLang(code) {
 /** Called again after every language switch, to re-render dynamic parts. */
 export function onLangChange(fn) {
   langListeners.push(fn);
+}
+
+// Every unit's call sign and station in English (GET /api/v1/region/names), once
+// ``loadNames()`` has answered; until then (and for an unknown unit) names stay as sent.
+const unitNames = new Map();
+
+export async function loadNames() {
+  try {
+    const rows = await api("/api/v1/region/names");
+    for (const row of rows || []) unitNames.set(row.call_sign, row);
+  } catch {
+    /* the Japanese names the data carries are shown instead */
+  }
+}
+
+/** A unit's call sign in the current language ("八頭救急1" / "Yazu Ambulance 1"). */
+export function callSign(sign) {
+  if (!sign) return "";
+  const row = unitNames.get(sign);
+  return lang === "en" && row?.call_sign_en ? row.call_sign_en : sign;
+}
+
+/** A unit's station in the current language, from a unit record or its call sign. */
+export function stationName(unit) {
+  const row = unitNames.get(unit?.call_sign);
+  if (lang === "en" && row?.station_en) return row.station_en;
+  return row?.station || unit?.station_name || "";
 }
 
 /** Pick the name in the current language from objects with name / name_en. */
@@ -159,14 +187,11 @@ function sessionExpired() {
   toLogin();
 }
 
-/** A readable message for an API error, in the current language. */
+/** A readable message for an API error, in the current language: the code's own
+ * sentence, else one for its status, never the raw code or the server's English. */
 export function errorText(err) {
-  if (err instanceof ApiError) {
-    const key = `error.${err.code}`;
-    const translated = t(key);
-    return translated === key ? `${t("error.generic")} (${err.code}): ${err.message}` : translated;
-  }
-  return String(err?.message || err);
+  if (err instanceof ApiError || err?.code) return errorMessage(err, t);
+  return errorMessage({ code: "generic", status: -1 }, t);
 }
 
 // --- live updates ------------------------------------------------------------
@@ -378,6 +403,11 @@ export function fmtTime(iso) {
   });
 }
 
+/** A time with its date when it is not today's ("14:05", "5/12 14:05"). */
+export function fmtWhen(iso, now = Date.now()) {
+  return whenText(iso, now, lang);
+}
+
 /** Minutes as "12.3 分" / "12.3 min". */
 export function fmtMinutes(min) {
   if (min === null || min === undefined || Number.isNaN(min)) return "—";
@@ -456,6 +486,37 @@ export function initHeader(s, { logoutUrl = "/login" } = {}) {
       location.replace(logoutUrl);
     });
   }
+}
+
+/** Run ``fn`` once at a time: while it runs, ``button`` (and every submit button of
+ * ``form``) is disabled and further calls are ignored, so that a double click sends
+ * one request. Resolves to ``fn``'s result (undefined when ignored). */
+export async function once(target, fn) {
+  if (target.dataset.busy === "1") return undefined;
+  target.dataset.busy = "1";
+  const buttons = target.tagName === "FORM" ? [...target.querySelectorAll("button[type=submit], button:not([type])")] : [target];
+  const before = buttons.map((b) => b.disabled);
+  for (const b of buttons) b.disabled = true;
+  target.setAttribute("aria-busy", "true");
+  try {
+    return await fn();
+  } finally {
+    delete target.dataset.busy;
+    target.removeAttribute("aria-busy");
+    buttons.forEach((b, i) => {
+      if (b.isConnected) b.disabled = before[i];
+    });
+  }
+}
+
+/** A form's submit handler guarded by ``once``: the browser's own validation bubbles
+ * are off (``novalidate``: the page says what is wrong, in its language). */
+export function onSubmit(form, handler) {
+  form.noValidate = true;
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    once(form, () => handler(ev));
+  });
 }
 
 /** Replace a node's children, skipping null/false (replaceChildren would print "null"). */

@@ -35,6 +35,9 @@ export function initialState() {
     selectedId: null,
     filter: "open", // open | all
     chosen: {}, // transport id → the hospital ids ticked, once the dispatcher changed them
+    alerts: {}, // transport id → { transport_id, incident_id, unit_call_sign }: no hospital left to ask
+    picking: null, // the transport whose destination the dispatcher is choosing by hand
+    allHospitals: {}, // transport id → { items } | { error }: every open hospital (scope=all)
   };
 }
 
@@ -57,6 +60,7 @@ export function needs(state) {
       ask("requests", tr.id);
     }
   }
+  if (state.picking !== null) ask("allHospitals", state.picking);
   return out;
 }
 
@@ -75,6 +79,15 @@ export function reduce(state, action) {
       return { ...state, selectedId: action.id };
     case "filter":
       return { ...state, filter: action.filter };
+    case "pick-open":
+      // Chosen by hand from every open hospital: the list is asked afresh each time.
+      return {
+        ...state,
+        picking: action.transportId,
+        book: doubt(state.book, action.tick ?? Infinity, [key("allHospitals", action.transportId)]),
+      };
+    case "pick-close":
+      return { ...state, picking: null };
     case "choose": {
       const now = new Set(chosenFor(state, action.transportId));
       if (action.on) now.add(action.hospitalId);
@@ -90,8 +103,15 @@ function onEvent(state, name, data, tick) {
   const inDoubt = (...keys) => doubt(state.book, tick, keys.flat());
   switch (name) {
     case "incident.created":
-    case "incident.updated":
-      return { ...state, incidents: put(state.incidents, data, tick), book: inDoubt(key("unitRecs", data.id)) };
+    case "incident.updated": {
+      const next = { ...state, incidents: put(state.incidents, data, tick), book: inDoubt(key("unitRecs", data.id)) };
+      return isOpen(data) ? next : resolved(next, (a) => a.incident_id === data.id);
+    }
+    case "transport.destination_needed":
+      return {
+        ...raise(state, data),
+        book: inDoubt(key("hospitalRecs", data.transport_id), key("requests", data.transport_id)),
+      };
     case "unit.updated":
       // Availability and positions change every unit's ETA, and the ETAs from this
       // unit's position to the hospitals.
@@ -103,7 +123,7 @@ function onEvent(state, name, data, tick) {
     case "transport.updated": {
       const transports =
         data.status === "active" ? put(state.transports, data, tick) : drop(state.transports, data.id, tick);
-      return { ...state, transports, book: inDoubt("stats", key("hospitalRecs", data.id)) };
+      return settle({ ...state, transports, book: inDoubt("stats", key("hospitalRecs", data.id)) }, data);
     }
     case "hospital.updated":
       return {
@@ -162,16 +182,26 @@ function onAnswer(state, { what, id, data, asOf }) {
       return fresher ? { ...state, stats: data, statsError: null, book } : state;
     case "unitRecs":
       return fresher ? { ...state, unitRecs: { ...state.unitRecs, [id]: { items: listOf(data) } }, book } : state;
-    case "hospitalRecs":
+    case "hospitalRecs": {
+      if (!fresher) return state;
+      const next = {
+        ...state,
+        hospitalRecs: {
+          ...state.hospitalRecs,
+          [id]: { items: listOf(data, "hospitals"), suggested: data?.suggested || [] },
+        },
+        book,
+      };
+      // The dead end is also seen by looking: a console opened after the event says so.
+      if (data?.destination_needed) {
+        const tr = rowOf(state.transports, id);
+        return raise(next, { transport_id: id, incident_id: tr?.incident_id ?? null, unit_call_sign: "" });
+      }
+      return next;
+    }
+    case "allHospitals":
       return fresher
-        ? {
-            ...state,
-            hospitalRecs: {
-              ...state.hospitalRecs,
-              [id]: { items: listOf(data, "hospitals"), suggested: data?.suggested || [] },
-            },
-            book,
-          }
+        ? { ...state, allHospitals: { ...state.allHospitals, [id]: { items: listOf(data, "hospitals") } }, book }
         : state;
     case "requests":
       return { ...state, requests: replaceAll(state.requests, listOf(data), asOf, (r) => r.transport_id === id), book };
@@ -181,11 +211,14 @@ function onAnswer(state, { what, id, data, asOf }) {
     case "unit":
       return { ...state, units: put(state.units, data, asOf) };
     case "transport":
-      return {
-        ...state,
-        transports:
-          data.status === "active" ? put(state.transports, data, asOf) : drop(state.transports, data.id, asOf),
-      };
+      return settle(
+        {
+          ...state,
+          transports:
+            data.status === "active" ? put(state.transports, data, asOf) : drop(state.transports, data.id, asOf),
+        },
+        data,
+      );
     case "round": {
       let requests = state.requests;
       for (const r of listOf(data, "requests")) requests = put(requests, r, asOf);
@@ -207,10 +240,75 @@ function onFailed(state, { what, id, error, asOf }) {
       return { ...state, unitRecs: { ...state.unitRecs, [id]: { error } }, book };
     case "hospitalRecs":
       return { ...state, hospitalRecs: { ...state.hospitalRecs, [id]: { error } }, book };
+    case "allHospitals":
+      return { ...state, allHospitals: { ...state.allHospitals, [id]: { error } }, book };
     default:
       // What the page shows stays; the next event or reconnection asks again.
       return { ...state, book };
   }
+}
+
+// --- no dead ends: a transport no hospital is left to ask for ------------------------
+
+/** ``state`` with the alert for ``data.transport_id`` raised (kept if already there). */
+function raise(state, data) {
+  const id = data?.transport_id;
+  if (id === undefined || id === null) return state;
+  const before = state.alerts[id];
+  const alert = {
+    transport_id: id,
+    incident_id: data.incident_id ?? before?.incident_id ?? null,
+    unit_call_sign: data.unit_call_sign || before?.unit_call_sign || "",
+  };
+  if (before && before.incident_id === alert.incident_id && before.unit_call_sign === alert.unit_call_sign) return state;
+  return { ...state, alerts: { ...state.alerts, [id]: alert } };
+}
+
+/** ``state`` without the alerts ``which`` picks (and their picker, if open). */
+function resolved(state, which) {
+  const gone = Object.values(state.alerts).filter(which);
+  if (!gone.length) return state;
+  const alerts = { ...state.alerts };
+  for (const a of gone) delete alerts[a.transport_id];
+  const picking = gone.some((a) => a.transport_id === state.picking) ? null : state.picking;
+  return { ...state, alerts, picking };
+}
+
+/** A transport with a destination, or no longer active, needs no alert nor picker. */
+function settle(state, tr) {
+  if (!tr || (tr.status === "active" && !tr.destination_hospital_id)) return state;
+  const next = resolved(state, (a) => a.transport_id === tr.id);
+  return next.picking === tr.id ? { ...next, picking: null } : next;
+}
+
+/** The open alerts, newest call first, each with its incident when the page has it. */
+export function destinationAlerts(state) {
+  return Object.values(state.alerts)
+    .map((a) => {
+      const tr = rowOf(state.transports, a.transport_id);
+      const incidentId = a.incident_id ?? tr?.incident_id ?? null;
+      return { ...a, incident_id: incidentId, incident: rowOf(state.incidents, incidentId) || null, transport: tr || null };
+    })
+    .sort((a, b) => (b.incident_id ?? 0) - (a.incident_id ?? 0));
+}
+
+export const alertFor = (state, transportId) => state.alerts[transportId] || null;
+
+/** The hand picker's hospitals: recommended first, then by ETA; ``eta_min`` always
+ * set. ``null`` while not loaded, ``{ error }`` when the list failed. */
+export function pickerOptions(state, transportId) {
+  const entry = state.allHospitals[transportId];
+  if (!entry) return null;
+  if (entry.error) return entry;
+  const items = entry.items.map((h) => ({
+    ...h,
+    recommended: h.recommended !== false,
+    eta_min: h.eta_min ?? (h.eta_s !== null && h.eta_s !== undefined ? Math.max(1, Math.round(h.eta_s / 60)) : null),
+  }));
+  items.sort(
+    (a, b) => Number(b.recommended) - Number(a.recommended) || (a.eta_min ?? Infinity) - (b.eta_min ?? Infinity) || a.hospital_id - b.hospital_id,
+  );
+  return { items };
 }
 
 // --- what the page shows ------------------------------------------------------------

@@ -5,23 +5,30 @@
 /* global L */
 import {
   api,
+  callSign,
   el,
   errorText,
   fill,
   fmtEta,
   fmtRelative,
-  fmtTime,
+  fmtWhen,
   liveEvents,
   localName,
+  once,
   onLangChange,
+  onSubmit,
+  stationName,
   t,
   toast,
 } from "./common.js";
 import {
+  alertFor,
   chosenFor,
+  destinationAlerts,
   initialState,
   mapIncidents,
   needs,
+  pickerOptions,
   queue,
   reduce,
   requestsOf,
@@ -32,14 +39,14 @@ import {
   unitsSummary,
 } from "./dispatch-state.js";
 import { availabilityClass, rowOf, rowsOf } from "./domain.js";
-import { CONDITIONS } from "./generated/enums.js";
+import { BED_CATEGORIES, CONDITIONS } from "./generated/enums.js";
 import { renderKpi } from "./kpi.js";
 import { createMap, drawHospitals, drawIncidents, drawUnits } from "./map.js";
 import { startPage } from "./page.js";
 import { reasonText, renderRequests, renderTimeline, toastAnswer } from "./shared-views.js";
 import { createStore, drawWhenChanged, follow } from "./store.js";
 
-await startPage(["dispatcher"]);
+await startPage();
 
 const store = createStore(reduce, initialState());
 const dispatch = (action) => store.dispatch(action);
@@ -54,9 +61,10 @@ const SOURCES = {
   stats: () => "/api/v1/stats/today",
   unitRecs: (id) => `/api/v1/dispatch/unit-recommendations?incident_id=${id}`,
   hospitalRecs: (id) => `/api/v1/transports/${id}/hospital-recommendations`,
+  allHospitals: (id) => `/api/v1/transports/${id}/hospital-recommendations?scope=all`,
   requests: (id) => `/api/v1/hospital-requests?transport_id=${id}`,
 };
-const QUIET = new Set(["stats", "unitRecs", "hospitalRecs", "requests"]); // the panel says it
+const QUIET = new Set(["stats", "unitRecs", "hospitalRecs", "requests", "allHospitals"]); // the panel says it
 
 async function load(need, asOf) {
   try {
@@ -71,10 +79,11 @@ async function load(need, asOf) {
 // they put in doubt is asked once per burst.
 const fetcher = follow(store, needs, load, { delayMs: 150 });
 
-/** POST one of the dispatcher's actions; its answer goes into the state as ``what``. */
-async function act(path, body, what) {
+/** POST (or ``method``) one of the dispatcher's actions; its answer goes into the state
+ * as ``what``. */
+async function act(path, body, what, method = "POST") {
   const asOf = store.tick();
-  const data = await api(path, { method: "POST", body });
+  const data = await api(path, { method, body });
   dispatch({ type: "answer", what, data, asOf });
   return data;
 }
@@ -102,6 +111,13 @@ function setPickedLocation(lat, lon) {
   });
 }
 
+/** An incident in a few words, for a toast or an alert: "#12 胸痛". */
+function incidentName(incidentId) {
+  const i = rowOf(state().incidents, incidentId);
+  if (incidentId === null || incidentId === undefined) return t("dispatch.incident_unknown");
+  return i?.chief_complaint ? `#${incidentId} ${i.chief_complaint}` : `#${incidentId}`;
+}
+
 const redrawMap = drawWhenChanged(
   (st) => [st.hospitals, st.units, st.incidents, st.selectedId],
   (st) => {
@@ -113,7 +129,7 @@ const redrawMap = drawWhenChanged(
 
 // --- queue ---------------------------------------------------------------------------
 const renderQueue = drawWhenChanged(
-  (st) => [st.book.incidents, st.incidents, st.transports, st.units, st.selectedId, st.filter],
+  (st) => [st.book.incidents, st.incidents, st.transports, st.units, st.selectedId, st.filter, st.alerts],
   (st) => {
     if (!st.book.incidents) return; // not loaded yet
     const list = document.getElementById("incident-list");
@@ -140,6 +156,7 @@ const renderQueue = drawWhenChanged(
               el("span", { class: `badge urg-${i.urgency}` }, t(`urgency.${i.urgency}`)),
               el("span", { class: "ic-id" }, `#${i.id}`),
               el("span", { class: `badge st-inc-${i.status}` }, t(`incident_status.${i.status}`)),
+              alertFor(st, transportOf(st, i)?.id) ? el("span", { class: "badge badge-alert" }, t("dispatch.no_destination_badge")) : null,
               el("span", { class: "ic-time" }, fmtRelative(i.received_at)),
             ),
             el("div", { class: "ic-complaint" }, i.chief_complaint),
@@ -147,7 +164,7 @@ const renderQueue = drawWhenChanged(
               "div",
               { class: "ic-meta" },
               el("span", {}, i.address || "—"),
-              unit ? el("span", { class: "ic-unit" }, `${unit.call_sign}`) : null,
+              unit ? el("span", { class: "ic-unit" }, callSign(unit.call_sign)) : null,
             ),
           ),
         );
@@ -208,13 +225,27 @@ function openForm(open) {
 toggle.addEventListener("click", () => openForm(form.hidden));
 document.getElementById("new-call-cancel").addEventListener("click", () => openForm(false));
 
-form.addEventListener("submit", async (ev) => {
-  ev.preventDefault();
+/** What is wrong with the new call, in the page's language: ``{ message, field }``
+ * for the first problem, or null. */
+function newCallProblem() {
+  if (!form.chief_complaint.value.trim()) return { message: t("dispatch.need_complaint"), field: form.chief_complaint };
+  if (!form.address.value.trim()) return { message: t("dispatch.need_address"), field: form.address };
+  if (!form.lat.value) return { message: t("dispatch.need_location"), field: form.town };
+  const age = form.patient_age.value.trim();
+  if (age && !(/^\d+$/.test(age) && Number(age) <= 130)) return { message: t("dispatch.bad_age"), field: form.patient_age };
+  return null;
+}
+
+onSubmit(form, async () => {
   const err = form.querySelector(".form-error");
   err.hidden = true;
-  if (!form.chief_complaint.value.trim() || !form.address.value.trim() || !form.lat.value) {
-    err.textContent = t("dispatch.form_incomplete");
+  for (const f of form.querySelectorAll("[aria-invalid]")) f.removeAttribute("aria-invalid");
+  const problem = newCallProblem();
+  if (problem) {
+    err.textContent = problem.message;
     err.hidden = false;
+    problem.field.setAttribute("aria-invalid", "true");
+    problem.field.focus();
     return;
   }
   const body = {
@@ -261,6 +292,9 @@ const renderDetail = drawWhenChanged(
       tr ? st.chosen[tr.id] : null,
       st.requests,
       st.hospitals,
+      tr ? alertFor(st, tr.id) : null,
+      st.picking,
+      tr ? st.allHospitals[tr.id] : null,
     ];
   },
   (st) => {
@@ -285,7 +319,7 @@ function detailParts(st) {
         { class: "detail-badges" },
         el("span", { class: `badge urg-${incident.urgency}` }, t(`urgency.${incident.urgency}`)),
         el("span", { class: `badge st-inc-${incident.status}` }, t(`incident_status.${incident.status}`)),
-        el("span", { class: "muted" }, `#${incident.id} · ${fmtTime(incident.received_at)} (${fmtRelative(incident.received_at)})`),
+        el("span", { class: "muted" }, `#${incident.id} · ${fmtWhen(incident.received_at)} (${fmtRelative(incident.received_at)})`),
       ),
       el("h3", { class: "detail-title" }, incident.chief_complaint),
       el("p", { class: "detail-addr" }, incident.address || "—"),
@@ -303,11 +337,12 @@ function detailParts(st) {
   if (incident.status === "pending") parts.push(renderUnitRecs(st, incident));
   if (tr) {
     const unit = rowOf(st.units, tr.unit_id);
+    if (alertFor(st, tr.id) || st.picking === tr.id) parts.push(renderPicker(st, incident, tr));
     parts.push(
       el(
         "section",
         { class: "sub" },
-        el("h4", {}, t("dispatch.transport"), " ", el("span", { class: "muted" }, unit ? `${unit.call_sign}` : "")),
+        el("h4", {}, t("dispatch.transport"), " ", el("span", { class: "muted" }, unit ? callSign(unit.call_sign) : "")),
         renderTimeline(tr),
       ),
     );
@@ -326,7 +361,10 @@ function detailParts(st) {
       el(
         "div",
         { class: "detail-actions" },
-        el("button", { type: "button", class: "btn btn-danger-outline", onclick: () => cancelIncident(incident) }, t("dispatch.cancel_incident")),
+        tr && !tr.destination_hospital_id && st.picking !== tr.id && !alertFor(st, tr.id)
+          ? el("button", { type: "button", class: "btn", id: "destination-open", onclick: () => openPicker(tr.id) }, t("dispatch.set_destination"))
+          : null,
+        el("button", { type: "button", class: "btn btn-danger-outline", id: "incident-cancel", onclick: (ev) => cancelIncident(incident, ev.currentTarget) }, t("dispatch.cancel_incident")),
       ),
     );
   }
@@ -362,7 +400,7 @@ function renderUnitRecs(st, incident) {
   const list = el("ol", { class: "rec-list" });
   recs.items.slice(0, 4).forEach((r, idx) => {
     const unit = rowOf(st.units, r.unit_id) || {};
-    const callSign = r.call_sign || unit.call_sign || `#${r.unit_id}`;
+    const unitName = callSign(r.call_sign || unit.call_sign) || `#${r.unit_id}`;
     list.append(
       el(
         "li",
@@ -371,7 +409,7 @@ function renderUnitRecs(st, incident) {
           "div",
           { class: "rec-main" },
           idx === 0 ? el("span", { class: "badge badge-accent" }, t("dispatch.best")) : null,
-          el("strong", { class: "rec-name" }, callSign),
+          el("strong", { class: "rec-name" }, unitName),
           el("span", { class: "rec-eta" }, fmtEta(r.eta_s ?? r.eta_seconds)),
         ),
         el("div", { class: "rec-reasons" }, reasonText(r)),
@@ -381,8 +419,8 @@ function renderUnitRecs(st, incident) {
             type: "button",
             class: idx === 0 ? "btn btn-primary btn-assign" : "btn btn-assign",
             dataset: { assignUnit: r.unit_id },
-            "aria-label": t("dispatch.assign", { unit: callSign }),
-            onclick: (ev) => assign(incident, r.unit_id, callSign, ev.currentTarget),
+            "aria-label": t("dispatch.assign", { unit: unitName }),
+            onclick: (ev) => assign(incident, r.unit_id, unitName, ev.currentTarget),
           },
           t("dispatch.assign_short"),
         ),
@@ -393,27 +431,167 @@ function renderUnitRecs(st, incident) {
   return section;
 }
 
-async function assign(incident, unitId, callSign, button) {
-  button.disabled = true;
-  try {
-    // The incident, the unit and the transport then arrive as live events.
-    await act(`/api/v1/incidents/${incident.id}/assign`, { unit_id: unitId }, "transport");
-    toast(t("dispatch.assigned", { unit: callSign, id: incident.id }), "ok");
-  } catch (e) {
-    toast(errorText(e), "error");
-    button.disabled = false;
-  }
+function assign(incident, unitId, unitName, button) {
+  return once(button, async () => {
+    try {
+      // The incident, the unit and the transport then arrive as live events.
+      await act(`/api/v1/incidents/${incident.id}/assign`, { unit_id: unitId }, "transport");
+      toast(t("dispatch.assigned", { unit: unitName, id: incident.id }), "ok");
+    } catch (e) {
+      toast(t("common.about", { about: incidentName(incident.id), message: errorText(e) }), "error");
+    }
+  });
 }
 
-async function cancelIncident(incident) {
-  if (!confirm(t("dispatch.confirm_cancel", { id: incident.id }))) return;
-  try {
-    await act(`/api/v1/incidents/${incident.id}/cancel`, {}, "incident");
-    toast(t("dispatch.cancelled", { id: incident.id }), "ok");
-  } catch (e) {
-    toast(errorText(e), "error");
-  }
+function cancelIncident(incident, button) {
+  if (!confirm(t("dispatch.confirm_cancel", { id: incident.id }))) return undefined;
+  return once(button, async () => {
+    try {
+      await act(`/api/v1/incidents/${incident.id}/cancel`, {}, "incident");
+      toast(t("dispatch.cancelled", { id: incident.id }), "ok");
+    } catch (e) {
+      toast(t("common.about", { about: incidentName(incident.id), message: errorText(e) }), "error");
+    }
+  });
 }
+
+// --- no dead ends: choosing a destination by hand -----------------------------------------
+function openPicker(transportId) {
+  dispatch({ type: "pick-open", transportId, tick: store.tick() });
+  fetcher.request(0);
+}
+
+function renderPicker(st, incident, tr) {
+  const alert = alertFor(st, tr.id);
+  const section = el(
+    "section",
+    { class: `sub picker${alert ? " picker-alert" : ""}`, id: "destination-picker", "aria-labelledby": "destination-picker-title" },
+    el("h4", { id: "destination-picker-title" }, t("dispatch.pick_destination")),
+    alert ? el("p", { class: "picker-why" }, t("dispatch.destination_needed_detail")) : null,
+  );
+  if (st.picking !== tr.id) {
+    section.append(
+      el(
+        "div",
+        { class: "form-actions" },
+        el("button", { type: "button", class: "btn btn-primary", id: "destination-open", onclick: () => openPicker(tr.id) }, t("dispatch.choose_hospital")),
+        el("button", { type: "button", class: "btn btn-danger-outline", id: "destination-cancel-call", onclick: (ev) => cancelIncident(incident, ev.currentTarget) }, t("dispatch.cancel_incident")),
+      ),
+    );
+    return section;
+  }
+  const options = pickerOptions(st, tr.id);
+  if (!options) {
+    section.append(el("p", { class: "muted" }, t("common.loading")));
+    return section;
+  }
+  if (options.error) {
+    section.append(el("p", { class: "form-error" }, errorText(options.error)));
+    return section;
+  }
+  const pickForm = el("form", { class: "form picker-form", id: "destination-form", novalidate: true });
+  const list = el("ul", { class: "picker-list", role: "radiogroup", "aria-labelledby": "destination-picker-title" });
+  for (const h of options.items) {
+    const hospital = rowOf(st.hospitals, h.hospital_id);
+    const id = `dest-${tr.id}-${h.hospital_id}`;
+    list.append(
+      el(
+        "li",
+        { class: `picker-item${h.recommended ? " picker-rec" : ""}` },
+        el("input", { type: "radio", name: "destination", id, value: h.hospital_id }),
+        el(
+          "label",
+          { for: id, class: "rec-main" },
+          el("i", { class: `avail-dot h-${availabilityClass(hospital, Date.now())}`, "aria-hidden": "true" }),
+          el("strong", { class: "rec-name" }, localName(hospital) || h.name || `#${h.hospital_id}`),
+          h.recommended ? el("span", { class: "badge badge-accent" }, t("dispatch.recommended")) : null,
+          el("span", { class: "rec-eta" }, h.eta_min !== null ? t("unit.eta_minutes", { n: h.eta_min }) : "—"),
+        ),
+        h.reasons?.length ? el("div", { class: "rec-reasons" }, reasonText(h)) : null,
+      ),
+    );
+  }
+  if (!options.items.length) list.append(el("li", { class: "empty" }, t("dispatch.no_open_hospital")));
+  const bed = el(
+    "select",
+    { name: "bed_category", id: "destination-bed" },
+    el("option", { value: "" }, t("dispatch.bed_any")),
+    ...BED_CATEGORIES.map((c) => el("option", { value: c }, t(`bed.${c}`))),
+  );
+  bed.value = tr.bed_category || "";
+  const error = el("p", { class: "form-error", id: "destination-error", role: "alert", hidden: true });
+  pickForm.append(
+    list,
+    el("label", { class: "field" }, el("span", {}, t("dispatch.bed_category")), bed),
+    error,
+    el(
+      "div",
+      { class: "form-actions" },
+      el("button", { type: "button", class: "btn", id: "destination-close", onclick: () => dispatch({ type: "pick-close" }) }, t("common.back")),
+      el("button", { type: "button", class: "btn btn-danger-outline", id: "destination-cancel-call", onclick: (ev) => cancelIncident(incident, ev.currentTarget) }, t("dispatch.cancel_incident")),
+      el("button", { type: "submit", class: "btn btn-primary", id: "destination-submit" }, t("dispatch.set_destination_go")),
+    ),
+  );
+  onSubmit(pickForm, async () => {
+    error.hidden = true;
+    const chosen = pickForm.querySelector("input[name=destination]:checked");
+    if (!chosen) {
+      error.textContent = t("dispatch.pick_one_hospital");
+      error.hidden = false;
+      return;
+    }
+    const body = { hospital_id: Number(chosen.value) };
+    if (bed.value) body.bed_category = bed.value;
+    const hospital = rowOf(st.hospitals, body.hospital_id);
+    try {
+      await act(`/api/v1/transports/${tr.id}/destination`, body, "transport", "PUT");
+      toast(t("dispatch.destination_set", { about: incidentName(incident.id), hospital: localName(hospital) || `#${body.hospital_id}` }), "ok");
+    } catch (e) {
+      error.textContent = errorText(e);
+      error.hidden = false;
+    }
+  });
+  section.append(pickForm);
+  return section;
+}
+
+// The alerts: one per transport no hospital is left to ask for, above the queue.
+const renderAlerts = drawWhenChanged(
+  (st) => [st.alerts, st.incidents, st.transports],
+  (st) => {
+    const box = document.getElementById("destination-alerts");
+    const alerts = destinationAlerts(st);
+    box.hidden = !alerts.length;
+    fill(
+      box,
+      ...alerts.map((a) =>
+        el(
+          "div",
+          { class: "dest-alert", id: `destination-alert-${a.transport_id}`, dataset: { transportId: a.transport_id, incidentId: a.incident_id ?? "" } },
+          el(
+            "p",
+            { class: "dest-alert-text" },
+            el("strong", {}, t("dispatch.destination_needed", { about: incidentName(a.incident_id) })),
+            a.unit_call_sign ? el("span", { class: "muted" }, ` ${callSign(a.unit_call_sign)}`) : null,
+          ),
+          el(
+            "button",
+            {
+              type: "button",
+              class: "btn btn-small btn-primary",
+              id: `destination-alert-open-${a.transport_id}`,
+              onclick: () => {
+                if (a.incident_id !== null) select(a.incident_id);
+                openPicker(a.transport_id);
+              },
+            },
+            t("dispatch.choose_hospital"),
+          ),
+        ),
+      ),
+    );
+  },
+);
 
 function renderHospitalRecs(st, tr) {
   const recs = st.hospitalRecs[tr.id];
@@ -460,7 +638,8 @@ function renderHospitalRecs(st, tr) {
       {
         type: "button",
         class: "btn btn-primary",
-        disabled: accepted,
+        id: "send-requests",
+        disabled: accepted || !chosen.size,
         onclick: (ev) => sendRequests(tr, [...chosen], ev.currentTarget),
       },
       t("requests.send_parallel", { n: chosen.size }),
@@ -469,19 +648,19 @@ function renderHospitalRecs(st, tr) {
   return section;
 }
 
-async function sendRequests(tr, hospitalIds, button) {
+function sendRequests(tr, hospitalIds, button) {
   if (!hospitalIds.length) {
     toast(t("requests.pick_one"), "error");
-    return;
+    return undefined;
   }
-  button.disabled = true;
-  try {
-    await act(`/api/v1/transports/${tr.id}/hospital-requests`, { hospital_ids: hospitalIds }, "round");
-    toast(t("requests.sent", { n: hospitalIds.length }), "ok");
-  } catch (e) {
-    toast(errorText(e), "error");
-    button.disabled = false;
-  }
+  return once(button, async () => {
+    try {
+      await act(`/api/v1/transports/${tr.id}/hospital-requests`, { hospital_ids: hospitalIds }, "round");
+      toast(t("requests.sent_about", { n: hospitalIds.length, about: incidentName(tr.incident_id) }), "ok");
+    } catch (e) {
+      toast(t("common.about", { about: incidentName(tr.incident_id), message: errorText(e) }), "error");
+    }
+  });
 }
 
 // --- unit board ---------------------------------------------------------------------------
@@ -496,8 +675,8 @@ const renderUnits = drawWhenChanged(
         el(
           "tr",
           { dataset: { unitId: u.id } },
-          el("th", { scope: "row" }, u.call_sign),
-          el("td", {}, localName(u.station) || u.station_name || ""),
+          el("th", { scope: "row" }, callSign(u.call_sign)),
+          el("td", {}, stationName(u)),
           el("td", {}, el("span", { class: `badge st-${u.status}` }, t(`status.${u.status}`))),
           el("td", { class: "muted" }, fmtRelative(u.status_at)),
           el(
@@ -511,7 +690,7 @@ const renderUnits = drawWhenChanged(
             "td",
             { class: "actions" },
             ...actions.map(([status, key]) =>
-              el("button", { type: "button", class: "btn btn-small", onclick: () => setUnitStatus(u, status) }, t(key)),
+              el("button", { type: "button", class: "btn btn-small", onclick: (ev) => setUnitStatus(u, status, ev.currentTarget) }, t(key)),
             ),
           ),
         ),
@@ -521,12 +700,14 @@ const renderUnits = drawWhenChanged(
   },
 );
 
-async function setUnitStatus(unit, status) {
-  try {
-    await act(`/api/v1/units/${unit.id}/status`, { status }, "unit");
-  } catch (e) {
-    toast(errorText(e), "error");
-  }
+function setUnitStatus(unit, status, button) {
+  return once(button, async () => {
+    try {
+      await act(`/api/v1/units/${unit.id}/status`, { status }, "unit");
+    } catch (e) {
+      toast(t("common.about", { about: callSign(unit.call_sign), message: errorText(e) }), "error");
+    }
+  });
 }
 
 // --- KPI -----------------------------------------------------------------------------------
@@ -539,15 +720,16 @@ const drawKpi = drawWhenChanged(
 );
 
 // --- drawing and live updates ----------------------------------------------------------
-const renderers = [renderQueue, renderUnits, redrawMap, renderDetail, drawKpi];
+const renderers = [renderAlerts, renderQueue, renderUnits, redrawMap, renderDetail, drawKpi];
 const render = () => {
   for (const draw of renderers) draw(state());
 };
 store.subscribe(render);
 
 const event = (name) => (data) => dispatch({ type: "event", name, data, tick: store.tick() });
+const incidentOfTransport = (transportId) => rowOf(state().transports, transportId)?.incident_id ?? null;
 const answer = (name, status) => (data) => {
-  toastAnswer(data, status, rowsOf(state().hospitals));
+  toastAnswer(data, status, rowsOf(state().hospitals), incidentName(incidentOfTransport(data.transport_id)));
   event(name)(data);
 };
 
@@ -563,6 +745,10 @@ liveEvents(
     "request.cancelled": event("request.cancelled"),
     "request.exhausted": event("request.exhausted"),
     "request.accepted": answer("request.accepted", "accepted"),
+    "transport.destination_needed": (data) => {
+      event("transport.destination_needed")(data);
+      toast(t("dispatch.destination_needed", { about: incidentName(data.incident_id) }), "alert");
+    },
     "request.declined": answer("request.declined", "declined"),
   },
   // Events may have been missed while the stream was down: ask everything again.

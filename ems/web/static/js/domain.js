@@ -135,3 +135,67 @@ export function wanted(book, key) {
 
 /** The answers of ``book`` whose key starts with ``prefix``. */
 export const keysLike = (book, prefix) => Object.keys(book).filter((k) => k.startsWith(prefix));
+
+// --- words for the user ------------------------------------------------------------
+
+/** The message for an API error (``{ code, status }``) in the page's language, through
+ * ``translate(key)`` (which answers the key itself when it has no text): the code's own
+ * ``error.<code>``, else a sentence for its HTTP status class, else a general one. The
+ * raw code is never shown. */
+export function errorMessage(err, translate) {
+  const known = (key) => {
+    const text = translate(key);
+    return text && text !== key ? text : null;
+  };
+  const code = err?.code;
+  const status = typeof err?.status === "number" ? err.status : null;
+  let klass = null;
+  if (status === 0) klass = "network";
+  else if (status >= 500) klass = "5xx";
+  else if (status === 429) klass = "429";
+  else if (status >= 400) klass = "4xx";
+  return (
+    (code && known(`error.${code}`)) ||
+    (klass && known(`error.status_${klass}`)) ||
+    known("error.generic") ||
+    "Something went wrong. Please try again."
+  );
+}
+
+/** Whether ``a`` and ``b`` (ms) fall on the same day in the viewer's time zone. */
+export function sameDay(a, b) {
+  const x = new Date(a);
+  const y = new Date(b);
+  return x.getFullYear() === y.getFullYear() && x.getMonth() === y.getMonth() && x.getDate() === y.getDate();
+}
+
+/** A time for a card: "14:05" today, "5/12 14:05" (ja) or "12 May 14:05" (en) on another
+ * day, with the year when it is not this year's. */
+export function whenText(iso, now, lang) {
+  if (!iso) return "—";
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return "—";
+  const locale = lang === "en" ? "en-GB" : "ja-JP";
+  const time = d.toLocaleTimeString(locale, { hour: "2-digit", minute: "2-digit" });
+  if (sameDay(d.getTime(), now)) return time;
+  const opts = { month: "numeric", day: "numeric" };
+  if (lang === "en") opts.month = "short";
+  if (d.getFullYear() !== new Date(now).getFullYear()) opts.year = "numeric";
+  return `${d.toLocaleDateString(locale, opts)} ${time}`;
+}
+
+/** A current patient at ``now`` (what ``GET /transports?current=true&hours=`` answers):
+ * not cancelled, and arrived at the hospital, or (not arrived yet) called in, less than
+ * ``hours`` ago. */
+export function isCurrentTransport(tr, now, hours) {
+  if (!tr || tr.status === "cancelled") return false;
+  const since = stepTime(tr, "arrived_hospital") || stepTime(tr, "call_received") || tr.created_at;
+  if (!since) return true;
+  return now - new Date(since).getTime() < hours * 3600000;
+}
+
+/** Whether a transport's card can have a live stream and a record to ask for: only
+ * while it is active and not handed over. */
+export function isLive(tr) {
+  return Boolean(tr) && tr.status === "active" && !stepTime(tr, "handover");
+}

@@ -1,14 +1,21 @@
 // The ER dashboard's state: this hospital's acceptance requests (incoming and
-// accepted), the transports and medical-history summaries of its accepted patients, its
+// accepted), the transports and medical-history summaries of its current patients, its
 // bed figures and the staff's unsaved edits. Pure: an event or an answer in, the new
 // state out (no DOM, no fetch, no globals); er.js draws it and fetches what ``needs``
 // lists.
+//
+// Current patients only: those en route, or arrived less than ``hours`` ago (the
+// server's ``GET /transports?current=true&hours=``, asked once, then followed live). An
+// accepted request of last month is neither shown nor asked about, and only a live
+// transport (active, not handed over) has its history asked and a stream watched.
 import {
   answered,
   doubt,
   drop,
   emptyTable,
+  isCurrentTransport,
   isExpired,
+  isLive,
   listOf,
   put,
   replaceAll,
@@ -20,13 +27,15 @@ import {
 } from "./domain.js";
 import { BED_CATEGORIES } from "./generated/enums.js";
 
-// How long a handed-over patient stays on the board.
-export const HANDED_OVER_KEEP_MS = 30 * 60000;
+// How many hours after arrival a patient stays on the board (the server's
+// ER_BOARD_HOURS, sent in the page).
+export const BOARD_HOURS_DEFAULT = 6;
 
 /** ``hospitalId``: the signed-in ER's hospital (null for an admin, who sees them all). */
-export function initialState(hospitalId) {
+export function initialState(hospitalId, { hours = BOARD_HOURS_DEFAULT } = {}) {
   return {
     hospitalId: hospitalId ?? null,
+    hours: Number(hours) > 0 ? Number(hours) : BOARD_HOURS_DEFAULT,
     hospitals: emptyTable(), // this hospital only
     requests: emptyTable(), // the requests addressed to it
     transports: emptyTable(), // of its accepted patients
@@ -50,11 +59,25 @@ export function needs(state, now) {
   ask("hospital");
   ask("requests", "sent");
   ask("requests", "accepted");
-  for (const r of rowsOf(state.requests)) {
-    if (r.status === "accepted" && mine(state, r)) ask("transport", r.transport_id);
+  ask("transports", "current");
+  // A patient accepted since the list was asked: their transport alone.
+  if (!wanted(state.book, key("transports", "current"))) {
+    for (const r of rowsOf(state.requests)) {
+      if (r.status === "accepted" && mine(state, r) && !rowOf(state.transports, r.transport_id) && recent(state, r, now)) {
+        ask("transport", r.transport_id);
+      }
+    }
   }
-  for (const r of accepted(state, now)) ask("record", r.transport_id);
+  for (const r of accepted(state, now)) {
+    if (isLive(rowOf(state.transports, r.transport_id))) ask("record", r.transport_id);
+  }
   return out;
+}
+
+/** Answered within the board's hours: a request whose transport may still be current. */
+function recent(state, r, now) {
+  const when = r.responded_at || r.sent_at;
+  return Boolean(when) && now - new Date(when).getTime() < state.hours * 3600000;
 }
 
 export function reduce(state, action) {
@@ -112,7 +135,7 @@ function onTransport(state, tr, tick) {
       records: drop(state.records, tr.id, tick),
     };
   }
-  if (!ours.length) return state;
+  if (!ours.length && tr.destination_hospital_id !== state.hospitalId) return state;
   const record = rowOf(state.records, tr.id);
   let book = answered(state.book, key("transport", tr.id), tick);
   // Not identified when we asked: the crew may have read the card since.
@@ -136,6 +159,8 @@ function onAnswer(state, { what, id, data, asOf }) {
       const rows = listOf(data).filter((r) => mine(state, r));
       return { ...state, requests: replaceAll(state.requests, rows, asOf, (r) => r.status === id), book };
     }
+    case "transports":
+      return { ...state, transports: replaceAll(state.transports, listOf(data), asOf), book };
     case "transport":
       return { ...state, transports: put(state.transports, data, asOf), book };
     case "record":
@@ -173,22 +198,32 @@ export function incoming(state) {
     .sort((a, b) => urgencyRank(a.urgency) - urgencyRank(b.urgency) || a.id - b.id);
 }
 
-/** Accepted patients still coming, or handed over less than 30 minutes ago; not those
- * re-routed to another hospital. */
+/** The patients on the board at ``now``, newest call first: accepted here, current
+ * (en route, or arrived less than ``state.hours`` ago), not re-routed elsewhere. One
+ * whose transport is not loaded yet shows when it was accepted recently. */
 export function accepted(state, now) {
   return rowsOf(state.requests)
     .filter((r) => r.status === "accepted" && mine(state, r))
     .filter((r) => {
       const tr = rowOf(state.transports, r.transport_id);
-      if (!tr) return true;
+      if (!tr) return recent(state, r, now);
       if (state.hospitalId !== null && tr.destination_hospital_id !== null && tr.destination_hospital_id !== state.hospitalId) {
         return false;
       }
-      const handover = stepTime(tr, "handover");
-      return tr.status !== "completed" || !handover || now - new Date(handover).getTime() < HANDED_OVER_KEEP_MS;
+      return isCurrentTransport(tr, now, state.hours);
     })
-    .sort((a, b) => a.id - b.id);
+    .sort((a, b) => calledAt(state, b) - calledAt(state, a) || b.id - a.id);
 }
+
+function calledAt(state, r) {
+  const tr = rowOf(state.transports, r.transport_id);
+  const when = stepTime(tr, "call_received") || tr?.created_at || r.sent_at;
+  return when ? new Date(when).getTime() : 0;
+}
+
+/** Whether the patient's card may watch a stream and ask for the history: the
+ * transport is loaded, active and not handed over. */
+export const hasLiveFeed = (state, transportId) => isLive(rowOf(state.transports, transportId));
 
 export const transportFor = (state, transportId) => rowOf(state.transports, transportId) || null;
 export const recordFor = (state, transportId) => rowOf(state.records, transportId) || null;

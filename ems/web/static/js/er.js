@@ -5,15 +5,19 @@
 // fetches what the state says it lacks.
 import {
   api,
+  callSign,
   el,
   errorText,
   fill,
   fmtEta,
   fmtRelative,
   fmtTime,
+  fmtWhen,
   liveEvents,
   localName,
+  once,
   onLangChange,
+  onSubmit,
   t,
   toast,
 } from "./common.js";
@@ -21,6 +25,7 @@ import { stepTime } from "./domain.js";
 import {
   accepted,
   bedRows,
+  hasLiveFeed,
   hospitalOf,
   incoming,
   initialState,
@@ -34,15 +39,18 @@ import { startPage } from "./page.js";
 import { renderHistory, renderTimeline } from "./shared-views.js";
 import { createStore, drawWhenChanged, follow } from "./store.js";
 
-const s = await startPage(["er_staff"]);
+const s = await startPage();
 
 const grid = document.querySelector(".er-grid");
 const relayUrl = grid.dataset.relayUrl;
 // The relay serves its viewer module from its own origin (see ems/web/views.py).
 const viewerUrl = grid.dataset.viewerUrl;
-const hospitalId = s.user.hospital_id ?? (Number(new URLSearchParams(location.search).get("hospital_id")) || null);
+const hospitalId = s.user.hospital_id ?? null;
+// How many hours after arrival a patient stays on the board: the server's setting, or
+// the page's ?hours= (1..72).
+const boardHours = Math.min(72, Math.max(1, Number(new URLSearchParams(location.search).get("hours")) || Number(grid.dataset.boardHours) || 6));
 
-const store = createStore(reduce, initialState(hospitalId));
+const store = createStore(reduce, initialState(hospitalId, { hours: boardHours }));
 const dispatch = (action) => store.dispatch(action);
 const state = () => store.state;
 
@@ -50,6 +58,7 @@ const state = () => store.state;
 const SOURCES = {
   hospital: () => "/api/v1/hospitals",
   requests: (status) => `/api/v1/hospital-requests?status=${status}`,
+  transports: () => `/api/v1/transports?current=true&hours=${boardHours}`,
   transport: (id) => `/api/v1/transports/${id}`,
   record: (id) => `/api/v1/transports/${id}/patient-record`,
 };
@@ -59,7 +68,7 @@ async function load(need, asOf) {
     return { type: "answer", what: need.what, id: need.id, data: await api(SOURCES[need.what](need.id)), asOf };
   } catch (error) {
     // A request's card shows what the request carries; a history not found yet says so.
-    if (need.what === "hospital" || need.what === "requests") toast(errorText(error), "error");
+    if (need.what === "hospital" || need.what === "requests" || need.what === "transports") toast(errorText(error), "error");
     return { type: "failed", what: need.what, id: need.id, error, asOf };
   }
 }
@@ -96,6 +105,12 @@ function patientLine(req) {
   ].filter(Boolean);
 }
 
+/** The request's patient in a few words, for a toast: "胸痛 (八頭救急1)". */
+function patientName(req) {
+  const unit = callSign(req?.unit_call_sign);
+  return [req?.chief_complaint || t("er.patient"), unit ? `(${unit})` : ""].filter(Boolean).join(" ");
+}
+
 function conditionText(code) {
   const key = `condition.${code}`;
   const text = t(key);
@@ -120,7 +135,7 @@ function requestCard(req, declining) {
   const patient = patientLine(req);
   const card = el(
     "li",
-    { class: `request-card u-${urgency}`, dataset: { requestId: req.id } },
+    { class: `request-card u-${urgency}`, id: `request-${req.id}`, dataset: { requestId: req.id } },
     el(
       "div",
       { class: "rc-top" },
@@ -135,7 +150,7 @@ function requestCard(req, declining) {
       patient.length ? el("span", {}, patient.join(" · ")) : null,
       req.suspected_condition ? el("span", { class: "rc-condition" }, conditionText(req.suspected_condition)) : null,
       req.bed_category ? el("span", {}, t("er.bed", { cat: t(`bed.${req.bed_category}`) })) : null,
-      req.unit_call_sign ? el("span", { class: "rc-unit" }, req.unit_call_sign) : null,
+      req.unit_call_sign ? el("span", { class: "rc-unit" }, callSign(req.unit_call_sign)) : null,
     ),
     (req.round || 1) > 1 ? el("div", { class: "rc-note" }, t("er.round", { n: req.round })) : null,
   );
@@ -144,12 +159,13 @@ function requestCard(req, declining) {
       el(
         "div",
         { class: "rc-actions" },
-        el("button", { type: "button", class: "btn btn-accept btn-xl", onclick: (ev) => accept(req, ev.currentTarget) }, t("er.accept")),
+        el("button", { type: "button", class: "btn btn-accept btn-xl", id: `accept-${req.id}`, onclick: (ev) => accept(req, ev.currentTarget) }, t("er.accept")),
         el(
           "button",
           {
             type: "button",
             class: "btn btn-decline btn-xl",
+            id: `decline-${req.id}`,
             "aria-expanded": "false",
             onclick: () => {
               dispatch({ type: "decline-start", id: req.id });
@@ -173,7 +189,7 @@ function requestCard(req, declining) {
           ...DECLINE_REASONS.map((reason) =>
             el(
               "button",
-              { type: "button", class: "btn reason-btn", dataset: { reason }, onclick: (ev) => decline(req, reason, note.value, ev.currentTarget) },
+              { type: "button", class: "btn reason-btn", dataset: { reason }, onclick: (ev) => decline(req, reason, note.value, ev.currentTarget.closest(".reason-box")) },
               t(`decline.${reason}`),
             ),
           ),
@@ -186,28 +202,30 @@ function requestCard(req, declining) {
   return card;
 }
 
-async function accept(req, button) {
-  button.disabled = true;
-  try {
-    await act(`/api/v1/hospital-requests/${req.id}/accept`, {}, "accept");
-    toast(t("er.accepted_toast"), "ok");
-  } catch (e) {
-    toast(errorText(e), "error");
-    button.disabled = false;
-    // Taken by another hospital meanwhile, most likely: see what is left.
-    dispatch({ type: "resync", tick: store.tick(), keys: ["requests:sent", "requests:accepted"] });
-  }
+function accept(req, button) {
+  return once(button, async () => {
+    try {
+      await act(`/api/v1/hospital-requests/${req.id}/accept`, {}, "accept");
+      toast(t("er.accepted_toast", { patient: patientName(req) }), "ok");
+    } catch (e) {
+      toast(t("er.about", { patient: patientName(req), message: errorText(e) }), "error");
+      // Taken by another hospital meanwhile, most likely: see what is left.
+      dispatch({ type: "resync", tick: store.tick(), keys: ["requests:sent", "requests:accepted"] });
+    }
+  });
 }
 
-async function decline(req, reason, note, button) {
-  button.disabled = true;
-  try {
-    await act(`/api/v1/hospital-requests/${req.id}/decline`, { reason, note: note || "" }, "decline");
-    toast(t("er.declined_toast", { reason: t(`decline.${reason}`) }), "info");
-  } catch (e) {
-    toast(errorText(e), "error");
-    button.disabled = false;
-  }
+function decline(req, reason, note, box) {
+  return once(box, async () => {
+    for (const b of box.querySelectorAll("button")) b.disabled = true;
+    try {
+      await act(`/api/v1/hospital-requests/${req.id}/decline`, { reason, note: note || "" }, "decline");
+      toast(t("er.declined_toast", { reason: t(`decline.${reason}`), patient: patientName(req) }), "info");
+    } catch (e) {
+      toast(t("er.about", { patient: patientName(req), message: errorText(e) }), "error");
+      for (const b of box.querySelectorAll("button")) b.disabled = false;
+    }
+  });
 }
 
 // --- patients ----------------------------------------------------------------------------
@@ -241,7 +259,17 @@ const renderPatients = drawWhenChanged(
   },
 );
 
-function viewerSlot(transportId) {
+function viewerSlot(st, transportId) {
+  // A transport handed over or closed has no stream to watch: no socket is opened.
+  if (!hasLiveFeed(st, transportId)) {
+    const entry = viewers.get(transportId);
+    if (entry) {
+      entry.viewer?.close?.();
+      viewers.delete(transportId);
+    }
+    const tr = transportFor(st, transportId);
+    return el("div", { class: "viewer-slot viewer-off", dataset: { transportId } }, el("p", { class: "muted" }, t(tr ? "er.stream_ended" : "common.loading")));
+  }
   let entry = viewers.get(transportId);
   if (!entry) {
     const node = el("div", { class: "viewer-slot", dataset: { transportId } }, el("p", { class: "muted" }, t("er.stream_waiting")));
@@ -265,26 +293,27 @@ function patientCard(st, req) {
   const urgency = req.urgency || "moderate";
   const record = recordFor(st, req.transport_id);
   let history;
-  if (!record) history = el("p", { class: "muted" }, t("common.loading"));
+  if (!record && tr.id && !hasLiveFeed(st, req.transport_id)) history = el("p", { class: "muted" }, t("er.record_after_handover"));
+  else if (!record) history = el("p", { class: "muted" }, t("common.loading"));
   else if (record.error) {
     history = el("p", { class: "muted" }, record.error.status === 404 ? t("er.no_record_yet") : errorText(record.error));
   } else history = renderHistory(record.record);
   return el(
     "article",
-    { class: `patient-card u-${urgency}`, dataset: { transportId: req.transport_id } },
+    { class: `patient-card u-${urgency}`, id: `patient-${req.transport_id}`, dataset: { transportId: req.transport_id } },
     el(
       "header",
       { class: "pc-head" },
       el("span", { class: `badge urg-${urgency}` }, t(`urgency.${urgency}`)),
       el("h3", {}, req.chief_complaint || "—"),
       el("span", { class: "pc-eta" }, stepTime(tr, "handover") ? t("er.handed_over") : stepTime(tr, "arrived_hospital") ? t("er.arrived") : `${t("er.eta")} ${fmtEta(req.eta_s)}`),
-      req.unit_call_sign ? el("span", { class: "muted" }, req.unit_call_sign) : null,
-      el("span", { class: "muted" }, t("er.accepted_at", { time: fmtTime(req.responded_at) })),
+      req.unit_call_sign ? el("span", { class: "muted pc-unit" }, callSign(req.unit_call_sign)) : null,
+      el("span", { class: "muted pc-accepted" }, t("er.accepted_at", { time: fmtWhen(req.responded_at) })),
     ),
     el(
       "div",
       { class: "pc-body" },
-      el("div", { class: "pc-live" }, el("h4", {}, t("er.live")), viewerSlot(req.transport_id)),
+      el("div", { class: "pc-live" }, el("h4", {}, t("er.live")), viewerSlot(st, req.transport_id)),
       el("div", { class: "pc-history" }, el("h4", {}, t("er.history")), history),
     ),
     el("div", { class: "pc-timeline" }, renderTimeline(tr)),
@@ -381,18 +410,41 @@ document.getElementById("diversion-select").addEventListener("change", () => {
   renderDiverted(hospitalOf(state()));
 });
 
-form.addEventListener("submit", async (ev) => {
-  ev.preventDefault();
+/** The figures typed, or what is wrong with the first one that cannot be sent. */
+function readBeds(ttl) {
+  const beds = [];
+  for (const input of document.querySelectorAll("#avail-body input[data-category]")) {
+    input.removeAttribute("aria-invalid");
+    const max = Number(input.max) || 999;
+    const raw = input.value.trim();
+    const value = Number(raw);
+    if (raw === "" || !Number.isInteger(value) || value < 0 || value > max) {
+      input.setAttribute("aria-invalid", "true");
+      return { input, message: t("er.bed_out_of_range", { cat: t(`bed.${input.dataset.category}`), max }) };
+    }
+    beds.push({ category: input.dataset.category, available: value, ttl_min: ttl });
+  }
+  return { beds };
+}
+
+onSubmit(form, async () => {
   const err = form.querySelector(".form-error");
   err.hidden = true;
   const ttl = Number(form.ttl_min.value);
-  const beds = [...document.querySelectorAll("#avail-body input[data-category]")].map((input) => ({
-    category: input.dataset.category,
-    available: Number(input.value || 0),
-    ttl_min: ttl,
-  }));
+  const { beds, input, message } = readBeds(ttl);
+  if (!beds) {
+    err.textContent = message;
+    err.hidden = false;
+    input.focus();
+    return;
+  }
   const diversion = form.diversion.value;
   const diverted = diversion === "category_diversion" ? [...document.querySelectorAll("#diverted-list input:checked")].map((x) => x.value) : [];
+  if (diversion === "category_diversion" && !diverted.length) {
+    err.textContent = t("error.diverted_categories_required");
+    err.hidden = false;
+    return;
+  }
   try {
     const asOf = store.tick();
     const saved = await api(`/api/v1/hospitals/${hospitalId}/availability`, {
@@ -424,7 +476,7 @@ liveEvents(
   {
     "request.created": (data) => {
       event("request.created")(data);
-      toast(t("er.new_request"), "alert");
+      if (data.hospital_id === hospitalId) toast(t("er.new_request", { patient: patientName(data) }), "alert");
     },
     "request.cancelled": event("request.cancelled"),
     "request.accepted": event("request.accepted"),

@@ -1,8 +1,12 @@
 // The offline region map: Leaflet with no tile server. The region's roads and towns come
-// as GeoJSON from the server; units, incidents and hospitals are drawn on top.
+// as GeoJSON from the server; units, incidents and hospitals are drawn on top. Their
+// labels are placed so that none overlaps another or a marker (labels.js): unit call
+// signs first, then hospital names, then towns; a label with no free spot is hidden and
+// its marker keeps its tooltip. They are placed again after every zoom, pan and redraw.
 /* global L */
-import { api, localName, t } from "./common.js";
+import { api, callSign, localName, t } from "./common.js";
 import { availabilityClass } from "./domain.js";
+import { placeLabels } from "./labels.js";
 
 const ROAD_STYLE = {
   trunk: { color: "#e09a2b", weight: 5, opacity: 1 },
@@ -10,6 +14,9 @@ const ROAD_STYLE = {
   local: { color: "#ffffff", weight: 2.5, opacity: 1 },
   street: { color: "#ffffff", weight: 1.2, opacity: 0.9 },
 };
+
+// Marker radii in pixels, kept clear of labels (see app.css).
+const RADIUS = { unit: 6, hospital: 12, town: 2, incident: 15 };
 
 export async function createMap(container, { onClick } = {}) {
   const map = L.map(container, {
@@ -26,29 +33,82 @@ export async function createMap(container, { onClick } = {}) {
   }).addTo(map);
   const towns = L.layerGroup().addTo(map);
   const townFeatures = region.features.filter((f) => f.geometry.type === "Point");
-  const drawTowns = () => {
-    towns.clearLayers();
-    for (const f of townFeatures) {
-      const [lon, lat] = f.geometry.coordinates;
-      L.marker([lat, lon], {
-        icon: L.divIcon({ className: "town-label", html: `<span>${escapeHtml(localName(f.properties))}</span>`, iconSize: null }),
-        interactive: false,
-        keyboard: false,
-      }).addTo(towns);
-    }
-  };
-  drawTowns();
-  const bbox = region.bbox;
-  if (bbox) map.fitBounds([[bbox[1], bbox[0]], [bbox[3], bbox[2]]], { padding: [10, 10] });
-  else map.fitBounds(roads.getBounds());
-  if (onClick) map.on("click", (ev) => onClick(ev.latlng));
   const layers = {
+    towns,
     hospitals: L.layerGroup().addTo(map),
     incidents: L.layerGroup().addTo(map),
     units: L.layerGroup().addTo(map),
     pick: L.layerGroup().addTo(map),
   };
-  return { map, layers, towns: townFeatures, redrawTowns: drawTowns };
+  const ctx = { map, layers, towns: townFeatures, redrawTowns: null, relayout: null };
+  let frame = 0;
+  ctx.relayout = () => {
+    cancelAnimationFrame(frame);
+    frame = requestAnimationFrame(() => layoutLabels(ctx));
+  };
+  ctx.redrawTowns = () => {
+    towns.clearLayers();
+    // The biggest towns get their labels first.
+    const byPopulation = [...townFeatures].sort((a, b) => (b.properties.population || 0) - (a.properties.population || 0));
+    for (const f of byPopulation) {
+      const [lon, lat] = f.geometry.coordinates;
+      L.marker([lat, lon], {
+        icon: L.divIcon({
+          className: "town-label",
+          html: `<i class="town-dot"></i><span class="map-label">${escapeHtml(localName(f.properties))}</span>`,
+          iconSize: null,
+        }),
+        interactive: false,
+        keyboard: false,
+      }).addTo(towns);
+    }
+    ctx.relayout();
+  };
+  ctx.redrawTowns();
+  const bbox = region.bbox;
+  if (bbox) map.fitBounds([[bbox[1], bbox[0]], [bbox[3], bbox[2]]], { padding: [10, 10] });
+  else map.fitBounds(roads.getBounds());
+  if (onClick) map.on("click", (ev) => onClick(ev.latlng));
+  map.on("zoomend moveend resize", ctx.relayout);
+  return ctx;
+}
+
+/** Measure every label, place them (labels.js) and move each to its spot. */
+function layoutLabels(ctx) {
+  const { map, layers } = ctx;
+  const size = map.getSize();
+  const labels = [];
+  const obstacles = [];
+  const nodes = new Map();
+  const box = (p, r) => ({ left: p.x - r, top: p.y - r, width: 2 * r, height: 2 * r });
+  const collect = (layer, kind) => {
+    let n = 0;
+    layer.eachLayer((marker) => {
+      const node = marker.getElement?.()?.querySelector(".map-label");
+      if (!node) return;
+      const p = map.latLngToContainerPoint(marker.getLatLng());
+      const id = `${kind}-${n++}`;
+      nodes.set(id, node);
+      labels.push({ id, x: p.x, y: p.y, w: node.offsetWidth, h: node.offsetHeight, r: RADIUS[kind] });
+      obstacles.push(box(p, RADIUS[kind]));
+    });
+  };
+  collect(layers.units, "unit");
+  collect(layers.hospitals, "hospital");
+  collect(layers.towns, "town");
+  layers.incidents.eachLayer((m) => obstacles.push(box(map.latLngToContainerPoint(m.getLatLng()), RADIUS.incident)));
+  const placed = placeLabels(labels, { obstacles, bounds: { width: size.x, height: size.y } });
+  for (const [id, node] of nodes) {
+    const spot = placed[id];
+    node.dataset.side = spot.side;
+    if (spot.side === "hidden") {
+      node.style.visibility = "hidden";
+      continue;
+    }
+    node.style.visibility = "";
+    node.style.left = `${Math.round(spot.left)}px`;
+    node.style.top = `${Math.round(spot.top)}px`;
+  }
 }
 
 export function escapeHtml(s) {
@@ -63,7 +123,7 @@ export function drawHospitals(ctx, hospitals) {
     const marker = L.marker([h.lat, h.lon], {
       icon: L.divIcon({
         className: `map-hospital h-${cls}`,
-        html: `<span class="h-mark">H</span><span class="h-name">${escapeHtml(localName(h))}</span>`,
+        html: `<span class="h-mark">H</span><span class="h-name map-label">${escapeHtml(localName(h))}</span>`,
         iconSize: null,
       }),
       title: `${localName(h)} — ${t(`map.h_${cls}`)}`,
@@ -72,24 +132,31 @@ export function drawHospitals(ctx, hospitals) {
     marker.bindTooltip(`${escapeHtml(localName(h))}<br>${t(`map.h_${cls}`)} · ${t("hospital.free_beds", { n: free })}`);
     marker.addTo(ctx.layers.hospitals);
   }
+  ctx.relayout?.();
 }
+
+// Busy units' labels are placed first, then the available ones', then those out of service.
+const unitPriority = (status) => (status === "available" ? 1 : status === "out_of_service" ? 2 : 0);
 
 export function drawUnits(ctx, units, { onSelect } = {}) {
   ctx.layers.units.clearLayers();
-  for (const u of units) {
+  const ordered = [...units].sort((a, b) => unitPriority(a.status) - unitPriority(b.status));
+  for (const u of ordered) {
+    const name = callSign(u.call_sign);
     const marker = L.marker([u.lat, u.lon], {
       icon: L.divIcon({
         className: `map-unit mu-${u.status}`,
-        html: `<span>${escapeHtml(u.call_sign)}</span>`,
+        html: `<i class="unit-dot"></i><span class="map-label">${escapeHtml(name)}</span>`,
         iconSize: null,
       }),
-      title: `${u.call_sign} — ${t(`status.${u.status}`)}`,
+      title: `${name} — ${t(`status.${u.status}`)}`,
       keyboard: false,
       zIndexOffset: 500,
     });
     if (onSelect) marker.on("click", () => onSelect(u));
     marker.addTo(ctx.layers.units);
   }
+  ctx.relayout?.();
 }
 
 export function drawIncidents(ctx, incidents, { selectedId, onSelect } = {}) {
@@ -109,4 +176,5 @@ export function drawIncidents(ctx, incidents, { selectedId, onSelect } = {}) {
     if (onSelect) marker.on("click", () => onSelect(i.id));
     marker.addTo(ctx.layers.incidents);
   }
+  ctx.relayout?.();
 }

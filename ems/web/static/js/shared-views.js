@@ -59,12 +59,18 @@ export function renderTimeline(tr) {
 }
 
 /** A toast for a hospital's answer to an acceptance request (event ``request.accepted`` /
- * ``request.declined``), named from the page's hospital list when it knows the hospital. */
-export function toastAnswer(data, status, hospitals) {
+ * ``request.declined``), named from the page's hospital list when it knows the hospital;
+ * ``about`` names the incident ("#12 胸痛") when the page knows it. */
+export function toastAnswer(data, status, hospitals, about = "") {
   const h = hospitals.find((x) => x.id === data?.hospital_id);
   const name = localName(h) || data?.hospital_name || `#${data?.hospital_id}`;
-  toast(t(`requests.toast_${status}`, { hospital: name }), status === "accepted" ? "ok" : "info");
+  let message = t(`requests.toast_${status}`, { hospital: name });
+  if (status === "declined" && data?.decline_reason) message += ` (${t(`decline.${data.decline_reason}`)})`;
+  toast(about ? t(ABOUT, { about, message }) : message, status === "accepted" ? "ok" : "info");
 }
+
+// "#12 胸痛: …": only the server's pages name the incident (the tablet has one).
+const ABOUT = "common.about";
 
 export function renderRequests(requests, hospitals) {
   if (!requests.length) return el("p", { class: "empty" }, t("requests.none"));
