@@ -8,9 +8,14 @@ soon as the server answers again. ``web.create_agent_app`` serves it to the page
 ``ems-ambulance tablet`` (``tablet_cli``) runs both. The tablet serves one unit
 (``binding``): a paramedic of another unit is refused at sign-in.
 
-Given a ``state_dir``, both outboxes are on disk too (``durable``): what was queued
-when the agent died is replayed on restart, as soon as the server answers and a crew
-member is signed in (``crew_token``: the last token the page used).
+The crew's requests for instruction go through the page's ``/api`` proxy; when the
+server cannot be reached they wait in an outbox of their own (``request_outbox``) and are
+sent again with their ``Idempotency-Key``.
+
+Given a ``state_dir``, the outboxes are on disk too (``durable``): what was queued when
+the agent died is replayed on restart, as soon as the server answers and a crew member
+is signed in (``crew_token``: the last token the page used). Vitals and ECG records of
+a transport nobody streams any more go to the relay without a stream (``backlog``).
 """
 
 from __future__ import annotations
@@ -22,9 +27,11 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from ambulance_client.backlog import RecordBacklog
 from ambulance_client.binding import UnitBinding
 from ambulance_client.card_port import CardPort, CardSettings
 from ambulance_client.durable import DurableStore
+from ambulance_client.request_outbox import QueuedRequest, RequestOutbox
 from ambulance_client.stream_port import StreamPort, StreamSettings
 from ambulance_client.timeline_outbox import QueuedEvent, SendResult, TimelineOutbox, utcnow_iso
 from ambulance_client.upstream import Offline, Upstream
@@ -52,12 +59,22 @@ class TabletService:
         self.binding = UnitBinding(unit_id)
         self.relay_url = relay_url
         self.outbox = TimelineOutbox(self.store)
+        self.requests = RequestOutbox(self.store)
+        # Records left on disk by an earlier run: only a durable agent has any.
+        self.backlog = (
+            RecordBacklog(relay_url=relay_url, store=self.store, on_change=self.changed)
+            if self.store is not None
+            else None
+        )
         # The token of the crew last seen on the page, for events restored from disk
         # (whose own token was never written down). Memory only.
         self.crew_token = ""
         self.card = CardPort(card or CardSettings(), server_url)
         self.stream = StreamPort(
-            stream or StreamSettings(relay_url=relay_url), self.changed, store=self.store
+            stream or StreamSettings(relay_url=relay_url),
+            self._stream_changed,
+            store=self.store,
+            before_start=self._hand_over,
         )
         self.online = True
         self.last_synced_at: str | None = None
@@ -70,16 +87,42 @@ class TabletService:
 
     # status ----------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
+        records = self.queued_records()
+        draining = self.backlog.status() if self.backlog is not None else {}
+        stream = self.stream.status()
         return {
             "online": self.online,
+            # Timeline steps (what the page counts as queued) ...
             "queued": len(self.outbox),
             "pending": self.outbox.pending(),
             "rejected": list(self.outbox.rejected),
+            # ... vitals and ECG records not yet stored by the relay, per transport ...
+            "records_queued": sum(records.values()),
+            "records_pending": [
+                {
+                    "transport_id": tid,
+                    "queued": n,
+                    "sending": tid in draining.get("draining", ()) or tid == stream["transport_id"],
+                }
+                for tid, n in sorted(records.items())
+            ],
+            "records_refused": draining.get("refused", []),
+            "records_failed": draining.get("failed", []),
+            # ... and requests for instruction asked offline.
+            "requests_queued": len(self.requests),
+            "requests_pending": self.requests.pending(),
+            "requests_rejected": list(self.requests.rejected),
             "last_synced_at": self.last_synced_at,
-            "stream": self.stream.status(),
+            "stream": stream,
             "server": self.upstream.base_url,
             **self.binding.status(),
         }
+
+    def queued_records(self) -> dict[int, int]:
+        """Records per transport that the relay has not acknowledged yet."""
+        if self.store is not None:
+            return self.store.record_counts()  # the stream's own are on disk too
+        return self.stream.queued_records()
 
     def subscribe(self) -> queue.Queue[dict[str, Any]]:
         q: queue.Queue[dict[str, Any]] = queue.Queue(maxsize=100)
@@ -133,17 +176,54 @@ class TabletService:
             self.crew_token = token
             self._wake.set()
 
+    def queue_request(
+        self, *, token: str, method: str, path: str, body: str, transport_id: int, key: str
+    ) -> QueuedRequest:
+        """An API write the server could not take now: kept, and sent again later."""
+        self.signed_in(token)
+        item = self.requests.add(
+            method=method, path=path, body=body, transport_id=transport_id, key=key, token=token
+        )
+        self._wake.set()
+        self.changed()
+        return item
+
+    def pending_work(self) -> int:
+        return len(self.outbox) + len(self.requests)
+
     def flush(self) -> dict[str, SendResult]:
-        before = len(self.outbox)
+        """Timeline events, then requests for instruction; by idempotency key."""
+        before = self.pending_work()
         results = self.outbox.flush(self.upstream, fallback_token=self.crew_token)
-        if len(self.outbox) and not results:
+        results.update(self.requests.flush(self.upstream, fallback_token=self.crew_token))
+        if self.pending_work() and not results:
             # Nothing went out: find out whether the link is down.
             self.probe()
         elif results:
             self.reached()
-        if before != len(self.outbox):
+        if before != self.pending_work():
             self.changed()
         return results
+
+    # records left on disk ---------------------------------------------------------------
+    def resume_records(self) -> list[int]:
+        """Send the queued records of every transport nobody streams (``backlog``), once a
+        crew member's token is at hand. Returns the transports whose drain started."""
+        if self.backlog is None or self.store is None or not self.crew_token:
+            return []
+        with self.stream.idle() as streaming:
+            waiting = [t for t in self.store.transports_with_records() if t != streaming]
+            return self.backlog.resume(token=self.crew_token, transport_ids=waiting)
+
+    def _hand_over(self, transport_id: int) -> None:
+        # A stream for this transport reads the same rows: the backlog steps aside.
+        if self.backlog is not None:
+            self.backlog.release(transport_id)
+
+    def _stream_changed(self) -> None:
+        self.changed()
+        # A stream that ended may leave records behind for the backlog.
+        self._wake.set()
 
     def probe(self) -> bool:
         try:
@@ -168,16 +248,24 @@ class TabletService:
         self.stream.stop()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        if self.backlog is not None:
+            self.backlog.close()
         if self.store is not None:
             self.store.close()
 
     def _run(self) -> None:
-        """Probe the link, and replay the outbox as soon as the server answers again."""
+        """Probe the link, replay the outboxes as soon as the server answers again, and
+        hand queued records to the backlog as soon as a crew token is at hand."""
+        first = True
         while not self._stopping.is_set():
-            interval = self.probe_interval_s if (not self.online or len(self.outbox)) else 10.0
-            self._wake.wait(interval)
+            busy = not self.online or self.pending_work()
+            if not first:
+                self._wake.wait(self.probe_interval_s if busy else 10.0)
+            first = False
             self._wake.clear()
             if self._stopping.is_set():
                 break
-            if self.probe() and len(self.outbox):
+            # The relay is a link of its own: the backlog finds out when it answers.
+            self.resume_records()
+            if self.probe() and self.pending_work():
                 self.flush()

@@ -1,8 +1,9 @@
 """The tablet's outbox on disk: what is queued survives a crash or a reboot of the agent.
 
-One SQLite file (WAL) in the agent's state directory holds what the two outboxes have
-not yet delivered: timeline events (``timeline_outbox``, by idempotency key) and
-vitals/ECG records (``outbox``, by transport and sequence number). Each payload is
+One SQLite file (WAL) in the agent's state directory holds what the outboxes have
+not yet delivered: timeline events (``timeline_outbox``, by idempotency key),
+vitals/ECG records (``outbox``, by transport and sequence number) and API writes such
+as the crew's requests for instruction (``request_outbox``, by idempotency key). Each payload is
 sealed with AES-GCM under a key the agent creates beside it (mode 0600); the row's
 identity is the associated data, so a payload cannot be moved to another row. An entry
 is deleted as soon as the server or the relay acknowledges it: the file holds only
@@ -38,6 +39,11 @@ CREATE TABLE IF NOT EXISTS records (
     seq INTEGER NOT NULL,
     sealed BLOB NOT NULL,
     PRIMARY KEY (transport_id, seq)
+);
+CREATE TABLE IF NOT EXISTS requests (
+    n INTEGER PRIMARY KEY AUTOINCREMENT,
+    key TEXT NOT NULL UNIQUE,
+    sealed BLOB NOT NULL
 );
 """
 
@@ -150,3 +156,33 @@ class DurableStore:
         with self._lock:
             rows = self._db.execute("SELECT DISTINCT transport_id FROM records").fetchall()
         return [int(r[0]) for r in rows]
+
+    def record_counts(self) -> dict[int, int]:
+        """How many records each transport has queued (what the crew sees as pending)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT transport_id, count(*) FROM records GROUP BY transport_id"
+            ).fetchall()
+        return {int(t): int(n) for t, n in rows}
+
+    # API writes (requests for instruction) ---------------------------------------------
+    def put_request(self, key: str, queued: dict[str, Any]) -> None:
+        sealed = self._seal(json.dumps(queued).encode(), f"request:{key}")
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO requests (key, sealed) VALUES (?, ?)", (key, sealed)
+            )
+
+    def delete_request(self, key: str) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM requests WHERE key = ?", (key,))
+
+    def requests(self) -> list[dict[str, Any]]:
+        """The queued API writes, oldest first."""
+        with self._lock:
+            rows = self._db.execute("SELECT key, sealed FROM requests ORDER BY n").fetchall()
+        out: list[dict[str, Any]] = []
+        for key, sealed in rows:
+            queued: dict[str, Any] = json.loads(self._open(sealed, f"request:{key}"))
+            out.append(queued)
+        return out

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +31,7 @@ class StreamSettings:
     width: int = 640
     height: int = 360
     fps: float = 12.0
+    vitals_every_s: float = 2.0  # the simulated monitor's vital signs
 
 
 class StreamPort:
@@ -45,8 +46,12 @@ class StreamPort:
         on_change: Callable[[], None],
         *,
         store: DurableStore | None = None,
+        before_start: Callable[[int], None] | None = None,
     ) -> None:
         self.settings = settings
+        # Called with the transport before its stream opens the records' outbox: the
+        # agent's backlog (``backlog``) hands that transport's queued records over.
+        self.before_start = before_start
         # The records' outbox on disk: a restarted agent streaming the same transport
         # sends what it had not delivered, under the same sequence numbers.
         self.store = store
@@ -75,6 +80,21 @@ class StreamPort:
             }
         return out
 
+    @contextlib.contextmanager
+    def idle(self) -> Iterator[int | None]:
+        """Hold off starting a stream meanwhile; yields the transport streaming now."""
+        with self._lock:
+            running = self._thread is not None and self._thread.is_alive()
+            yield self.transport_id if running else None
+
+    def queued_records(self) -> dict[int, int]:
+        """Records of the running stream not yet acknowledged by the relay."""
+        streamer = self._streamer
+        running = self._thread is not None and self._thread.is_alive()
+        if not running or streamer is None:
+            return {}
+        return {streamer.config.transport_id: len(streamer.outbox)}
+
     def start(self, *, token: str, transport_id: int) -> dict[str, Any]:
         # Imported on use: the camera and the encoder load only when a stream starts.
         from ambulance_client.capture import open_source
@@ -87,11 +107,17 @@ class StreamPort:
                 if self.transport_id == transport_id:
                     return self.status()
                 self._stop_locked()
+            if self.before_start is not None:
+                self.before_start(transport_id)
             s = self.settings
             source = open_source(s.source, width=s.width, height=s.height, fps=s.fps)
             streamer = Streamer(
                 StreamConfig(
-                    relay_url=s.relay_url, token=token, transport_id=transport_id, codec=s.codec
+                    relay_url=s.relay_url,
+                    token=token,
+                    transport_id=transport_id,
+                    codec=s.codec,
+                    vitals_every_s=s.vitals_every_s,
                 ),
                 source=source,
                 monitor=SimulatedMonitor(),

@@ -105,7 +105,8 @@ class Streamer:
         self.config = config
         self.source = source
         self.monitor = monitor
-        self.outbox = outbox or Outbox(config.transport_id)
+        # Not ``outbox or …``: an empty outbox is falsy, and a durable one must be kept.
+        self.outbox = outbox if outbox is not None else Outbox(config.transport_id)
         self.adapter = adapter or Adapter()
         self.stats = Stats()
         self.connected = asyncio.Event()

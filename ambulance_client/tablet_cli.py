@@ -68,6 +68,13 @@ def register(main: click.Group) -> None:
     )
     @click.option("--source", default="synthetic", show_default=True, help="camera source")
     @click.option("--codec", type=click.Choice(["h264", "jpeg"]), default="h264", show_default=True)
+    @click.option(
+        "--vitals-every",
+        type=float,
+        default=2.0,
+        show_default=True,
+        help="seconds between the simulated monitor's vital signs",
+    )
     def tablet(
         server: str,
         relay: str,
@@ -80,6 +87,7 @@ def register(main: click.Group) -> None:
         state_dir: str | None,
         source: str,
         codec: str,
+        vitals_every: float,
     ) -> None:
         """Serve the paramedic tablet page, with the card reader and the stream."""
         host, _, port = listen.rpartition(":")
@@ -102,7 +110,9 @@ def register(main: click.Group) -> None:
                 softhsm_conf=softhsm_conf,
                 device_dir=device_dir,
             ),
-            stream=StreamSettings(relay_url=relay, source=source, codec=codec),
+            stream=StreamSettings(
+                relay_url=relay, source=source, codec=codec, vitals_every_s=vitals_every
+            ),
             unit_id=unit_id,
             state_dir=state_dir or default_state_dir(),
         )

@@ -3,11 +3,14 @@
 - ``/`` and ``/static/*``: the tablet page and its assets, from ``ambulance_client/web``;
 - ``/api/*``: forwarded to the server, so that the page stays same-origin (live events
   included); an unreachable server answers 503 ``offline``; a sign-in on a tablet of
-  another unit is refused here (``binding``), its token revoked;
+  another unit is refused here (``binding``), its token revoked; a request for
+  instruction the server cannot take now is queued (``request_outbox``) and answered
+  202 ``{"queued": true, "idempotency_key": …}``;
 - ``/local/timeline``: the crew's FDMA timeline events, through the agent's outbox: sent
   at once when the server is reachable, replayed in order on reconnection;
-- ``/local/status`` and ``/local/status/stream``: online/offline, how many events are
-  queued and when the tablet last reached the server, as server-sent events;
+- ``/local/status`` and ``/local/status/stream``: online/offline, how many events,
+  records and requests are queued and when the tablet last reached the server, as
+  server-sent events;
 - ``/local/card/*``: card tap, PIN and PIN-less identification (``card_port``);
 - ``/local/stream/*``: start and stop streaming the transport to the relay
   (``stream_port``).
@@ -41,7 +44,7 @@ from flask import (
     stream_with_context,
 )
 
-from ambulance_client import guard
+from ambulance_client import guard, request_outbox
 from ambulance_client.agent import TabletService
 from ambulance_client.card_port import error_status
 from ambulance_client.upstream import Offline
@@ -72,6 +75,7 @@ FORWARDED_REQUEST_HEADERS = (
     "Accept",
     "X-Request-Id",
     "Last-Event-ID",
+    request_outbox.IDEMPOTENCY_HEADER,
 )
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -325,13 +329,28 @@ def register_proxy(app: Flask, service: TabletService) -> None:
         body = request.get_data() if request.method in ("POST", "PUT", "PATCH") else None
         if rest == "v1/events":
             return _proxy_stream(service, path, headers)
+        transport_id = request_outbox.queueable(request.method, path)
+        if transport_id is not None:
+            key = headers.setdefault(request_outbox.IDEMPOTENCY_HEADER, request_outbox.new_key())
+            if not request_outbox.KEY_PATTERN.fullmatch(key):
+                return problem(
+                    400,
+                    "invalid_idempotency_key",
+                    "the Idempotency-Key header must be 1 to 64 characters of A-Z a-z 0-9 _ . : -",
+                )
         try:
             status, resp_headers, data = service.upstream.call(
                 request.method, path, body=body, headers=headers
             )
         except Offline as exc:
             service.lost()
+            if transport_id is not None and _bearer():
+                return _queue_request(service, path, body or b"", transport_id, headers)
             return problem(503, "offline", f"the server is unreachable: {exc}")
+        if transport_id is not None and _bearer() and status in (502, 503, 504):
+            # A front or a server that cannot take it now: the same as unreachable.
+            service.lost()
+            return _queue_request(service, path, body or b"", transport_id, headers)
         service.reached()
         if status < 300 and _bearer():
             service.signed_in(_bearer())  # a token the server still takes
@@ -344,6 +363,30 @@ def register_proxy(app: Flask, service: TabletService) -> None:
             if name.lower() not in HOP_HEADERS:
                 resp.headers[name] = value
         return resp
+
+
+def _queue_request(
+    service: TabletService, path: str, body: bytes, transport_id: int, headers: dict[str, str]
+) -> Response:
+    try:
+        text = body.decode()
+        parsed = json.loads(text)
+    except ValueError:
+        parsed = None
+    # Checked now rather than refused on replay, long after the crew asked.
+    if not isinstance(parsed, dict) or not isinstance(parsed.get("procedure"), str):
+        return problem(400, "validation_failed", "procedure is required")
+    item = service.queue_request(
+        token=_bearer(),
+        method=request.method,
+        path=path,
+        body=text,
+        transport_id=transport_id,
+        key=headers[request_outbox.IDEMPOTENCY_HEADER],
+    )
+    resp = jsonify({"queued": True, "idempotency_key": item.key, "request": item.public()})
+    resp.status_code = 202
+    return resp
 
 
 def _admit(service: TabletService, data: bytes) -> Response | None:

@@ -105,6 +105,8 @@ class Config:
     # answer before the fallback doctors on the roster are alerted.
     INSTRUCTION_PROCEDURES: str = "iv_fluids,adrenaline,supraglottic_airway,intubation,glucose"
     MC_FALLBACK_S: int = 60
+    # How long after arrival at hospital a patient stays on the ER board.
+    ER_BOARD_HOURS: int = 6
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod

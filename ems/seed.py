@@ -193,6 +193,13 @@ def seed_demo(
         login(f"medic-{n}", Role.PARAMEDIC, unit.call_sign, unit_id=unit.id)
     for h in region["hospitals"]:
         login(f"er-{h['key']}", Role.ER_STAFF, h["name"], hospital_id=hospital_ids[h["key"]])
+    # Medical control at the base hospitals: one for a person (/mc), one for the simulator.
+    base = next(
+        (h["key"] for h in region["hospitals"] if h["level"] == "tertiary"),
+        region["hospitals"][0]["key"],
+    )
+    login("mc-1", Role.MC_DOCTOR, f"MC医師 {_name(rng)}", hospital_id=hospital_ids[base])
+    login("mc-sim", Role.MC_DOCTOR, f"MC医師 {_name(rng)}", hospital_id=hospital_ids[base])
     session.flush()
     return report
 

@@ -7,12 +7,14 @@ to each other besides frames, and what relays say to each other on the Redis bus
                         keyframe_request  a viewer waits for a keyframe
                         feedback          viewers, and how many of them drop video
     relay → client      error             a refusal, a dropped frame (its ``seq``), a revocation
+                        analysis          the patient analysis of the stream (decision support)
     viewer → relay      keyframe_request
     relay ↔ relay       keyframe_request, publisher_here (Redis bus)
 
 Every message is a JSON object whose ``type`` names it. ``to_json()`` gives compact
 UTF-8 JSON, the same bytes as ``JSON.stringify`` in the viewer
-(``hospital_gateway/static/viewer.js``); a field that is not set is left out.
+(``hospital_gateway/static/viewer.js``); a field that is not set is left out, except
+in ``analysis``, where ``null`` says "no result yet" and every field is present.
 ``parse_control`` turns a text back into its message, or raises ``ControlError``
 (code ``malformed_message``) saying what is wrong: not JSON, an unknown type, a
 missing, extra or out-of-range field.
@@ -20,9 +22,10 @@ missing, extra or out-of-range field.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, TypeAdapter, ValidationError
 
 from ems_contracts.frames import ProtocolError
 
@@ -102,8 +105,68 @@ class PublisherHere(_Message):
     type: Literal["publisher_here"] = "publisher_here"
 
 
+# --- patient analysis ---------------------------------------------------------------
+
+# Every analysis carries this label, and every screen shows it (translated): the
+# analysis supports the crew's and the doctor's judgement, it is never a diagnosis.
+DecisionSupport = Literal["decision support"]
+DECISION_SUPPORT: DecisionSupport = "decision support"
+Rhythm = Literal["sinus", "af", "vt", "vf", "asystole", "unknown"]
+RHYTHMS: tuple[Rhythm, ...] = ("sinus", "af", "vt", "vf", "asystole", "unknown")
+
+
+class _Part(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class EcgAnalysis(_Part):
+    """The rhythm of the last ECG window (``unknown``: too noisy to say)."""
+
+    rhythm: Rhythm
+    heart_rate_bpm: Annotated[int, Field(ge=0, lt=1000)] | None
+    shockable: bool
+    confidence: Annotated[float, Field(ge=0, le=1)]
+
+
+class VitalsAnalysis(_Part):
+    """NEWS2 and the shock index of the last reading, with the recent ones (oldest first)."""
+
+    news2: Count
+    news2_trend: list[Count]
+    shock_index: Annotated[float, Field(ge=0)] | None
+    shock_index_trend: list[Annotated[float, Field(ge=0)] | None]
+
+
+class AnalysisAlert(_Part):
+    """A deterioration, said once when it happens: ``reason`` for machines and for
+    the translated sentence, ``values`` for it, ``message`` in English as a fallback."""
+
+    reason: Code
+    message: str = Field(max_length=500)
+    values: dict[str, JsonValue]
+
+
+class Analysis(_Message):
+    """Relay to the stream's viewers and its publisher: the patient analysis as the
+    stream arrives. ``at`` is the capture time of the last record analysed; ``ecg``
+    or ``vitals`` is null until there is a result; ``alerts`` is empty unless
+    something changed."""
+
+    type: Literal["analysis"] = "analysis"
+    transport_id: TransportId
+    at: dt.datetime
+    ecg: EcgAnalysis | None
+    vitals: VitalsAnalysis | None
+    alerts: list[AnalysisAlert]
+    label: DecisionSupport = DECISION_SUPPORT
+
+    def to_json(self) -> str:
+        # Every field, nulls included: a reader tells "no result yet" from an old sender.
+        return self.model_dump_json()
+
+
 Message = Annotated[
-    Hello | Welcome | Ack | KeyframeRequest | Feedback | Error | PublisherHere,
+    Hello | Welcome | Ack | KeyframeRequest | Feedback | Error | PublisherHere | Analysis,
     Field(discriminator="type"),
 ]
 _MESSAGE: TypeAdapter[Message] = TypeAdapter(Message)

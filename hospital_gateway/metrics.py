@@ -1,12 +1,13 @@
 """Prometheus metrics of the relay at ``GET /metrics``: active streams (transports
-with a publisher connected), viewers, rooms and records stored. Read from the
-relay's state at scrape time, in a registry of their own."""
+with a publisher connected), viewers, rooms and records stored, read from the
+relay's state at scrape time; and the patient analysis' results and the windows it
+dropped for falling behind, counted as they happen. In a registry of their own."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Gauge, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -26,6 +27,18 @@ class RelayMetrics:
         self.records = Gauge(
             "ems_relay_records_stored",
             "Vitals, ECG and notes stored since the relay started",
+            registry=self.registry,
+        )
+        self.analyses = Counter(
+            "ems_relay_analyses",
+            "Patient analysis messages sent (ECG rhythm, NEWS2, shock index)",
+            registry=self.registry,
+        )
+        self.analysis_dropped = Counter(
+            "ems_relay_analysis_dropped",
+            "Pending analysis input dropped because the analysis fell behind "
+            "(kind: ecg windows, vitals readings)",
+            ["kind"],
             registry=self.registry,
         )
 

@@ -40,7 +40,8 @@ class ViewerQueue:
     max_video_frames: int = 4
     max_video_bytes: int = 1024 * 1024
     max_records: int = 2000
-    records: deque[bytes] = field(default_factory=deque)
+    # Frames (bytes) and the relay's own text messages to viewers (``analysis``).
+    records: deque[bytes | str] = field(default_factory=deque)
     video: deque[bytes] = field(default_factory=deque)
     video_bytes: int = 0
     need_keyframe: bool = True
@@ -58,10 +59,11 @@ class ViewerQueue:
         self.records.append(raw)
         return Push.QUEUED
 
-    def push_control(self, raw: bytes) -> Push:
+    def push_control(self, message: bytes | str) -> Push:
+        """A message of the relay's own (text), queued with the records."""
         if len(self.records) >= self.max_records:
             return Push.OVERFLOW
-        self.records.append(raw)
+        self.records.append(message)
         return Push.QUEUED
 
     def _push_video(self, keyframe: bool, raw: bytes) -> Push:
@@ -101,7 +103,7 @@ class ViewerQueue:
         self.burst, self.burst_bytes = len(gop), self.video_bytes
         self.need_keyframe = False
 
-    def pop(self) -> bytes | None:
+    def pop(self) -> bytes | str | None:
         if self.records:
             self.sent += 1
             return self.records.popleft()
@@ -163,6 +165,8 @@ class Room:
     last_vitals: tuple[Frame, bytes] | None = None
     # The publisher's stream description (codec, size), replayed to joining viewers.
     last_control: tuple[Frame, bytes] | None = None
+    # The last patient analysis without its alerts (they were news once), for joiners.
+    last_analysis: str | None = None
     publisher: int | None = None
     frames_in: int = 0
     last_frame_us: int = 0
@@ -175,6 +179,8 @@ class Room:
         q.seed(self.gop.replay())
         if self.last_vitals is not None:
             q.push(*self.last_vitals)
+        if self.last_analysis is not None:
+            q.push_control(self.last_analysis)
         self.viewers[viewer_id] = q
         return q
 
@@ -192,6 +198,11 @@ class Room:
         elif frame.kind is Kind.CONTROL:
             self.last_control = (frame, raw)
         return {vid: q.push(frame, raw) for vid, q in self.viewers.items()}
+
+    def announce(self, message: str, *, replay: str | None) -> dict[int, Push]:
+        """Queue a text message for every viewer; ``replay`` is what joiners get of it."""
+        self.last_analysis = replay
+        return {vid: q.push_control(message) for vid, q in self.viewers.items()}
 
     def needs_keyframe(self) -> bool:
         """Whether some viewer waits for a keyframe that the cache cannot give."""

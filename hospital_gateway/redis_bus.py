@@ -3,7 +3,9 @@
 Several relays run behind one address; a tablet publishes to one of them and
 ER viewers may land on any other. The relay that holds the publisher forwards
 every frame to ``<prefix>stream:<transport>``; a relay with viewers of that
-transport subscribes to it. Control messages (``ems_contracts.control``: a
+transport subscribes to it, and to the relay's own text messages to viewers (the
+patient analysis, JSON: a frame starts with ``EV``, a message with ``{``) on the same
+channel, so that they keep their order. Control messages (``ems_contracts.control``: a
 keyframe request from a relay whose viewer waits for one, a relay announcing it
 holds the publisher now) go the other way on ``<prefix>ctl:<transport>``.
 Transport updates from the API (``ems.events``) trigger an immediate re-check
@@ -66,6 +68,7 @@ class RedisBus:
         self._tasks: list[asyncio.Task[None]] = []
         self.on_frame: FrameHandler = lambda _t, _raw: None
         self.on_control: ControlHandler = lambda _t, _msg: None
+        self.on_stream_message: ControlHandler = lambda _t, _msg: None
         self.on_transport_update: UpdateHandler = lambda _t: None
         self.dropped = 0
         # Video of a stream that no other relay listens to is not published: the
@@ -144,6 +147,12 @@ class RedisBus:
             self.dropped += 1
             return
         self._out.append((channel, self.origin + raw))
+        self._out_ready.set()
+
+    def publish_to_viewers(self, transport_id: int, message: control.Message) -> None:
+        """Queue a message for the stream's viewers on the other relays (never dropped)."""
+        data = self.origin + message.to_json().encode()
+        self._out.append((self.stream_channel(transport_id), data))
         self._out_ready.set()
 
     def publish_control(self, transport_id: int, message: control.Message) -> None:
@@ -227,7 +236,9 @@ class RedisBus:
         kind, _, tid_text = channel.removeprefix(self.prefix).partition(":")
         if not tid_text.isdigit():
             return
-        if kind == "stream":
+        if kind == "stream" and body[:1] == b"{":
+            self.on_stream_message(int(tid_text), control.parse_control(body))
+        elif kind == "stream":
             self.on_frame(int(tid_text), body)
         elif kind == "ctl":
             # Another relay has viewers of this stream now: publish its video again.

@@ -9,7 +9,10 @@ each transport's room, fans frames out (and across relays through
 ``hospital_gateway.redis_bus``), sends feedback to publishers, and re-checks
 viewers' rights every few seconds and at once when the API announces a
 transport change, cutting those who lost them. Records pass through
-``hospital_gateway.storage`` before anyone sees them. Once the transport has
+``hospital_gateway.storage`` before anyone sees them; the stored ECG and vitals go
+on to the patient analysis (``hospital_gateway.analysis``, in worker threads), whose
+results the relay sends to the viewers and back to the publisher as ``analysis``
+messages. Once the transport has
 ended, its publisher may still deliver queued records for a grace period, but no
 video. Plain HTTP goes to ``hospital_gateway.http``; ``hospital_gateway.server``
 runs a ``Relay`` until SIGTERM.
@@ -36,6 +39,7 @@ from ems_contracts import control
 from ems_contracts.frames import HEADER_SIZE, Frame, ProtocolError, decode_frame
 from hospital_gateway import http
 from hospital_gateway.access import GRACE_EXPIRED, Authorizer, Grant, Refused, Side
+from hospital_gateway.analysis import StreamAnalysis
 from hospital_gateway.metrics import RelayMetrics
 from hospital_gateway.protocol import Push, Registry, ViewerQueue
 from hospital_gateway.settings import RelaySettings
@@ -88,6 +92,12 @@ class Relay:
         self._background: set[asyncio.Future[None]] = set()
         self.connections: set[ServerConnection] = set()
         self.metrics = RelayMetrics()
+        self.analysis = StreamAnalysis(
+            on_result=self._on_analysis,
+            on_drop=lambda kind: self.metrics.analysis_dropped.labels(kind=kind).inc(),
+            workers=settings.analysis_workers,
+            enabled=settings.analysis,
+        )
 
     # --- life cycle -------------------------------------------------------------
 
@@ -102,6 +112,7 @@ class Relay:
             )
             self.bus.on_frame = self._on_bus_frame
             self.bus.on_control = self._on_bus_control
+            self.bus.on_stream_message = self._on_bus_stream_message
             self.bus.on_transport_update = self.recheck_soon
             await self.bus.start()
         self.server = await serve(
@@ -117,6 +128,7 @@ class Relay:
             ping_timeout=self.settings.ping_timeout,
             write_limit=self.settings.write_limit,
         )
+        self.analysis.start()
         self._tasks = [
             asyncio.create_task(self._recheck_loop(), name="recheck"),
             asyncio.create_task(self._feedback_loop(), name="feedback"),
@@ -145,6 +157,7 @@ class Relay:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await self.analysis.close()
         if self.bus is not None:
             await self.bus.close()
 
@@ -249,6 +262,7 @@ class Relay:
             user_id=client.grant.principal.user_id,
             send=client.ws.send,
             deliver=functools.partial(self._deliver, tid, local_origin=True),
+            on_stored=functools.partial(self.analysis.offer, tid),
         )
         writer = asyncio.create_task(lane.run())
         try:
@@ -321,6 +335,36 @@ class Relay:
                 self._spawn(viewer.ws.close(CLOSE_TRY_AGAIN, "viewer too slow"))
         if frame.kind.is_video and room.needs_keyframe():
             self.request_keyframe(tid)
+
+    def _on_analysis(self, tid: int, message: control.Analysis) -> None:
+        """A result of the patient analysis: to the viewers here and on the other
+        relays, and back to the crew's tablet."""
+        self.metrics.analyses.inc()
+        self._announce(tid, message)
+        if self.bus is not None:
+            self.bus.publish_to_viewers(tid, message)
+        publisher = self.publishers.get(tid)
+        if publisher is not None:
+            self._spawn(_send_quietly(publisher.ws, message.to_json()))
+
+    def _announce(self, tid: int, message: control.Analysis) -> None:
+        room = self.registry.get(tid)
+        if room is None:
+            return
+        # A viewer who joins later sees the state, not alerts that were news before.
+        replay = message.model_copy(update={"alerts": []}).to_json()
+        for vid, outcome in room.announce(message.to_json(), replay=replay).items():
+            viewer = self.viewers.get(vid)
+            if viewer is None:
+                continue
+            if outcome is Push.QUEUED:
+                viewer.wake.set()
+            elif outcome is Push.OVERFLOW:
+                self._spawn(viewer.ws.close(CLOSE_TRY_AGAIN, "viewer too slow"))
+
+    def _on_bus_stream_message(self, tid: int, message: control.Message) -> None:
+        if isinstance(message, control.Analysis):
+            self._announce(tid, message)
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(coro)
@@ -483,6 +527,7 @@ class Relay:
     async def _feedback_loop(self) -> None:
         while True:
             await asyncio.sleep(self.settings.feedback_s)
+            self.analysis.forget_idle()
             for tid, publisher in list(self.publishers.items()):
                 room = self.registry.get(tid)
                 if room is None:

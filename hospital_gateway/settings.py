@@ -49,6 +49,10 @@ class RelaySettings:
     keyframe_request_s: float = 0.5
     # How long after a transport ended its crew may still deliver queued records.
     record_grace_s: float = DEFAULT_RECORD_GRACE_S
+    # Patient analysis of the ECG and vitals (``hospital_gateway.analysis``): on unless
+    # turned off, and off anyway without neurokit2. Threads of its worker pool.
+    analysis: bool = True
+    analysis_workers: int = 2
 
     @classmethod
     def from_config(cls, config: Config, **overrides: Any) -> RelaySettings:

@@ -34,6 +34,7 @@ MAX_BATCH = 500  # records stored in one transaction
 
 Send = Callable[[str], Awaitable[None]]
 Deliver = Callable[[Frame, bytes], None]
+Stored = Callable[[vitals.Record], None]
 
 
 def parse_record(frame: Frame) -> vitals.Record:
@@ -70,9 +71,22 @@ class RecordStore:
                 session=session, transport_id=transport_id, records=records, recorded_by=user_id
             )
 
-    def lane(self, *, transport_id: int, user_id: int, send: Send, deliver: Deliver) -> RecordLane:
+    def lane(
+        self,
+        *,
+        transport_id: int,
+        user_id: int,
+        send: Send,
+        deliver: Deliver,
+        on_stored: Stored | None = None,
+    ) -> RecordLane:
         return RecordLane(
-            self, transport_id=transport_id, user_id=user_id, send=send, deliver=deliver
+            self,
+            transport_id=transport_id,
+            user_id=user_id,
+            send=send,
+            deliver=deliver,
+            on_stored=on_stored,
         )
 
 
@@ -80,7 +94,9 @@ class RecordLane:
     """One publisher's records on their way to the database.
 
     ``offer`` queues a record (or answers ``busy``); ``run`` stores them, hands the
-    newly stored ones to ``deliver`` and acknowledges the batch through ``send``.
+    newly stored ones to ``deliver`` (and their records to ``on_stored``, the
+    analysis: a resent duplicate is analysed no more than it is shown) and
+    acknowledges the batch through ``send``.
     """
 
     def __init__(
@@ -91,12 +107,14 @@ class RecordLane:
         user_id: int,
         send: Send,
         deliver: Deliver,
+        on_stored: Stored | None = None,
     ) -> None:
         self._store = store
         self._transport_id = transport_id
         self._user_id = user_id
         self._send = send
         self._deliver = deliver
+        self._on_stored = on_stored
         self._queue: asyncio.Queue[tuple[Frame, bytes, vitals.Record]] = asyncio.Queue()
 
     async def offer(self, frame: Frame, raw: bytes, record: vitals.Record) -> None:
@@ -134,7 +152,9 @@ class RecordLane:
                     backoff = min(backoff * 2, 5.0)
             stored = set(result.stored)
             self._store.stored += len(stored)
-            for frame, raw, _ in batch:
+            for frame, raw, record in batch:
                 if frame.seq in stored:
                     self._deliver(frame, raw)
+                    if self._on_stored is not None:
+                        self._on_stored(record)
             await self._send(control.Ack(seqs=[frame.seq for frame, _, _ in batch]).to_json())

@@ -85,7 +85,23 @@ COMPLAINTS: tuple[tuple[str, str, tuple[int, int, int, int], tuple[int, int]], .
     ("小児の熱性けいれん", "paediatric", (0, 3, 6, 1), (1, 6)),
     ("腹痛・嘔吐", "other", (0, 2, 5, 3), (10, 85)),
     ("意識障害", "other", (2, 5, 3, 0), (40, 95)),
+    ("心肺停止（目撃あり）", "cardiac_arrest", (1, 0, 0, 0), (45, 90)),
 )
+# What a crew asks the MC doctor before, by the call's suspected condition (the specified
+# procedures of FIELD.md, "The doctor's instruction"); other serious calls: IV access.
+ASK_FOR = {
+    "cardiac_arrest": "adrenaline",
+    "respiratory": "supraglottic_airway",
+    "major_trauma": "iv_fluids",
+}
+# What the simulated MC doctor instructs, in the crew's language.
+INSTRUCTED = {
+    "adrenaline": "アドレナリン 1 mg 静注、3–5 分ごと",
+    "iv_fluids": "乳酸リンゲル液 500 mL 全開",
+    "supraglottic_airway": "声門上気道デバイス挿入可",
+    "intubation": "気管挿管可、カプノメトリで確認",
+    "glucose": "50% ブドウ糖 40 mL 静注",
+}
 URGENCIES = ("critical", "serious", "moderate", "minor")
 # What an ER says when it cannot take a patient, weighted as FDMA reports them.
 DECLINES = (("cannot_treat", 52), ("beds_full", 15), ("outside_specialty", 8), ("in_surgery", 25))
@@ -108,6 +124,8 @@ class World:
     roads: Roads = field(default_factory=lambda: Roads(None))
     # An ER's answer after this many life seconds (uniform in the range).
     answer_delay_s: tuple[float, float] = (30.0, 120.0)
+    # The MC doctor's answer after this many life seconds.
+    mc_delay_s: tuple[float, float] = (20.0, 60.0)
     # Units (ids) and hospitals (ids) people work: the simulator leaves them alone.
     people_units: set[int] = field(default_factory=set)
     people_hospitals: set[int] = field(default_factory=set)
@@ -281,6 +299,41 @@ class Hospital:
             log.info("ER %s could not answer: %s", self.hospital_id, exc)
 
 
+@dataclass
+class McDoctor:
+    """A medical-control doctor answering the crews' requests for instruction, at a
+    human pace; requests from the units people work are left to a person at /mc."""
+
+    world: World
+    client: Client
+    answered: set[int] = field(default_factory=set)
+    _pending: set[asyncio.Task[None]] = field(default_factory=set)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            with contextlib.suppress(HttpError):
+                reply = await self.client.call("GET", "/api/v1/instruction-requests?status=open")
+                if reply.status == 200:
+                    for req in reply.json():
+                        if req["id"] in self.answered or req["unit_id"] in self.world.people_units:
+                            continue
+                        self.answered.add(req["id"])
+                        task = asyncio.create_task(self.answer(req))
+                        self._pending.add(task)
+                        task.add_done_callback(self._pending.discard)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 2.0)
+        for task in list(self._pending):
+            task.cancel()
+
+    async def answer(self, req: dict[str, Any]) -> None:
+        # The doctor looks at the picture, the ECG and the vitals before answering.
+        await self.world.pause(self.world.rng.uniform(*self.world.mc_delay_s))
+        body = {"decision": "instructed", "detail": INSTRUCTED.get(req["procedure"], "")}
+        with contextlib.suppress(HttpError):
+            await self.client.call("POST", f"/api/v1/instruction-requests/{req['id']}/answer", body)
+
+
 # python-pkcs11 sessions on one SoftHSM store are not shared across threads.
 _CARD_LOCK = threading.Lock()
 STEPS = (
@@ -368,6 +421,7 @@ class Ambulance:
             await self.identify()
         if "loaded" not in done:
             await w.pause(w.rng.uniform(300, 540))  # assessment, first care, stretcher
+            await self.ask_the_doctor(transport)
             await self.event("loaded")
         if "departed_scene" not in done:
             hospital = await self.find_hospital() if hospital is None else hospital
@@ -386,6 +440,31 @@ class Ambulance:
             await self.event("handover")
         w.completed.append(self.transport_id)
         log.info("transport %s handed over at hospital %s", self.transport_id, hospital)
+
+    async def ask_the_doctor(self, transport: dict[str, Any]) -> None:
+        """Before a specified procedure the crew asks medical control from the tablet and
+        waits for the instruction (at most ten minutes, then it goes on without)."""
+        incident = await self.client.call("GET", f"/api/v1/incidents/{transport['incident_id']}")
+        if incident.status != 200:
+            return
+        call = incident.json()
+        procedure = ASK_FOR.get(str(call.get("suspected_condition") or ""))
+        if procedure is None and call.get("urgency") in ("critical", "serious"):
+            procedure = "iv_fluids" if self.world.rng.random() < 0.3 else None
+        if procedure is None:
+            return
+        url = f"/api/v1/transports/{self.transport_id}/instruction-requests"
+        with contextlib.suppress(HttpError):
+            asked = await self.client.call("POST", url, {"procedure": procedure})
+            if asked.status != 201:
+                return
+            self.log.append(f"asked MC: {procedure}")
+            for _ in range(300):
+                await self.world.pause(2.0)
+                reply = await self.client.call("GET", url)
+                if reply.status == 200 and any(r["answered_at"] for r in reply.json()):
+                    self.log.append("MC instructed")
+                    return
 
     async def _locate(self) -> None:
         reply = await self.client.call("GET", f"/api/v1/units/{self.unit_id}")

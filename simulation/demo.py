@@ -411,6 +411,7 @@ def _print_welcome(
     echo("The demo is running (Ctrl-C stops it):")
     echo(f"  dispatcher console    {api}/dispatch")
     echo(f"  ER dashboard          {api}/er")
+    echo(f"  MC doctor's console   {api}/mc  (mc-1)")
     echo(f"  API + OpenAPI         {api}/api/v1/openapi.json")
     echo(f"  metrics               {api}/metrics")
     echo(f"  relay                 {relay}  (ER viewer: {relay.replace('ws', 'http', 1)}/viewer/)")
@@ -418,7 +419,7 @@ def _print_welcome(
     echo("")
     echo("Logins (password demo-pass-2026, demo only): admin, dispatcher, dispatcher2,")
     echo("  medic-<n> (one per unit), er-<hospital key> (one per hospital,")
-    echo(f"  e.g. er-{PEOPLE_HOSPITAL})")
+    echo(f"  e.g. er-{PEOPLE_HOSPITAL}), mc-1 (medical control)")
     echo("Demo cards: PIN 1234 (MNDEMO0005: 4321)")
     if seeded.strip() and "nothing changed" not in seeded:
         echo("")
@@ -427,8 +428,10 @@ def _print_welcome(
     echo("Left to you (the simulator never dispatches, drives or answers for them):")
     echo(f"  unit {people_unit} (the tablet above, {medic})")
     echo(f"  hospital {hospital['name']} (er-{PEOPLE_HOSPITAL})")
+    echo(f"  the requests for instruction from {people_unit} (answer them at /mc as mc-1)")
     echo("Simulated: the dispatcher dispatcher2, the other ERs (answers after 30–120 s),")
-    echo("  and the other crews, who drive the roads and work any call assigned to them.")
+    echo("  the MC doctor mc-sim (answers the other crews after 20–60 s), and the other")
+    echo("  crews, who drive the roads, ask medical control and work any call assigned to them.")
     if speed > 1:
         echo(
             f"FAST MODE ×{speed:g}: the simulated people act {speed:g}× faster than life; "

@@ -5,19 +5,20 @@ Each child runs in its own process group, so that stopping it reaches the worker
 it forked too (gunicorn's). ``stop`` sends SIGTERM to the group, waits, and only
 then SIGKILLs; ``Supervisor.stop_all`` does that for every child at once, within
 one deadline. A child also gets SIGTERM from the kernel if its parent dies without
-stopping it (Linux ``PR_SET_PDEATHSIG``), so that a killed supervisor leaves no
+stopping it (Linux ``PR_SET_PDEATHSIG`` through setpriv), so that a killed supervisor leaves no
 server behind holding its port.
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Sequence
@@ -25,13 +26,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-PR_SET_PDEATHSIG = 1
 
+def _dying_with_parent(argv: Sequence[str]) -> list[str]:
+    """``argv`` run so that the kernel sends it SIGTERM when this process dies.
 
-def _die_with_parent() -> None:
-    """In the forked child, before exec: SIGTERM when the parent thread dies."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    setpriv(1) sets the death signal and then execs: nothing runs between fork and exec
+    in our process (a ``preexec_fn`` can deadlock a process that has threads). The death
+    signal follows the thread that started the child, so only children started from the
+    main thread get it: one started from a worker thread would die with that thread."""
+    setpriv = shutil.which("setpriv")
+    if sys.platform != "linux" or setpriv is None:
+        return list(argv)
+    if threading.current_thread() is not threading.main_thread():
+        return list(argv)
+    return [setpriv, "--pdeathsig", "TERM", "--", *argv]
 
 
 @dataclass
@@ -93,13 +101,12 @@ class Supervisor:
         out: IO[bytes] | None = log_path.open("ab") if quiet else None
         full_env = {**os.environ, **self.env, **(env or {})}
         proc = subprocess.Popen(
-            list(argv),
+            _dying_with_parent(argv),
             stdout=out,
             stderr=subprocess.STDOUT if quiet else None,
             stdin=subprocess.DEVNULL,
             env=full_env,
             start_new_session=True,
-            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
         )
         if out is not None:
             out.close()

@@ -26,6 +26,7 @@ from simulation.actors import (
     CallStream,
     Dispatcher,
     Hospital,
+    McDoctor,
     World,
     demo_region,
     station_of,
@@ -124,6 +125,9 @@ async def run_region(
         say("left to people: " + ", ".join(kept))
 
     answering = [asyncio.create_task(h.run(stop)) for h in hospitals]
+    with contextlib.suppress(HttpError):
+        mc_client, _ = await world.login("mc-sim")
+        answering.append(asyncio.create_task(McDoctor(world, mc_client).run(stop)))
     working: dict[int, tuple[Ambulance, asyncio.Task[None]]] = {}  # transport id → crew
     watcher = asyncio.create_task(_assignments(world, dispatcher_client, crews, working, stop))
     calls = CallStream(world.rng, pack.towns)

@@ -17,45 +17,77 @@ def register(main: click.Group) -> None:
 
 @click.command("simulate")
 @click.option("--days", type=float, default=7.0, show_default=True, help="simulated days")
-@click.option("--seed", type=int, default=1, show_default=True)
+@click.option(
+    "--seed", type=int, default=1, show_default=True, help="seed of the first replication"
+)
+@click.option("--replications", type=int, default=10, show_default=True, help="seeded replications")
 @click.option("--region", "region_key", default="demo", show_default=True)
 @click.option("--population", type=int, default=None, help="scale the region to this many people")
+@click.option(
+    "--levers",
+    default=None,
+    help="policy B's levers, comma-separated (parallel, assign, fresh_beds, instruction, card); "
+    "default: every lever the product has, card reading off",
+)
+@click.option("--no-ablation", is_flag=True, help="skip the runs of each lever alone")
 @click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
 @click.option(
     "--plot",
     "plot_path",
     type=click.Path(dir_okay=False),
     default=None,
-    help="write a PNG of both call → hospital distributions",
+    help="write a PNG of both call → hospital distributions and the stages",
 )
 @click.option(
-    "--roads", is_flag=True, help="use Valhalla travel times when the region's tiles are built"
+    "--straight-line",
+    is_flag=True,
+    help="straight-line travel estimates instead of the region's roads (a labelled fallback)",
 )
 def simulate(
     days: float,
     seed: int,
+    replications: int,
     region_key: str,
     population: int | None,
+    levers: str | None,
+    no_ablation: bool,
     as_json: bool,
     plot_path: str | None,
-    roads: bool,
+    straight_line: bool,
 ) -> None:
-    """Simulate the region under today's practice (A) and parallel requests (B)."""
+    """Simulate the region under today's practice (A) and this system (B), lever by lever."""
     from ems.dispatch import routing
     from ems.dispatch import simulate as sim
-    from ems.dispatch.region import is_built, load_region, region_dir
+    from ems.dispatch.region import build_region, is_built, load_region, region_dir
 
     if days <= 0 or days > 3660:
         raise click.BadParameter("between 0 and 3660 days", param_hint="--days")
+    if not 1 <= replications <= 200:
+        raise click.BadParameter("between 1 and 200", param_hint="--replications")
+    chosen = sim.IN_B
+    if levers is not None:
+        chosen = frozenset(x.strip() for x in levers.split(",") if x.strip())
+        unknown = chosen - set(sim.ALL_LEVERS)
+        if unknown:
+            raise click.BadParameter(
+                f"unknown {sorted(unknown)}; choose from {', '.join(sim.ALL_LEVERS)}",
+                param_hint="--levers",
+            )
     pack = load_region(region_key)
     router = None
-    if roads:
-        base = Config.from_env().REGION_DIR
-        if not is_built(base, region_key):
-            raise click.ClickException(f"region {region_key} has no tiles: run `ems region build`")
-        router = routing.router_for(region_dir(base, region_key))
+    if not straight_line:
+        # Roads by default: the region's Valhalla tiles, built on first use.
+        out = region_dir(Config.from_env().REGION_DIR, region_key)
+        if not is_built(out.parent, region_key):
+            click.echo(f"building the road tiles of region {region_key} in {out}", err=True)
+            build_region(pack, out)
+        router = routing.router_for(out)
     report = sim.run(
-        sim.SimParams(days=days, seed=seed, population=population), pack=pack, router=router
+        sim.SimParams(days=days, seed=seed, population=population, levers=chosen),
+        pack=pack,
+        router=router,
+        replications=replications,
+        ablation=not no_ablation,
     )
     if plot_path:
         sim.plot(report, Path(plot_path))

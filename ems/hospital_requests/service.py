@@ -481,6 +481,14 @@ def accept(*, session: Session, request_id: int, actor: User, ctx: Context) -> A
             unit_id=transport.unit_id,
         )
     )
+    emit(
+        Event(
+            "request.accepted",
+            {**read.model_dump(mode="json"), "bed_status": bed_status},
+            roles=("er_staff",),
+            hospital_id=req.hospital_id,
+        )
+    )
     for o in others:
         emit(
             Event(
@@ -538,6 +546,15 @@ def decline(
             read.model_dump(mode="json"),
             roles=CREW_ROLES,
             unit_id=transport.unit_id,
+        )
+    )
+    # The hospital's other ER screens drop the card at once (a colleague answered).
+    emit(
+        Event(
+            "request.declined",
+            read.model_dump(mode="json"),
+            roles=("er_staff",),
+            hospital_id=req.hospital_id,
         )
     )
     next_round = None

@@ -125,6 +125,17 @@ class TodayStats(BaseModel):
     call_to_hospital_min_p90: float | None
     # FDMA's 2013/2016 national mean, the figure regions measure themselves against.
     baseline_call_to_hospital_min: float
+    # Whose figure, and of which year (the national mean the KPI panel compares with).
+    baseline_year: int
+    baseline_source: str
     # Positive: slower than the baseline.
     vs_baseline_min: float | None
     intervals: list[IntervalStats]
+    # The doctor's instruction, from the requests answered "instructed" today: minutes
+    # from the 119 call to a transport's first instruction, and from each request to its
+    # instruction (simulated runs scaled back like the rest).
+    instructed: int = 0
+    call_to_instruction_min_p50: float | None = None
+    call_to_instruction_min_p90: float | None = None
+    request_to_instruction_min_p50: float | None = None
+    request_to_instruction_min_p90: float | None = None

@@ -14,9 +14,10 @@ from __future__ import annotations
 import datetime as dt
 import math
 import statistics
+from typing import Any, TypedDict
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from ems.access import guard
@@ -35,6 +36,7 @@ from ems.hospitals.models import BedCategory
 from ems.hospitals.schemas import DB_ID_MAX
 from ems.incidents import service as incidents
 from ems.incidents.models import Incident, IncidentStatus
+from ems.instructions.models import InstructionDecision, InstructionRequest
 from ems.transports.models import TIMELINE, Transport, TransportEvent, TransportStatus
 from ems.transports.schemas import (
     Interval,
@@ -48,7 +50,10 @@ from ems_contracts.timeline import TIMELINE_KINDS, TimelineKind
 KINDS: tuple[TimelineKind, ...] = TIMELINE_KINDS
 COLUMN: dict[str, str] = dict(TIMELINE)
 CLOCK_SKEW = dt.timedelta(minutes=1)
-BASELINE_CALL_TO_HOSPITAL_MIN = 39.3
+BASELINE_CALL_TO_HOSPITAL_MIN = 45.6
+# The latest national mean in shared/FIELD.md: FDMA, 2023.
+BASELINE_YEAR = 2023
+BASELINE_SOURCE = "FDMA"
 LOCAL_TZ = ZoneInfo("Asia/Tokyo")
 
 # Timeline steps that move the unit along its status machine.
@@ -513,12 +518,20 @@ def set_destination(
 # --- today's figures -----------------------------------------------------------------------
 
 
-def _p90(values: list[float]) -> float | None:
+def _percentile(values: list[float], q: float) -> float | None:
     if not values:
         return None
     ordered = sorted(values)
-    # Nearest rank: the smallest value at or above which 10 % of the runs lie.
-    return ordered[max(0, math.ceil(0.9 * len(ordered)) - 1)]
+    # Nearest rank: the smallest value at or below which the share ``q`` of the runs lie.
+    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
+
+
+def _p90(values: list[float]) -> float | None:
+    return _percentile(values, 0.9)
+
+
+def _rounded(value: float | None) -> float | None:
+    return round(value, 2) if value is not None else None
 
 
 def _mean(values: list[float]) -> float | None:
@@ -555,16 +568,7 @@ def stats_today(*, session: Session, now: dt.datetime | None = None) -> TodaySta
             Transport.id, Transport.status, *(getattr(Transport, COLUMN[k]) for k in KINDS)
         ).where(*today)
     ).all()
-    # The crew's first step carries the speed of a simulated run (one row per transport).
-    speeds = {
-        tid: _speed(data)
-        for tid, data in session.execute(
-            select(TransportEvent.transport_id, TransportEvent.data).where(
-                TransportEvent.kind == "arrived_scene",
-                TransportEvent.transport_id.in_(select(Transport.id).where(*today)),
-            )
-        ).all()
-    }
+    speeds = _speeds(session, select(Transport.id).where(*today))
     statuses = [r[1] for r in rows]
     counted = [
         (speeds.get(r[0], 1.0), r[2:]) for r in rows if r[1] is not TransportStatus.CANCELLED
@@ -591,6 +595,8 @@ def stats_today(*, session: Session, now: dt.datetime | None = None) -> TodaySta
         call_to_hospital_min_mean=mean_hospital,
         call_to_hospital_min_p90=round(p90, 2) if p90 is not None else None,
         baseline_call_to_hospital_min=BASELINE_CALL_TO_HOSPITAL_MIN,
+        baseline_year=BASELINE_YEAR,
+        baseline_source=BASELINE_SOURCE,
         vs_baseline_min=round(mean_hospital - BASELINE_CALL_TO_HOSPITAL_MIN, 2)
         if mean_hospital is not None
         else None,
@@ -603,4 +609,74 @@ def stats_today(*, session: Session, now: dt.datetime | None = None) -> TodaySta
             )
             for i, step in enumerate(steps)
         ],
+        **_instruction_figures(session, start.astimezone(dt.UTC), end.astimezone(dt.UTC)),
+    )
+
+
+def _speeds(session: Session, transport_ids: Select[Any]) -> dict[int, float]:
+    """How much faster than life each transport ran: the crew's first step carries the
+    speed of a simulated run (one row per transport); 1.0 for a real one."""
+    return {
+        tid: _speed(data)
+        for tid, data in session.execute(
+            select(TransportEvent.transport_id, TransportEvent.data).where(
+                TransportEvent.kind == "arrived_scene",
+                TransportEvent.transport_id.in_(transport_ids),
+            )
+        ).all()
+    }
+
+
+class InstructionFigures(TypedDict):
+    instructed: int
+    call_to_instruction_min_p50: float | None
+    call_to_instruction_min_p90: float | None
+    request_to_instruction_min_p50: float | None
+    request_to_instruction_min_p90: float | None
+
+
+def _instruction_figures(
+    session: Session, start: dt.datetime, end: dt.datetime
+) -> InstructionFigures:
+    """The doctor's instruction in today's figures: the requests answered "instructed"
+    between ``start`` and ``end``; a transport's call counts once, to its first
+    instruction (the issue's "119 call → treatment under a doctor's instruction")."""
+    answered_today = (
+        InstructionRequest.decision == InstructionDecision.INSTRUCTED,
+        InstructionRequest.answered_at >= start,
+        InstructionRequest.answered_at < end,
+    )
+    rows = session.execute(
+        select(
+            InstructionRequest.transport_id,
+            InstructionRequest.requested_at,
+            InstructionRequest.answered_at,
+            Transport.call_received_at,
+        )
+        .join(Transport, Transport.id == InstructionRequest.transport_id)
+        .where(*answered_today)
+    ).all()
+    speeds = _speeds(session, select(InstructionRequest.transport_id).where(*answered_today))
+    to_request: list[float] = []
+    first: dict[int, tuple[dt.datetime, dt.datetime]] = {}
+    for tid, requested_at, answered_at, call_at in rows:
+        if answered_at is None:  # not answered: the query keeps none of these
+            continue
+        speed = speeds.get(tid, 1.0)
+        asked = _seconds(requested_at, answered_at)
+        if asked is not None:
+            to_request.append(speed * asked / 60)
+        if tid not in first or answered_at < first[tid][0]:
+            first[tid] = (answered_at, call_at)
+    to_call = [
+        speeds.get(tid, 1.0) * s / 60
+        for tid, (answered_at, call_at) in first.items()
+        if (s := _seconds(call_at, answered_at)) is not None
+    ]
+    return InstructionFigures(
+        instructed=len(rows),
+        call_to_instruction_min_p50=_rounded(_percentile(to_call, 0.5)),
+        call_to_instruction_min_p90=_rounded(_percentile(to_call, 0.9)),
+        request_to_instruction_min_p50=_rounded(_percentile(to_request, 0.5)),
+        request_to_instruction_min_p90=_rounded(_percentile(to_request, 0.9)),
     )

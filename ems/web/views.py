@@ -1,11 +1,13 @@
-"""The web pages of the dispatcher and the ER staff, and the region map data they draw.
+"""The web pages of the dispatcher, the ER staff and the medical-control (MC) doctor,
+and the region map data they draw.
 
 Pages are server-rendered shells; their ES modules in ``static/js`` call the JSON API
-with the signed-in user's token and follow server-sent events. The ER page loads the
-live viewer module from the stream relay's own origin (``relay_http_origin``), which the
-page's Content-Security-Policy must therefore name in ``script-src``. The paramedic
-tablet page is served by the ambulance's local service (``ambulance_client.agent``),
-from its own package.
+with the signed-in user's token and follow server-sent events (who may use which page
+is ``static/js/roles.js``'s). The ER page and the MC console load the live viewer
+module from the stream relay's own origin (``relay_http_origin``), which the pages'
+Content-Security-Policy must therefore name in ``script-src``. The paramedic tablet
+page is served by the ambulance's local service (``ambulance_client.agent``), from its
+own package.
 """
 
 from __future__ import annotations
@@ -89,6 +91,17 @@ def er() -> str:
         viewer_url=viewer_module_url(relay_url),
         diversions=[d.value for d in DIVERSION_ORDER],
         board_hours=er_board_hours(),
+    )
+
+
+@bp.get("/mc")
+def mc() -> str:
+    """The MC doctor's console: requests for instruction, the live picture, the answer."""
+    relay_url = current_app.config.get("RELAY_URL", "")
+    return render_template(
+        "mc.html",
+        relay_url=relay_url,
+        viewer_url=viewer_module_url(relay_url),
     )
 
 

@@ -7,8 +7,13 @@
 //   (``codes: true`` adds the relay's refusal code to the sentence, for operators)
 //   viewer.close();
 //
-// The status line and vital labels speak Japanese or English (``lang``, default
-// English). A page with its own dictionaries passes ``t(key, vars)`` instead: the
+// The relay's patient analysis (``analysis`` messages) is shown under the status
+// line: the rhythm with its confidence, the heart rate from the R peaks, NEWS2 and the
+// shock index with trend arrows, and each alert with its reason, all labelled as
+// decision support, never as a diagnosis.
+//
+// The status line, vital labels and analysis speak Japanese or English (``lang``,
+// default English). A page with its own dictionaries passes ``t(key, vars)`` instead: the
 // keys are the ``viewer.*`` ones below; a key it does not know falls back to ours.
 // A refusal is said as a sentence (``viewer.refused_<code>``, else the page's
 // ``error.<code>``, else a general one), never as the relay's raw code.
@@ -65,6 +70,34 @@ export const MESSAGES = {
     "viewer.bp_dia": "BP dia",
     "viewer.rr": "RR",
     "viewer.temp_c": "Temp °C",
+    "viewer.decision_support": "decision support, not a diagnosis",
+    "viewer.rhythm_sinus": "sinus rhythm",
+    "viewer.rhythm_af": "atrial fibrillation",
+    "viewer.rhythm_vt": "ventricular tachycardia",
+    "viewer.rhythm_vf": "ventricular fibrillation",
+    "viewer.rhythm_asystole": "asystole",
+    "viewer.rhythm_unknown": "rhythm unclear (noisy signal)",
+    "viewer.shockable": "shockable",
+    "viewer.not_shockable": "not shockable",
+    "viewer.confidence": "confidence {pct}%",
+    "viewer.analysis_hr": "HR (ECG)",
+    "viewer.news2": "NEWS2",
+    "viewer.shock_index": "Shock index",
+    "viewer.trend_up": "rising",
+    "viewer.trend_down": "falling",
+    "viewer.trend_flat": "steady",
+    "viewer.alert_news2_urgent": "NEWS2 {news2}: urgent response threshold ({threshold}) reached",
+    "viewer.alert_news2_emergency": "NEWS2 {news2}: emergency response threshold ({threshold}) reached",
+    "viewer.alert_news2_red_parameter": "A single NEWS2 parameter scored 3: {parameters}",
+    "viewer.alert_shock_index_rising": "Shock index {shock_index} (≥ {threshold}), rising from {lowest_recent}",
+    "viewer.alert_shockable_rhythm": "Shockable rhythm: {rhythm_name}",
+    "viewer.param_respiration_rate": "respiration rate",
+    "viewer.param_spo2": "SpO₂",
+    "viewer.param_systolic_bp": "systolic BP",
+    "viewer.param_pulse": "pulse",
+    "viewer.param_temperature": "temperature",
+    "viewer.param_consciousness": "consciousness",
+    "viewer.param_supplemental_oxygen": "supplemental oxygen",
   },
   ja: {
     "viewer.connecting": "接続中…",
@@ -93,6 +126,34 @@ export const MESSAGES = {
     "viewer.bp_dia": "拡張期血圧",
     "viewer.rr": "呼吸数",
     "viewer.temp_c": "体温 °C",
+    "viewer.decision_support": "判断支援（診断ではありません）",
+    "viewer.rhythm_sinus": "洞調律",
+    "viewer.rhythm_af": "心房細動",
+    "viewer.rhythm_vt": "心室頻拍",
+    "viewer.rhythm_vf": "心室細動",
+    "viewer.rhythm_asystole": "心静止",
+    "viewer.rhythm_unknown": "判定できません（ノイズ）",
+    "viewer.shockable": "電気ショック適応",
+    "viewer.not_shockable": "電気ショック非適応",
+    "viewer.confidence": "確信度 {pct}%",
+    "viewer.analysis_hr": "心拍数（心電図）",
+    "viewer.news2": "NEWS2",
+    "viewer.shock_index": "ショック指数",
+    "viewer.trend_up": "上昇",
+    "viewer.trend_down": "低下",
+    "viewer.trend_flat": "横ばい",
+    "viewer.alert_news2_urgent": "NEWS2 {news2}：緊急対応の基準（{threshold}）に達しました",
+    "viewer.alert_news2_emergency": "NEWS2 {news2}：救急対応の基準（{threshold}）に達しました",
+    "viewer.alert_news2_red_parameter": "NEWS2 の単一項目が 3 点：{parameters}",
+    "viewer.alert_shock_index_rising": "ショック指数 {shock_index}（{threshold} 以上）、{lowest_recent} から上昇中",
+    "viewer.alert_shockable_rhythm": "電気ショック適応の波形：{rhythm_name}",
+    "viewer.param_respiration_rate": "呼吸数",
+    "viewer.param_spo2": "SpO₂",
+    "viewer.param_systolic_bp": "収縮期血圧",
+    "viewer.param_pulse": "脈拍",
+    "viewer.param_temperature": "体温",
+    "viewer.param_consciousness": "意識レベル",
+    "viewer.param_supplemental_oxygen": "酸素投与",
   },
 };
 
@@ -106,6 +167,43 @@ export function refusalText(code, tr, t) {
     if (text && text !== `error.${code}`) reason = text;
   }
   return tr("viewer.refused", { reason: reason || tr("viewer.refused_other") });
+}
+
+// A change smaller than this between the oldest and the newest reading of a trend
+// is "steady": NEWS2 moves in whole points, the shock index jitters by ±0.06 on a
+// moving ambulance (ems/analysis/vitals.py).
+export const TREND_DEADBAND = { news2: 1, shock_index: 0.1 };
+
+/** "up", "down" or "flat" for a trend (oldest first); nulls are skipped. */
+export function trendOf(values, deadband) {
+  const known = (values || []).filter((v) => typeof v === "number");
+  if (known.length < 2) return "flat";
+  const change = known[known.length - 1] - known[0];
+  if (change >= deadband - 1e-9) return "up";
+  if (change <= -deadband + 1e-9) return "down";
+  return "flat";
+}
+
+export const TREND_ARROW = { up: "↑", down: "↓", flat: "→" };
+
+/** The rhythm line: "ventricular fibrillation · shockable · confidence 64% · decision support…". */
+export function rhythmText(ecg, tr) {
+  const name = tr(`viewer.rhythm_${ecg.rhythm}`);
+  const parts = [name];
+  if (ecg.rhythm !== "unknown") parts.push(tr(ecg.shockable ? "viewer.shockable" : "viewer.not_shockable"));
+  parts.push(tr("viewer.confidence", { pct: Math.round(ecg.confidence * 100) }), tr("viewer.decision_support"));
+  return parts.join(" · ");
+}
+
+/** An alert in the page's language, from its ``reason`` and ``values``; the relay's
+ * English ``message`` when the reason is new to this viewer. */
+export function alertText(alert, tr) {
+  const key = `viewer.alert_${alert.reason}`;
+  const vars = { ...(alert.values || {}) };
+  if (Array.isArray(vars.parameters)) vars.parameters = vars.parameters.map((p) => tr(`viewer.param_${p}`)).join(", ");
+  if (vars.rhythm) vars.rhythm_name = tr(`viewer.rhythm_${vars.rhythm}`);
+  const text = tr(key, vars);
+  return text === key ? alert.message : text;
 }
 
 function fillIn(text, vars) {
@@ -139,7 +237,10 @@ export function mountViewer(element, { relayUrl, transportId, token, lang, t, co
   const video = el("canvas", { class: "ems-viewer-video", width: "640", height: "360" });
   const ecg = el("canvas", { class: "ems-viewer-ecg", width: "640", height: "120" });
   const vitals = el("dl", { class: "ems-viewer-vitals" });
-  root.append(status, video, ecg, vitals);
+  // The analysis, prominent: alerts first, then the rhythm and the scores.
+  const alerts = el("ul", { class: "ems-viewer-alerts", role: "alert", "aria-live": "assertive" });
+  const analysis = el("div", { class: "ems-viewer-analysis", hidden: "" });
+  root.append(status, alerts, analysis, video, ecg, vitals);
   element.replaceChildren(root);
 
   const videoCtx = video.getContext("2d");
@@ -155,6 +256,8 @@ export function mountViewer(element, { relayUrl, transportId, token, lang, t, co
     ecg: [],
     closed: false,
     refused: null,
+    analysis: null,
+    alerts: [], // newest first, each {alert, at}
   };
   let ws = null;
   let decoder = null;
@@ -265,6 +368,63 @@ export function mountViewer(element, { relayUrl, transportId, token, lang, t, co
     }
   }
 
+  const MAX_ALERTS = 5;
+
+  function onAnalysis(msg) {
+    state.analysis = msg;
+    for (const alert of msg.alerts || []) state.alerts.unshift({ alert, at: msg.at });
+    state.alerts.splice(MAX_ALERTS);
+    // The alert list (role=alert) is rebuilt only when it changed: a screen reader
+    // announces it anew each time.
+    renderAnalysis((msg.alerts || []).length > 0);
+  }
+
+  function renderAnalysis(withAlerts = true) {
+    const a = state.analysis;
+    if (!a) return;
+    element.dataset.rhythm = a.ecg ? a.ecg.rhythm : "";
+    element.dataset.shockable = a.ecg ? String(a.ecg.shockable) : "";
+    element.dataset.news2 = a.vitals ? String(a.vitals.news2) : "";
+    analysis.hidden = false;
+    analysis.dataset.shockable = element.dataset.shockable;
+    const rows = [];
+    if (a.ecg) {
+      const line = el("p", { class: "ems-viewer-rhythm", "data-rhythm": a.ecg.rhythm }, rhythmText(a.ecg, tr));
+      if (a.ecg.shockable) line.style.cssText = "color:#fff;background:#b00020;font-weight:bold;padding:.2em .4em";
+      rows.push(line);
+    }
+    const figures = el("dl", { class: "ems-viewer-scores" });
+    const figure = (key, value, arrow, trendKey) => {
+      const pair = el("div", { class: "ems-viewer-vital" });
+      const dd = el("dd", { "data-analysis": key }, value == null ? "–" : String(value));
+      if (arrow) {
+        const span = el("span", { class: "ems-viewer-trend", "data-trend": arrow, title: tr(`viewer.trend_${trendKey}`) }, ` ${TREND_ARROW[arrow]}`);
+        dd.append(span);
+      }
+      pair.append(el("dt", {}, tr(`viewer.${key}`)), dd);
+      figures.append(pair);
+    };
+    if (a.ecg) figure("analysis_hr", a.ecg.heart_rate_bpm, null);
+    if (a.vitals) {
+      const n = trendOf(a.vitals.news2_trend, TREND_DEADBAND.news2);
+      const si = trendOf(a.vitals.shock_index_trend, TREND_DEADBAND.shock_index);
+      figure("news2", a.vitals.news2, n, n);
+      figure("shock_index", a.vitals.shock_index == null ? null : a.vitals.shock_index.toFixed(2), si, si);
+    }
+    rows.push(figures);
+    if (!a.ecg) rows.push(el("p", { class: "ems-viewer-label" }, tr("viewer.decision_support")));
+    analysis.replaceChildren(...rows);
+    if (!withAlerts) return;
+    alerts.replaceChildren(
+      ...state.alerts.map(({ alert, at }) => {
+        const time = new Date(at).toLocaleTimeString(typeof lang === "function" ? lang() : lang || "en", { hour: "2-digit", minute: "2-digit" });
+        const item = el("li", { class: "ems-viewer-alert", "data-reason": alert.reason }, `${time} ${alertText(alert, tr)} (${tr("viewer.decision_support")})`);
+        item.style.cssText = "color:#fff;background:#b00020;font-weight:bold;padding:.3em .5em;margin:.2em 0;list-style:none";
+        return item;
+      }),
+    );
+  }
+
   function onControl(f) {
     const info = JSON.parse(new TextDecoder().decode(f.payload));
     if (info.codec && info.codec !== "jpeg" && info.codec !== state.codec) {
@@ -326,6 +486,7 @@ export function mountViewer(element, { relayUrl, transportId, token, lang, t, co
       if (typeof ev.data === "string") {
         const msg = JSON.parse(ev.data);
         if (msg.type === "welcome") backoff = 500;
+        if (msg.type === "analysis") onAnalysis(msg);
         // A refusal is an error event followed by a close with 1008 (policy): the
         // code is the access policy's own, whatever rule it was.
         if (msg.type === "error") lastError = msg.code;
@@ -364,6 +525,7 @@ export function mountViewer(element, { relayUrl, transportId, token, lang, t, co
     relabel() {
       publish();
       renderVitals();
+      renderAnalysis();
     },
     close() {
       state.closed = true;

@@ -3,17 +3,8 @@ after the agent is killed in the middle of an outage."""
 
 from __future__ import annotations
 
-import json
-import os
-import re
-import signal
 import stat
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -104,138 +95,70 @@ def test_a_tap_on_a_hanging_link_does_not_wait_for_another_flush(tmp_path: Path)
 # --- the drill: SIGKILL during an outage --------------------------------------------------
 
 
-def _http(url: str, *, method: str = "GET", body: Any = None, headers: Any = None) -> Any:
-    req = urllib.request.Request(
-        url,
-        data=json.dumps(body).encode() if body is not None else None,
-        method=method,
-        headers={"Content-Type": "application/json", **(headers or {})},
-    )
-    with urllib.request.urlopen(req, timeout=10) as resp:
-        raw = resp.read()
-    return json.loads(raw) if raw.strip().startswith((b"{", b"[")) else raw.decode()
-
-
-class Agent:
-    """``ems-ambulance tablet`` in a process of its own."""
-
-    def __init__(self, server_url: str, state_dir: Path, port: int) -> None:
-        self.url = f"http://127.0.0.1:{port}"
-        exe = Path(sys.executable).with_name("ems-ambulance")
-        self.proc = subprocess.Popen(
-            [
-                str(exe),
-                "tablet",
-                "--server",
-                server_url,
-                "--relay",
-                "ws://127.0.0.1:9",
-                "--listen",
-                f"127.0.0.1:{port}",
-                "--state-dir",
-                str(state_dir),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                html = _http(f"{self.url}/")
-                break
-            except (OSError, urllib.error.URLError):
-                if time.monotonic() > deadline or self.proc.poll() is not None:
-                    raise AssertionError("the agent did not start") from None
-                time.sleep(0.1)
-        match = re.search(r'<meta name="tablet-token" content="([^"]+)">', html)
-        assert match
-        self.page_token = match.group(1)
-
-    def post(self, path: str, body: Any, token: str) -> Any:
-        return _http(
-            f"{self.url}{path}",
-            method="POST",
-            body=body,
-            headers={
-                "Authorization": f"Bearer {token}",
-                "X-Tablet-Token": self.page_token,
-                "Origin": self.url,
-            },
-        )
-
-    def status(self) -> dict[str, Any]:
-        out: dict[str, Any] = _http(f"{self.url}/local/status")
-        return out
-
-    def kill(self) -> None:
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-
-
 @pytest.fixture
-def system() -> Iterator[Any]:
-    from tests.browser.system import running_system
+def rig() -> Iterator[Any]:
+    from bench.faults import rig
 
-    with running_system() as s:
-        yield s
+    with rig(workers=1, units=2) as r:
+        yield r
 
 
-def test_an_agent_killed_during_an_outage_delivers_every_event_once(
-    system: Any, tmp_path: Path
+def test_an_agent_killed_during_an_outage_delivers_every_event_and_vital_once(
+    rig: Any, tmp_path: Path
 ) -> None:
-    from tests.browser.system import PASSWORD, NetCut, free_port
-    from tests.browser.test_flows import _assigned_transport
+    """Network cut (server and relay); the crew taps 4 steps, asks medical control once,
+    and the monitor queues vitals and ECG; SIGKILL; the agent restarts on the same
+    --state-dir and shows it all as queued; after reconnection everything lands once."""
+    from bench.outbox_drill import outbox_drill
 
-    transport_id = _assigned_transport(system, system.seeded.paramedic_unit_id, "drill")
-    medic = _http(
-        f"{system.server_url}/api/v1/auth/token",
-        method="POST",
-        body={"username": "medic", "password": PASSWORD},
-    )["access_token"]
-    net = NetCut(int(system.server_url.rsplit(":", 1)[1]))
-    state, port = tmp_path / "state", free_port()
-    kinds = ["arrived_scene", "patient_contact"]
-    agent = Agent(f"http://127.0.0.1:{net.port}", state, port)
-    try:
-        net.cut()
-        for kind in kinds:
-            tapped = agent.post(
-                "/local/timeline", {"transport_id": transport_id, "kind": kind}, medic
-            )
-            assert tapped["status"] == "queued"
-        assert agent.status()["queued"] == 2
-        agent.kill()
+    result = outbox_drill(rig, events=4, vitals=6, vitals_every_s=0.2, workdir=tmp_path)
+    assert result["queued_events"] == 4
+    assert result["queued_vitals"] >= 6 and result["queued_ecg"] > 0
+    assert result["queued_requests"] == 1
+    # Shown as queued by the restarted agent before the network came back.
+    assert result["shown_after_restart"] == {
+        "events": 4,
+        "records": result["queued_vitals"] + result["queued_ecg"],
+        "requests": 1,
+    }
+    assert result["delivered_events"] == 4
+    assert result["delivered_vitals"] == result["queued_vitals"]
+    assert result["delivered_ecg"] == result["queued_ecg"]
+    assert result["delivered_requests"] == 1
+    assert result["lost"] == 0 and result["duplicates"] == 0, result
+    assert (tmp_path / "state" / DB_NAME).exists()  # the outbox stayed where it was told
 
-        net.restore()
-        agent = Agent(f"http://127.0.0.1:{net.port}", state, port)
-        # Shown as queued until a crew member signs in again on the tablet.
-        assert [e["kind"] for e in agent.status()["pending"]] == kinds
-        _http(
-            f"{agent.url}/api/v1/auth/token",
-            method="POST",
-            body={"username": "medic", "password": PASSWORD},
-        )
-        deadline = time.monotonic() + 20
-        while agent.status()["queued"] and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert agent.status()["queued"] == 0
-    finally:
-        agent.stop()
-        net.close()
 
-    transport = _http(
-        f"{system.server_url}/api/v1/transports/{transport_id}",
-        headers={"Authorization": f"Bearer {medic}"},
+def test_a_stream_keeps_the_durable_outbox_it_was_given(tmp_path: Path) -> None:
+    from ambulance_client.streamer import StreamConfig, Streamer
+
+    store = DurableStore(tmp_path)
+    outbox = Outbox(7, store=store)  # empty, hence falsy: it must still be the one used
+    streamer = Streamer(
+        StreamConfig(relay_url="ws://relay.invalid", token="t", transport_id=7), outbox=outbox
     )
-    recorded = Counter(step.get("kind") for step in transport["timeline"] if step.get("at"))
-    assert {k: recorded[k] for k in kinds} == {k: 1 for k in kinds}, transport["timeline"]
-    assert os.listdir(state)  # the outbox stayed where it was told
+    assert streamer.outbox is outbox
+    streamer.add_record(Kind.VITALS, b'{"hr": 80}')
+    assert store.record_counts() == {7: 1}
+
+
+def test_records_on_disk_show_as_pending_and_wait_for_a_crew_token(tmp_path: Path) -> None:
+    from ambulance_client.agent import TabletService
+
+    first = Outbox(7, store=DurableStore(tmp_path))
+    for i in range(3):
+        first.put(Kind.VITALS, f'{{"hr": {80 + i}}}'.encode())
+    service = TabletService(
+        server_url="http://127.0.0.1:9", relay_url="ws://127.0.0.1:9", state_dir=tmp_path
+    )
+    try:
+        status = service.status()
+        assert status["records_queued"] == 3
+        assert status["records_pending"] == [{"transport_id": 7, "queued": 3, "sending": False}]
+        assert service.resume_records() == []  # nobody signed in: nothing to send them with
+        service.signed_in("crew")
+        assert service.resume_records() == [7]
+        assert service.resume_records() == []  # one drain per transport
+        assert service.status()["records_pending"][0]["sending"] is True
+    finally:
+        service.close()

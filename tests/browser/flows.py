@@ -4,12 +4,48 @@ language choice, and an API client to set the scene."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
+import re
 import urllib.error
 import urllib.request
 from typing import Any
 
-from tests.browser.system import CARD_PIN, PASSWORD, System, tls_context
+from tests.browser.system import CARD_PIN, PASSWORD, ROOT, System, tls_context
+
+# The server's pages and the tablet's page each carry their own dictionaries (the keys
+# they share say the same).
+I18N = (
+    ROOT / "ems" / "web" / "static" / "i18n",
+    ROOT / "ambulance_client" / "web" / "static" / "i18n",
+)
+
+
+@functools.cache
+def words(lang: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for folder in reversed(I18N):
+        out |= json.loads((folder / f"{lang}.json").read_text(encoding="utf-8"))
+    return out
+
+
+def tr(lang: str, key: str, **kw: Any) -> str:
+    """What the pages say for ``key`` in ``lang``, its placeholders filled from ``kw``."""
+    text = words(lang)[key]
+    for k, v in kw.items():
+        text = text.replace("{" + k + "}", str(v))
+    return text
+
+
+def said(lang: str, key: str, **kw: Any) -> re.Pattern[str]:
+    """A pattern of the sentence ``key`` in ``lang``: the placeholders given in ``kw``
+    as they are, any other as some text."""
+    parts = re.split(r"\{(\w+)\}", words(lang)[key])
+    pattern = "".join(
+        re.escape(part) if i % 2 == 0 else re.escape(str(kw[part])) if part in kw else ".+?"
+        for i, part in enumerate(parts)
+    )
+    return re.compile(pattern)
 
 
 class ApiClient:
@@ -91,7 +127,8 @@ def background_scene(api: ApiClient, system: System) -> None:
             "patient_age": 67,
             "patient_sex": "male",
             "caller_account": "夫が急に胸を押さえて倒れた",
-            "received_at": _iso(now - dt.timedelta(minutes=14)),
+            # The unit is assigned now: a call taken two minutes ago, as most are.
+            "received_at": _iso(now - dt.timedelta(minutes=2)),
         },
         as_user="dispatcher",
     )
@@ -115,23 +152,25 @@ def background_scene(api: ApiClient, system: System) -> None:
     api.call("POST", f"/api/v1/transports/{tr_id}/events", {"kind": "loaded"}, as_user="medic")
     system.tablet.stream.start(token=api.token("medic"), transport_id=tr_id)
 
+    # In the ER's own city, with a unit of the city's station: a request the ER would
+    # get (not one from a town whose own centre is nearer).
     b = api.call(
         "POST",
         "/api/v1/incidents",
         {
-            "lat": 35.43,
-            "lon": 133.36,
+            "lat": 35.515,
+            "lon": 134.19,
             "urgency": "critical",
             "chief_complaint": "交通事故 多発外傷",
             "suspected_condition": "major_trauma",
-            "address": "港町 国道9号 港大橋付近",
+            "address": "みどり市 湖山町 国道9号 湖山交差点付近",
             "patient_age": 34,
             "patient_sex": "female",
-            "received_at": _iso(now - dt.timedelta(minutes=9)),
+            "received_at": _iso(now - dt.timedelta(minutes=1)),
         },
         as_user="dispatcher",
     )
-    other_unit = seeded.unit_ids[-1]
+    other_unit = seeded.unit_ids[1]  # the city's second ambulance
     api.call(
         "POST", f"/api/v1/incidents/{b['id']}/assign", {"unit_id": other_unit}, as_user="dispatcher"
     )

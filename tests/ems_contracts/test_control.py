@@ -4,6 +4,7 @@ with ``malformed_message`` and a reason."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pytest
@@ -11,13 +12,17 @@ import pytest
 from ems_contracts.control import (
     MAX_TOKEN,
     Ack,
+    Analysis,
+    AnalysisAlert,
     ControlError,
+    EcgAnalysis,
     Error,
     Feedback,
     Hello,
     KeyframeRequest,
     Message,
     PublisherHere,
+    VitalsAnalysis,
     Welcome,
     parse_control,
 )
@@ -34,6 +39,21 @@ EVERY_MESSAGE: list[Message] = [
     Error(code="invalid_token", detail="the token is unknown, revoked or expired"),
     Error(code="malformed_frame", detail="bad magic", seq=2**64 - 1),
     PublisherHere(),
+    Analysis(
+        transport_id=12,
+        at=dt.datetime(2026, 5, 1, 9, 30, 2, tzinfo=dt.UTC),
+        ecg=EcgAnalysis(rhythm="vf", heart_rate_bpm=None, shockable=True, confidence=0.64),
+        vitals=VitalsAnalysis(
+            news2=8, news2_trend=[0, 8], shock_index=1.17, shock_index_trend=[0.62, 1.17]
+        ),
+        alerts=[
+            AnalysisAlert(
+                reason="news2_emergency",
+                message="NEWS2 8 reached the emergency response threshold (7)",
+                values={"news2": 8, "previous": 0, "threshold": 7},
+            )
+        ],
+    ),
 ]
 
 
@@ -129,3 +149,33 @@ def test_messages_are_values() -> None:
         Hello(token="")
     with pytest.raises(ValueError):
         Error(code="busy", unknown=1)  # type: ignore[call-arg]
+
+
+def test_an_analysis_says_null_for_no_result_and_is_always_decision_support() -> None:
+    # What the tablet and the viewer read: every field, null until there is a result.
+    text = Analysis(
+        transport_id=3, at=dt.datetime(2026, 5, 1, tzinfo=dt.UTC), ecg=None, vitals=None, alerts=[]
+    ).to_json()
+    assert json.loads(text) == {
+        "type": "analysis",
+        "transport_id": 3,
+        "at": "2026-05-01T00:00:00Z",
+        "ecg": None,
+        "vitals": None,
+        "alerts": [],
+        "label": "decision support",
+    }
+    assert isinstance(parse_control(text), Analysis)
+    for bad in (
+        text.replace('"decision support"', '"diagnosis"'),
+        text.replace(
+            '"ecg":null',
+            '"ecg":{"rhythm":"torsades","heart_rate_bpm":null,"shockable":true,"confidence":0.5}',
+        ),
+        text.replace(
+            '"ecg":null',
+            '"ecg":{"rhythm":"vf","heart_rate_bpm":null,"shockable":true,"confidence":1.5}',
+        ),
+    ):
+        with pytest.raises(ControlError):
+            parse_control(bad)

@@ -24,6 +24,32 @@ describe("pages by role", () => {
   });
 });
 
+describe("the MC console", () => {
+  it("is the MC doctor's home, and theirs alone", () => {
+    assert.equal(homeFor("mc_doctor"), "/mc");
+    assert.equal(mayOpen("mc_doctor", "/mc"), true);
+    for (const role of ["dispatcher", "er_staff", "admin", "paramedic"]) assert.equal(mayOpen(role, "/mc"), false, role);
+    assert.equal(mayOpen("mc_doctor", "/er"), false);
+    assert.equal(mayOpen("mc_doctor", "/dispatch"), false);
+  });
+
+  it("tells the other roles it is for doctors, with a link to their own page", () => {
+    assert.deepEqual(wrongPage("dispatcher", "/mc"), { key: "role.mc_only", home: "/dispatch" });
+    assert.deepEqual(wrongPage("er_staff", "/mc"), { key: "role.mc_only", home: "/er" });
+    assert.deepEqual(wrongPage("admin", "/mc"), { key: "role.mc_only", home: "/dispatch" });
+    assert.deepEqual(wrongPage("paramedic", "/mc"), { key: "role.use_tablet", home: null });
+    assert.deepEqual(wrongPage("mc_doctor", "/er"), { key: "role.not_for_mc_doctor", home: "/mc" });
+    assert.deepEqual(wrongPage("mc_doctor", "/dispatch"), { key: "role.not_for_mc_doctor", home: "/mc" });
+  });
+
+  it("the login sends a doctor there, and another role's ?next=/mc home", () => {
+    assert.equal(safeNext(null, "mc_doctor"), "/mc");
+    assert.equal(safeNext("/mc", "mc_doctor"), "/mc");
+    assert.equal(safeNext("/dispatch", "mc_doctor"), "/mc");
+    assert.equal(safeNext("/mc", "dispatcher"), "/dispatch");
+  });
+});
+
 describe("where the login goes next", () => {
   it("back to the page that sent the user, when it is theirs", () => {
     assert.equal(safeNext("/er", "er_staff"), "/er");

@@ -6,11 +6,15 @@ import { describe, it } from "node:test";
 
 import {
   accepted,
+  askPanel,
   chosenFor,
   destinationNeeded,
   hospitalPanel,
   initialState,
+  instructionsOf,
+  latestAnswer,
   needs,
+  PROCEDURES,
   reduce,
   requestsOf,
   steps,
@@ -33,6 +37,7 @@ function working() {
     c.ask("hospitals")([hospital()]),
     c.ask("requests", 100)([]),
     c.ask("recs", 100)({ hospitals: [{ hospital_id: 5 }, { hospital_id: 6 }], suggested: [5] }),
+    c.ask("instructions", 100)([]),
   );
   return { c, state };
 }
@@ -46,7 +51,7 @@ describe("the assignment", () => {
     state = reduce(state, c.ask("unit")(assigned));
     assert.deepEqual(names(needs(state)), ["transport:100"]);
     state = reduce(state, c.ask("transport", 100)(transport()));
-    assert.deepEqual(names(needs(state)), ["incident:1", "hospitals", "requests:100", "recs:100"]);
+    assert.deepEqual(names(needs(state)), ["incident:1", "hospitals", "requests:100", "recs:100", "instructions:100"]);
     assert.deepEqual(needs(working().state), []);
   });
 
@@ -289,5 +294,98 @@ describe("no dead ends", () => {
     assert.deepEqual(next.notice, { kind: "cancelled", incident_id: 1, transport_id: 100 });
     next = reduce(next, c.event("unit.updated", unit({ status: "dispatched", current_transport_id: 200 })));
     assert.equal(next.notice, null);
+  });
+});
+
+describe("asking the doctor", () => {
+  const instr = (over = {}) => ({
+    id: 7,
+    transport_id: 100,
+    unit_id: 10,
+    unit_call_sign: "みどり救急1",
+    procedure: "adrenaline",
+    note: "",
+    status: "open",
+    requested_at: at(20),
+    requested_by_name: "隊員",
+    escalated_at: null,
+    answered_at: null,
+    answered_by_name: "",
+    decision: null,
+    detail: "",
+    answer_s: null,
+    ...over,
+  });
+
+  it("is two taps: a procedure, then send; the same procedure tapped again is unpicked", () => {
+    const { state } = working();
+    assert.deepEqual(askPanel(state).procedures, PROCEDURES);
+    assert.equal(askPanel(state).canSend, false);
+    const picked = reduce(state, { type: "ask-pick", procedure: "adrenaline" });
+    assert.equal(askPanel(picked).procedure, "adrenaline");
+    assert.equal(askPanel(picked).canSend, true);
+    assert.equal(askPanel(reduce(picked, { type: "ask-pick", procedure: "adrenaline" })).procedure, null);
+  });
+
+  it("sends once: a second tap while sending does nothing, and a retry keeps its Idempotency-Key", () => {
+    const { state } = working();
+    let st = run(reduce, state, { type: "ask-pick", procedure: "glucose" }, { type: "ask-sending", key: "k1", note: "BS 40" });
+    assert.equal(askPanel(st).canSend, false);
+    assert.equal(reduce(st, { type: "ask-sending", key: "k2", note: "BS 40" }), st);
+    st = reduce(st, { type: "ask-failed", error: { code: "network_error" } });
+    assert.equal(askPanel(st).error.code, "network_error");
+    // Sent again: the same request, the same key.
+    assert.equal(reduce(st, { type: "ask-sending", key: "k3", note: "BS 40" }).ask.key, "k1");
+    // Another note is another request: a new key.
+    assert.equal(reduce(st, { type: "ask-sending", key: "k4", note: "BS 35" }).ask.key, "k4");
+    // Another procedure, too.
+    const other = run(reduce, st, { type: "ask-pick", procedure: "iv_fluids" }, { type: "ask-sending", key: "k5", note: "BS 40" });
+    assert.equal(other.ask.key, "k5");
+  });
+
+  it("shows the server's answer, then follows the live events to the doctor's answer", () => {
+    const { c, state } = working();
+    let st = run(reduce, state, { type: "ask-pick", procedure: "adrenaline" }, { type: "ask-sending", key: "k1", note: "" });
+    st = reduce(st, { type: "ask-sent", data: instr(), asOf: c.tick() });
+    assert.equal(askPanel(st).procedure, null); // ready for the next one
+    assert.deepEqual(instructionsOf(st).map((r) => [r.id, r.status]), [[7, "open"]]);
+    st = reduce(st, c.event("instruction.escalated", instr({ escalated_at: at(21) })));
+    assert.equal(instructionsOf(st)[0].escalated_at, at(21));
+    st = reduce(st, c.event("instruction.answered", instr({ status: "answered", answered_at: at(22), decision: "instructed", detail: "1mg IV", answered_by_name: "MC医師" })));
+    const answer = latestAnswer(st);
+    assert.deepEqual([answer.decision, answer.detail, answer.requested_at, answer.answered_at], ["instructed", "1mg IV", at(20), at(22)]);
+    // Another transport's request is not ours.
+    const other = reduce(st, c.event("instruction.requested", instr({ id: 8, transport_id: 200 })));
+    assert.equal(instructionsOf(other).length, 1);
+  });
+
+  it("queued by the agent while offline: shown as queued until the server has it", () => {
+    const { c, state } = working();
+    let st = run(reduce, state, { type: "ask-pick", procedure: "iv_fluids" }, { type: "ask-sending", key: "k1", note: "ルート確保困難" });
+    st = reduce(st, { type: "ask-queued", key: "k1", transport_id: 100, procedure: "iv_fluids", note: "ルート確保困難", at: at(30) });
+    assert.deepEqual(instructionsOf(st).map((r) => [r.status, r.procedure]), [["queued", "iv_fluids"]]);
+    const local = (pending, rejected = []) => ({ type: "local", data: { online: false, queued: 0, pending: [], requests_pending: pending, requests_rejected: rejected }, tick: c.tick() });
+    st = reduce(st, local([{ idempotency_key: "k1", transport_id: 100 }]));
+    assert.equal(instructionsOf(st)[0].status, "queued");
+    // Sent on reconnection: the agent no longer holds it; the list is asked again and has it.
+    st = reduce(st, local([]));
+    assert.ok(needs(st).some((n) => n.key === "instructions:100"));
+    st = reduce(st, c.ask("instructions", 100)([instr({ id: 9, procedure: "iv_fluids", note: "ルート確保困難", requested_at: at(31) })]));
+    assert.deepEqual(instructionsOf(st).map((r) => [r.id, r.status]), [[9, "open"]]);
+  });
+
+  it("a queued request the server refused on replay says so", () => {
+    const { c, state } = working();
+    let st = reduce(state, { type: "ask-queued", key: "k1", transport_id: 100, procedure: "glucose", note: "", at: at(30) });
+    st = reduce(st, { type: "local", data: { online: true, queued: 0, requests_pending: [], requests_rejected: [{ idempotency_key: "k1", status: 409, code: "transport_closed" }] }, tick: c.tick() });
+    assert.deepEqual(instructionsOf(st).map((r) => [r.status, r.rejected.code]), [["rejected", "transport_closed"]]);
+  });
+
+  it("a new transport starts with no request and nothing picked", () => {
+    const { c, state } = working();
+    let st = run(reduce, state, { type: "ask-pick", procedure: "adrenaline" }, c.event("instruction.requested", instr()));
+    st = reduce(st, c.event("unit.updated", unit({ status: "dispatched", current_transport_id: 200 })));
+    assert.deepEqual(instructionsOf(st), []);
+    assert.equal(st.ask.procedure, null);
   });
 });

@@ -140,3 +140,23 @@ def test_a_destination_chosen_by_hand_withdraws_the_open_requests(
     er = as_role(Role.ER_STAFF, hospital_id=w["near"])
     late = er.post(f"/api/v1/hospital-requests/{req['id']}/accept")
     assert late.status_code == 409 and late.get_json()["code"] == "already_placed"
+
+
+def test_the_hospitals_other_er_screens_hear_a_colleagues_answer(
+    app: Flask, as_role: Callable[..., Api]
+) -> None:
+    w = pci_world(app)
+    crew = as_role(Role.PARAMEDIC, unit_id=w["unit"])
+    url = f"/api/v1/transports/{w['transport']}/hospital-requests"
+    (req,) = crew.post(url, json={"hospital_ids": [w["near"]]}).get_json()["requests"]
+    feed: queue.Queue[Event] = app.extensions["ems_events"].subscribe()
+    er = as_role(Role.ER_STAFF, hospital_id=w["near"])
+    r = er.post(f"/api/v1/hospital-requests/{req['id']}/decline", json={"reason": "in_surgery"})
+    assert r.status_code == 200
+    seen = [e for e in _drain(feed) if e.type == "request.declined"]
+    assert any(visible_to(e, role="er_staff", unit_id=None, hospital_id=w["near"]) for e in seen), (
+        "a colleague's screen at the same hospital is told"
+    )
+    assert not any(
+        visible_to(e, role="er_staff", unit_id=None, hospital_id=w["far"]) for e in seen
+    ), "no other hospital is"

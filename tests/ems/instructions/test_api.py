@@ -254,3 +254,15 @@ def test_two_doctors_answering_at_once_one_wins(
             .where(TransportEvent.kind == "instruction_answered")
         )
     assert answered == 1
+
+
+def test_a_retried_request_with_the_same_key_is_one_request(
+    app: Flask, world: dict[str, Any]
+) -> None:
+    crew, url = world["crew"], ASK.format(world["transport"])
+    key = {"Idempotency-Key": "tablet-7:instruction:0001"}
+    first = crew.post(url, json={"procedure": "glucose"}, headers=key)
+    again = crew.post(url, json={"procedure": "glucose"}, headers=key)
+    assert first.status_code == again.status_code == 201
+    assert first.get_json()["id"] == again.get_json()["id"]
+    assert _count(app, InstructionRequest) == 1

@@ -282,7 +282,8 @@ def test_todays_figures(app: Flask, as_role: Callable[..., Api]) -> None:
     stats = resp.get_json()
     assert stats["transports"] == 2
     assert stats["completed"] == 1 and stats["active"] == 1
-    assert stats["baseline_call_to_hospital_min"] == 39.3
+    assert stats["baseline_call_to_hospital_min"] == 45.6
+    assert (stats["baseline_year"], stats["baseline_source"]) == (2023, "FDMA")
     assert stats["call_to_hospital_min_mean"] is not None
     assert stats["call_to_hospital_min_p90"] is not None
     assert stats["vs_baseline_min"] < 0
@@ -395,7 +396,7 @@ def test_todays_figures_are_computed_from_the_timeline(app: Flask) -> None:
     assert stats.call_to_scene_min_mean == 9.0
     assert stats.call_to_hospital_min_mean == 40.0
     assert stats.call_to_hospital_min_p90 == 40.0
-    assert stats.vs_baseline_min == round(40.0 - 39.3, 2)
+    assert stats.vs_baseline_min == round(40.0 - 45.6, 2)
     by_step = {(i.start, i.end): (i.mean_min, i.n) for i in stats.intervals}
     assert by_step[("call_received", "dispatched")] == (1.5, 2)
     assert by_step[("dispatched", "arrived_scene")] == (7.5, 2)

@@ -24,7 +24,7 @@ def load(lang: str) -> dict[str, str]:
     return data
 
 
-@pytest.mark.parametrize("path", ["/login", "/dispatch", "/er"])
+@pytest.mark.parametrize("path", ["/login", "/dispatch", "/er", "/mc"])
 def test_pages_are_served_in_japanese_with_their_modules(client: FlaskClient, path: str) -> None:
     resp = client.get(path)
     assert resp.status_code == 200
@@ -43,7 +43,7 @@ def test_root_sends_to_login(client: FlaskClient) -> None:
 
 
 def test_every_control_in_the_shells_has_a_label(client: FlaskClient) -> None:
-    for path in ("/login", "/dispatch", "/er"):
+    for path in ("/login", "/dispatch", "/er", "/mc"):
         html = client.get(path).get_data(as_text=True)
         for match in re.finditer(r"<(input|select|textarea)\b([^>]*)>", html):
             attrs = match.group(2)
@@ -155,6 +155,39 @@ def test_the_er_page_loads_the_viewer_from_the_relays_own_origin(client: FlaskCl
     assert views.viewer_module_url(relay).endswith("/viewer/viewer.js")
     # The server no longer serves another package's files.
     assert client.get("/gateway/viewer.js").status_code == 404
+
+
+def test_the_mc_console_loads_the_viewer_from_the_relays_own_origin(
+    client: FlaskClient,
+) -> None:
+    html = client.get("/mc").get_data(as_text=True)
+    relay = client.application.config["RELAY_URL"]
+    assert f'data-viewer-url="{views.viewer_module_url(relay)}"' in html
+    assert '<script type="module" src="/static/js/mc.js">' in html
+    for node in ('id="mc-requests"', 'id="mc-history"', 'id="mc-detail-body"', 'id="mc-sound"'):
+        assert node in html
+
+
+def test_the_mc_console_is_the_mc_doctors_page_alone() -> None:
+    """The shell is public (it holds no data); the page's module refuses every other role
+    before it asks anything, by roles.js's table, and the login sends a doctor there."""
+    roles = (WEB / "static" / "js" / "roles.js").read_text(encoding="utf-8")
+    assert re.search(r'"/mc": \["mc_doctor"\]', roles)
+    assert re.search(r'role === "mc_doctor"\) return "/mc"', roles)
+    ja, en = load("ja"), load("en")
+    for key in ("role.mc_doctor", "role.go_mc", "role.mc_only", "role.not_for_mc_doctor"):
+        assert key in ja and key in en
+
+
+def test_every_procedure_and_decision_has_a_name(client: FlaskClient) -> None:
+    from ems.instructions.models import InstructionDecision
+    from ems.instructions.service import procedures
+
+    ja, en = load("ja"), load("en")
+    for p in procedures(client.application.config["INSTRUCTION_PROCEDURES"]):
+        assert f"procedure.{p}" in ja and f"procedure.{p}" in en, p
+    for d in InstructionDecision:
+        assert f"decision.{d.value}" in ja and f"mc.do_{d.value}" in ja, d
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,8 @@
 // The paramedic tablet's state: the crew's unit and its current transport (with the
 // incident), the hospital side of the transport (recommendations, requests, the
-// crew's choice), the card flow and the patient's history, and the tablet's own link
-// (online, queued steps, the stream) from the local service. Pure: an event or an
+// crew's choice), the card flow and the patient's history, the requests for a doctor's
+// instruction (asked, queued offline, answered), and the tablet's own link (online,
+// queued steps, the stream) from the local service. Pure: an event or an
 // answer in, the new state out (no DOM, no fetch, no globals); tablet.js draws it and
 // fetches what ``needs`` lists.
 //
@@ -28,6 +29,13 @@ export const PIN_LENGTH = 4;
 
 const IDLE_CARD = { step: "idle", pin: "", error: null, reader: {} }; // idle | pin | pinless | verifying | done
 
+// The specified procedures the crew may ask for (the server's INSTRUCTION_PROCEDURES;
+// one it does not list is refused there with unknown_procedure).
+export const PROCEDURES = ["iv_fluids", "adrenaline", "supraglottic_airway", "intubation", "glucose"];
+// procedure: the one tapped; key: the Idempotency-Key of the request being sent, kept
+// after a failure so that sending again can never ask twice.
+const IDLE_ASK = { procedure: null, note: "", key: null, sending: false, error: null };
+
 export function initialState(unitId) {
   return {
     unitId,
@@ -45,6 +53,9 @@ export function initialState(unitId) {
     notice: null, // { kind: "cancelled", incident_id }: what the crew must be told once
     record: null, // the identified patient's history
     card: IDLE_CARD,
+    instructions: emptyTable(), // the current transport's requests for instruction
+    ask: IDLE_ASK,
+    queuedAsks: [], // { key, transport_id, procedure, note, at, pending, rejected }: held by the agent
     local: { online: true, queued: 0, pending: [], rejected: [], last_synced_at: null, stream: {} },
     book: {},
   };
@@ -72,6 +83,7 @@ export function needs(state) {
   ask("requests", trId);
   if (!tr.destination_hospital_id && !accepted(state)) ask("recs", trId);
   if ((tr.patient_id || state.card.step === "done") && !state.record) ask("record", trId);
+  ask("instructions", trId);
   return out;
 }
 
@@ -103,6 +115,12 @@ export function reduce(state, action) {
       return { ...state, picked: action.hospitalId };
     case "notice-seen":
       return { ...state, notice: null };
+    case "ask-pick":
+    case "ask-sending":
+    case "ask-sent":
+    case "ask-queued":
+    case "ask-failed":
+      return onAsk(state, action);
     default:
       return onCard(state, action);
   }
@@ -131,6 +149,9 @@ function withUnit(state, unit, tick) {
     alert: null,
     record: null,
     card: IDLE_CARD,
+    instructions: emptyTable(),
+    ask: IDLE_ASK,
+    queuedAsks: [],
     // A new assignment replaces what the crew was told about the last one.
     notice: trId ? null : state.notice,
   };
@@ -185,6 +206,10 @@ function onEvent(state, name, data, tick) {
     case "request.exhausted":
       // A round names its requests by id only: they are asked again, with the ranking.
       return ours ? { ...state, book: inDoubt("requests", "recs") } : state;
+    case "instruction.requested":
+    case "instruction.answered":
+    case "instruction.escalated":
+      return ours ? withInstruction(state, data, tick) : state;
     case "transport.destination_needed":
       // Nobody is left to ask: every hospital is offered to choose one by hand.
       return ours ? { ...state, alert: { transport_id: trId }, manual: true, book: inDoubt("requests", "recs") } : state;
@@ -237,6 +262,16 @@ function onAnswer(state, { what, id, data, asOf }) {
         },
         book: answered(state.book, key("recs", id), asOf),
       };
+    case "instructions": {
+      if (id !== trId) return state;
+      const rows = listOf(data);
+      return {
+        ...state,
+        instructions: replaceAll(state.instructions, rows, asOf, (r) => r.transport_id === id),
+        queuedAsks: rows.reduce(settleQueued, state.queuedAsks),
+        book: answered(state.book, key("instructions", id), asOf),
+      };
+    }
     case "record":
       if (id !== trId) return state;
       return { ...state, record: data, card: { ...IDLE_CARD, step: "done" }, book: answered(state.book, key("record", id), asOf) };
@@ -273,9 +308,95 @@ function onFailed(state, { what, id, error, asOf }) {
  * server may have moved on meanwhile: everything is asked again. */
 function onLocal(state, local, tick) {
   const before = state.local;
-  const next = { ...state, local: { ...local, stream: local.stream || {} } };
+  let next = { ...state, local: { ...local, stream: local.stream || {} } };
   const caughtUp = (!before.online && local.online) || (before.queued && !local.queued);
+  const asks = queuedFromLocal(state.queuedAsks, local);
+  if (asks !== state.queuedAsks) {
+    next = { ...next, queuedAsks: asks };
+    // A request left the agent's queue: the server has it now (or refused it).
+    if (asks.length < state.queuedAsks.length) next = { ...next, book: doubt(next.book, tick, [key("instructions", currentTransportId(state))]) };
+  }
   return caughtUp ? { ...next, book: doubt(next.book, tick) } : next;
+}
+
+// --- the doctor's instruction -------------------------------------------------------
+
+/** A request as the server sent it (its answer, or a live event), for our transport. */
+function withInstruction(state, row, tick) {
+  if (!row || row.id === undefined || row.id === null) return state;
+  return { ...state, instructions: put(state.instructions, row, tick), queuedAsks: settleQueued(state.queuedAsks, row) };
+}
+
+/** The queued asks once the server shows ``row``: the one it is (same procedure and
+ * note, asked no earlier than queued, give or take a minute of clock) is no longer queued. */
+function settleQueued(queued, row) {
+  const i = queued.findIndex(
+    (q) =>
+      q.transport_id === row.transport_id &&
+      q.procedure === row.procedure &&
+      (q.note || "") === (row.note || "") &&
+      Date.parse(row.requested_at || 0) >= Date.parse(q.at || 0) - 60000,
+  );
+  return i < 0 ? queued : [...queued.slice(0, i), ...queued.slice(i + 1)];
+}
+
+/** The queued asks after the agent's status: one it reports pending is marked so; one
+ * it reported pending and no longer does was sent (dropped here: the server's list and
+ * events show it), unless the agent says the server refused it. */
+function queuedFromLocal(queued, local) {
+  if (!queued.length || !Array.isArray(local.requests_pending)) return queued;
+  const pending = new Set(local.requests_pending.map((p) => p.idempotency_key));
+  const refused = new Map((local.requests_rejected || []).map((r) => [r.idempotency_key, r]));
+  let changed = false;
+  const out = [];
+  for (const q of queued) {
+    if (refused.has(q.key) && !q.rejected) {
+      changed = true;
+      out.push({ ...q, pending: false, rejected: { code: refused.get(q.key).code || "rejected", status: refused.get(q.key).status } });
+    } else if (pending.has(q.key) && !q.pending) {
+      changed = true;
+      out.push({ ...q, pending: true });
+    } else if (!pending.has(q.key) && q.pending && !q.rejected) {
+      changed = true; // sent
+    } else out.push(q);
+  }
+  return changed ? out : queued;
+}
+
+function onAsk(state, action) {
+  const ask = state.ask;
+  switch (action.type) {
+    case "ask-pick":
+      if (ask.sending) return state;
+      // Another procedure is another request: a new key.
+      return { ...state, ask: { ...IDLE_ASK, procedure: ask.procedure === action.procedure ? null : action.procedure } };
+    case "ask-sending":
+      if (ask.sending || !ask.procedure || !state.transport) return state;
+      // The same request again keeps its key; another note makes it another request.
+      return {
+        ...state,
+        ask: { ...ask, key: ask.key && ask.note === (action.note || "") ? ask.key : action.key, note: action.note || "", sending: true, error: null },
+      };
+    case "ask-sent":
+      return { ...withInstruction(state, action.data, action.asOf), ask: IDLE_ASK };
+    case "ask-queued": {
+      const q = {
+        key: action.key,
+        transport_id: action.transport_id,
+        procedure: action.procedure,
+        note: action.note || "",
+        at: action.at,
+        pending: false,
+        rejected: null,
+      };
+      return { ...state, ask: IDLE_ASK, queuedAsks: [...state.queuedAsks.filter((x) => x.key !== q.key), q] };
+    }
+    case "ask-failed":
+      // The key stays: sending again repeats this request, never a second one.
+      return { ...state, ask: { ...ask, sending: false, error: action.error } };
+    default:
+      return state;
+  }
 }
 
 // --- the card ----------------------------------------------------------------------
@@ -428,6 +549,36 @@ export function steps(state) {
       disabled: Boolean(at) || kind !== next || blockedNoDest,
     };
   });
+}
+
+/** The crew's requests for instruction on this transport, newest first: the server's,
+ * then those the agent still holds (``status: "queued"``, or ``"rejected"``). */
+export function instructionsOf(state) {
+  const trId = state.transport?.id;
+  const rows = rowsOf(state.instructions)
+    .filter((r) => r.transport_id === trId)
+    .sort((a, b) => Date.parse(b.requested_at) - Date.parse(a.requested_at) || b.id - a.id);
+  const queued = state.queuedAsks
+    .filter((q) => q.transport_id === trId)
+    .map((q) => ({ id: `q-${q.key}`, key: q.key, procedure: q.procedure, note: q.note, requested_at: q.at, status: q.rejected ? "rejected" : "queued", rejected: q.rejected }))
+    .reverse();
+  return [...queued, ...rows];
+}
+
+/** The doctor's latest answer on this transport (what the crew reads at arm's length). */
+export function latestAnswer(state) {
+  return (
+    instructionsOf(state)
+      .filter((r) => r.status === "answered")
+      .sort((a, b) => Date.parse(b.answered_at) - Date.parse(a.answered_at))[0] || null
+  );
+}
+
+/** The ask panel: the procedures, the one tapped, whether it can be sent now. */
+export function askPanel(state) {
+  if (!state.transport || state.transport.status !== "active") return { mode: "none" };
+  const { procedure, sending, error } = state.ask;
+  return { mode: "ask", procedures: PROCEDURES, procedure, sending, error, canSend: Boolean(procedure) && !sending };
 }
 
 /** The stream as the crew sees it for the current transport. */

@@ -8,6 +8,7 @@ import {
   api,
   ApiError,
   applyI18n,
+  callSign,
   clearSession,
   el,
   fill,
@@ -17,6 +18,7 @@ import {
   initHeader,
   initI18n,
   liveEvents,
+  loadNames,
   localName,
   onLangChange,
   saveSession,
@@ -28,10 +30,12 @@ import {
 import { reasonText, renderHistory, renderRequests, toastAnswer } from "./shared/shared-views.js";
 import { createStore, drawWhenChanged, follow } from "./shared/store.js";
 import {
+  askPanel,
   destination,
   hospitalPanel,
   hospitalsOf,
   initialState,
+  instructionsOf,
   needs,
   PIN_LENGTH,
   reduce,
@@ -101,9 +105,13 @@ async function once(name, button, fn) {
 const loginView = document.getElementById("login-view");
 const workView = document.getElementById("work-view");
 
+// Signing out is offered only to a signed-in crew.
+const logoutButtons = () => document.querySelectorAll("[data-logout]");
+
 function showLogin() {
   loginView.hidden = false;
   workView.hidden = true;
+  for (const btn of logoutButtons()) btn.hidden = true;
   loginView.querySelector("input").focus();
 }
 
@@ -149,7 +157,7 @@ function loginErrorText(e) {
   if (e.status === 401) return t("login.invalid");
   if (e.code === "tablet_paramedics_only") return t("tablet.paramedics_only");
   if (e.code === "tablet_other_unit") {
-    const unit = e.problem?.tablet_call_sign || (e.problem?.tablet_unit_id ? `#${e.problem.tablet_unit_id}` : "");
+    const unit = callSign(e.problem?.tablet_call_sign) || (e.problem?.tablet_unit_id ? `#${e.problem.tablet_unit_id}` : "");
     return t("error.tablet_other_unit", { unit: unit || t("tablet.another_unit") });
   }
   return say(e);
@@ -169,6 +177,7 @@ const SOURCES = {
   // the choice by hand.
   recs: (id) => `/api/v1/transports/${id}/hospital-recommendations?scope=all`,
   record: (id) => `/api/v1/transports/${id}/patient-record`,
+  instructions: (id) => `/api/v1/transports/${id}/instruction-requests`,
 };
 
 async function load(need, asOf) {
@@ -184,16 +193,23 @@ async function load(need, asOf) {
 
 // --- connection state (from the local service) ---------------------------------------------
 const renderNet = drawWhenChanged(
-  (st) => [st.local.online, st.local.queued, st.local.last_synced_at],
+  (st) => [st.local.online, st.local.queued, st.local.records_queued, st.local.requests_queued, st.local.last_synced_at],
   (st) => {
     const L = st.local;
     const net = document.getElementById("net");
     net.className = `net ${L.online ? "online" : "offline"}`;
     net.dataset.state = L.online ? "online" : "offline";
     net.textContent = L.online ? t("tablet.online") : t("tablet.offline");
+    // What the agent holds on disk until the server and the relay have it: steps,
+    // vital-sign and ECG records, requests for instruction.
     const q = document.getElementById("queued");
-    q.hidden = !L.queued;
-    q.textContent = t("tablet.queued", { n: L.queued });
+    const parts = [
+      [L.queued, "tablet.queued"],
+      [L.records_queued, "tablet.queued_records"],
+      [L.requests_queued, "tablet.queued_requests"],
+    ].filter(([n]) => Number(n) > 0);
+    q.hidden = parts.length === 0;
+    q.textContent = parts.map(([n, k]) => t(k, { n })).join(" · ");
     document.getElementById("synced").textContent = L.last_synced_at
       ? t("tablet.last_synced", { time: fmtTime(L.last_synced_at), ago: fmtRelative(L.last_synced_at) })
       : t("tablet.never_synced");
@@ -211,7 +227,7 @@ const renderUnit = drawWhenChanged(
   (st) => [st.unit],
   (st) => {
     if (!st.unit) return;
-    document.getElementById("unit-name").textContent = `${st.unit.call_sign}`;
+    document.getElementById("unit-name").textContent = callSign(st.unit.call_sign);
     document.getElementById("unit-status").textContent = t(`status.${st.unit.status}`);
   },
 );
@@ -541,21 +557,26 @@ function askParts(st, panel) {
       ),
     );
   }
-  const out = [list];
-  if (panel.open) out.push(el("p", { class: "hint", id: "waiting-answers" }, t("tablet.waiting_answers")));
+  // The send button and the way to pick by hand share one bar, kept at the foot of the
+  // column while the list runs below it (tablet.css): sending never needs a scroll.
+  let action;
+  if (panel.open) action = el("p", { class: "hint", id: "waiting-answers" }, t("tablet.waiting_answers"));
   else if (panel.canSend) {
-    out.push(
-      el(
-        "button",
-        { type: "button", class: "btn btn-primary btn-block", id: "send-requests", onclick: (ev) => sendRequests(ev.currentTarget) },
-        t("requests.send_parallel", { n: panel.chosen.length }),
-      ),
+    action = el(
+      "button",
+      { type: "button", class: "btn btn-primary", id: "send-requests", onclick: (ev) => sendRequests(ev.currentTarget) },
+      t("requests.send_parallel", { n: panel.chosen.length }),
     );
-  } else out.push(el("p", { class: "hint", id: "pick-one" }, t("requests.pick_one")));
-  out.push(
-    el("button", { type: "button", class: "btn btn-block", id: "manual-toggle", onclick: () => dispatch({ type: "manual", on: true }) }, t("tablet.manual_open")),
-  );
-  return out;
+  } else action = el("p", { class: "hint", id: "pick-one" }, t("requests.pick_one"));
+  return [
+    list,
+    el(
+      "div",
+      { class: "hosp-actions" },
+      action,
+      el("button", { type: "button", class: "btn", id: "manual-toggle", onclick: () => dispatch({ type: "manual", on: true }) }, t("tablet.manual_open")),
+    ),
+  ];
 }
 
 /** Every hospital open to ambulances, nearest first after the recommended, with its ETA:
@@ -633,6 +654,183 @@ function setDestination(button) {
   });
 }
 
+// --- the doctor's instruction ---------------------------------------------------------------
+function known(k, fallback) {
+  const text = t(k);
+  return text === k ? String(fallback) : text;
+}
+const procedureName = (p) => known(`procedure.${p}`, p);
+const decisionName = (d) => known(`decision.${d}`, d);
+
+/** A random Idempotency-Key (a v4 UUID); crypto.randomUUID needs a secure context, which
+ * the agent's plain-HTTP address on the ambulance's network may not be. */
+function newKey() {
+  if (crypto.randomUUID) return crypto.randomUUID();
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  const h = [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+function instructionItem(r) {
+  const answered = r.status === "answered";
+  const status = answered ? `decision.${r.decision}` : `tablet.instr_status_${r.status}`;
+  return el(
+    "li",
+    { class: `instr instr-${r.status}${answered ? ` dec-${r.decision}` : ""}`, id: `instruction-${r.id}`, dataset: { status: r.status } },
+    el(
+      "div",
+      { class: "instr-top" },
+      el("strong", { class: "instr-proc" }, procedureName(r.procedure)),
+      answered ? null : el("span", { class: `badge instr-badge-${r.status}` }, known(status, r.status)),
+      r.escalated_at && !answered ? el("span", { class: "badge instr-badge-escalated" }, t("tablet.instr_escalated")) : null,
+    ),
+    el(
+      "div",
+      { class: "instr-times" },
+      el("span", {}, t("tablet.instr_requested", { time: fmtTime(r.requested_at) })),
+      r.answered_at ? el("span", {}, t("tablet.instr_answered", { time: fmtTime(r.answered_at) })) : null,
+    ),
+    r.note ? el("div", { class: "instr-note muted" }, r.note) : null,
+    answered
+      ? el(
+          "div",
+          { class: `instr-answer dec-${r.decision}`, id: `instruction-${r.id}-answer`, role: "status" },
+          el("strong", { class: "instr-decision" }, decisionName(r.decision)),
+          r.detail ? el("span", { class: "instr-detail" }, r.detail) : null,
+          r.answered_by_name ? el("span", { class: "instr-by" }, r.answered_by_name) : null,
+        )
+      : null,
+    r.status === "rejected" ? el("p", { class: "form-error" }, say(r.rejected || {})) : null,
+  );
+}
+
+const renderAsk = drawWhenChanged(
+  (st) => [st.transport, st.ask, st.instructions, st.queuedAsks],
+  (st) => {
+    const body = document.getElementById("ask-body");
+    const panel = askPanel(st);
+    const list = instructionsOf(st);
+    if (panel.mode === "none") {
+      fill(body, el("p", { class: "empty" }, t("tablet.no_assignment")), list.length ? el("ul", { class: "instr-list" }, ...list.map(instructionItem)) : null);
+      return;
+    }
+    // What the crew typed and where the finger is stay across a redraw.
+    const typed = document.getElementById("ask-note")?.value ?? "";
+    const focused = body.contains(document.activeElement) ? document.activeElement.id : "";
+    const note = el("input", {
+      type: "text",
+      id: "ask-note",
+      maxlength: 500,
+      autocomplete: "off",
+      placeholder: t("tablet.ask_note_placeholder"),
+      disabled: panel.sending,
+    });
+    note.value = typed;
+    fill(
+      body,
+      el(
+        "div",
+        { class: "ask-procs", role: "group", "aria-label": t("tablet.ask_title") },
+        ...panel.procedures.map((p) =>
+          el(
+            "button",
+            {
+              type: "button",
+              class: `btn ask-proc${panel.procedure === p ? " picked" : ""}`,
+              id: `ask-proc-${p}`,
+              "aria-pressed": String(panel.procedure === p),
+              disabled: panel.sending,
+              onclick: () => dispatch({ type: "ask-pick", procedure: p }),
+            },
+            procedureName(p),
+          ),
+        ),
+      ),
+      // One row of procedures until one is picked: then the note and the send button.
+      panel.procedure || panel.sending
+        ? el(
+            "div",
+            { class: "ask-send-row" },
+            el("label", { class: "field grow" }, el("span", {}, t("tablet.ask_note")), note),
+            el(
+              "button",
+              { type: "button", class: "btn btn-primary ask-send", id: "ask-send", disabled: !panel.canSend, onclick: (ev) => sendAsk(ev.currentTarget) },
+              panel.sending ? t("tablet.ask_sending") : t("tablet.ask_send", { procedure: procedureName(panel.procedure) }),
+            ),
+          )
+        : null,
+      panel.error ? el("p", { class: "form-error", id: "ask-error", role: "alert" }, say(panel.error)) : null,
+      list.length ? el("ul", { class: "instr-list", id: "instructions" }, ...list.map(instructionItem)) : null,
+    );
+    if (focused) document.getElementById(focused)?.focus();
+    // The second tap is in reach: the send button just shown scrolls into view.
+    if (panel.procedure && !panel.sending) document.getElementById("ask-send")?.scrollIntoView({ block: "nearest" });
+  },
+);
+
+/** The instruction's two times on the activity record, oldest first. */
+const renderStepsInstructions = drawWhenChanged(
+  (st) => [st.transport?.id ?? null, st.instructions, st.queuedAsks],
+  (st) => {
+    const box = document.getElementById("steps-instructions");
+    const rows = instructionsOf(st).slice().reverse();
+    box.hidden = !rows.length;
+    fill(
+      box,
+      ...rows.flatMap((r) => [
+        el(
+          "li",
+          { class: "tl-instr", dataset: { kind: "instruction_requested", requestId: r.id } },
+          el("span", { class: "tl-instr-time" }, fmtTime(r.requested_at)),
+          el("span", {}, t("tablet.tl_requested", { procedure: procedureName(r.procedure) })),
+          r.status === "queued" ? el("span", { class: "badge instr-badge-queued" }, t("tablet.instr_status_queued")) : null,
+        ),
+        r.answered_at
+          ? el(
+              "li",
+              { class: `tl-instr dec-${r.decision}`, dataset: { kind: "instruction_answered", requestId: r.id } },
+              el("span", { class: "tl-instr-time" }, fmtTime(r.answered_at)),
+              el("span", {}, t("tablet.tl_answered", { decision: decisionName(r.decision) })),
+            )
+          : null,
+      ]),
+    );
+  },
+);
+
+function sendAsk(button) {
+  if (!askPanel(store.state).canSend) return undefined; // nothing picked, or on its way
+  // Sending again after a failure repeats that request (same key): never a second one.
+  return once("ask-send", button, async () => {
+    const note = (document.getElementById("ask-note")?.value || "").trim();
+    dispatch({ type: "ask-sending", key: newKey(), note });
+    const { key, procedure } = store.state.ask;
+    const transportId = store.state.transport.id;
+    try {
+      const asOf = store.tick();
+      const res = await api(`/api/v1/transports/${transportId}/instruction-requests`, {
+        method: "POST",
+        body: { procedure, note },
+        headers: { "Idempotency-Key": key, "X-Tablet-Token": TABLET_TOKEN },
+      });
+      if (res?.queued) {
+        dispatch({ type: "ask-queued", key: res.idempotency_key || key, transport_id: transportId, procedure, note, at: res.request?.queued_at || new Date().toISOString() });
+        toast(t("tablet.ask_queued_toast", { procedure: procedureName(procedure) }), "alert");
+      } else {
+        dispatch({ type: "ask-sent", data: res, asOf });
+        toast(t("tablet.ask_sent", { procedure: procedureName(procedure) }), "ok");
+      }
+      const input = document.getElementById("ask-note");
+      if (input) input.value = "";
+    } catch (e) {
+      dispatch({ type: "ask-failed", error: e });
+      toast(say(e), "error");
+    }
+  });
+}
+
 // --- stream ----------------------------------------------------------------------------------
 const renderStream = drawWhenChanged(
   (st) => [st.transport?.id ?? null, st.local.stream],
@@ -676,7 +874,7 @@ const renderStream = drawWhenChanged(
 );
 
 // --- start -----------------------------------------------------------------------------------
-const renderers = [renderNet, renderUnit, renderAssignment, renderSteps, renderCard, renderHospitals, renderStream];
+const renderers = [renderNet, renderUnit, renderAssignment, renderSteps, renderStepsInstructions, renderAsk, renderCard, renderHospitals, renderStream];
 const render = () => {
   for (const draw of renderers) draw(store.state);
 };
@@ -702,12 +900,15 @@ async function start() {
   if (bound.unit_id && bound.unit_id !== s.user.unit_id) {
     clearSession();
     showLogin();
-    loginError(loginForm, t("error.tablet_other_unit", { unit: bound.unit_call_sign || `#${bound.unit_id}` }), null);
+    loginError(loginForm, t("error.tablet_other_unit", { unit: callSign(bound.unit_call_sign) || `#${bound.unit_id}` }), null);
     return;
   }
   loginView.hidden = true;
   workView.hidden = false;
+  for (const btn of logoutButtons()) btn.hidden = false;
   if (!store.state.unitId) {
+    // The call signs in English (through the agent's /api proxy), before the header is drawn.
+    await loadNames();
     dispatch({ type: "signed-in", unitId: s.user.unit_id });
     initHeader(s, { logoutUrl: "/" });
     followLocalStatus();
@@ -724,6 +925,14 @@ async function start() {
         "transport.destination_needed": (data) => {
           if (data.transport_id === store.state.transport?.id) toast(t("tablet.dead_end_title"), "alert");
           event("transport.destination_needed")(data);
+        },
+        "instruction.requested": event("instruction.requested"),
+        "instruction.escalated": event("instruction.escalated"),
+        "instruction.answered": (data) => {
+          if (data.transport_id === store.state.transport?.id) {
+            toast(t("tablet.instr_answer_toast", { decision: decisionName(data.decision), procedure: procedureName(data.procedure) }), "alert");
+          }
+          event("instruction.answered")(data);
         },
         "request.accepted": answer("request.accepted", "accepted"),
         "request.declined": answer("request.declined", "declined"),

@@ -675,20 +675,19 @@ const renderUnits = drawWhenChanged(
         el(
           "tr",
           { dataset: { unitId: u.id } },
-          el("th", { scope: "row" }, callSign(u.call_sign)),
-          el("td", {}, stationName(u)),
-          el("td", {}, el("span", { class: `badge st-${u.status}` }, t(`status.${u.status}`))),
-          el("td", { class: "muted" }, fmtRelative(u.status_at)),
+          el("th", { scope: "row" }, el("span", { class: "unit-name" }, callSign(u.call_sign)), el("span", { class: "unit-sub" }, stationName(u))),
           el(
             "td",
-            {},
-            incident
-              ? el("button", { type: "button", class: "link", onclick: () => select(incident.id) }, `#${incident.id} ${incident.chief_complaint}`)
-              : "",
+            { class: "unit-status" },
+            el("span", { class: `badge st-${u.status}` }, t(`status.${u.status}`)),
+            el("span", { class: "unit-sub" }, fmtRelative(u.status_at)),
           ),
           el(
             "td",
-            { class: "actions" },
+            { class: "unit-task" },
+            incident
+              ? el("button", { type: "button", class: "link", onclick: () => select(incident.id) }, `#${incident.id} ${incident.chief_complaint}`)
+              : null,
             ...actions.map(([status, key]) =>
               el("button", { type: "button", class: "btn btn-small", onclick: (ev) => setUnitStatus(u, status, ev.currentTarget) }, t(key)),
             ),

@@ -1,5 +1,6 @@
 // The live KPI panel: draws kpi-state.js's figures (today's call→hospital mean and p90
-// against the FDMA baseline, and the mean of each FDMA interval as one stacked bar).
+// against FDMA's latest national mean (labelled with its year), the mean of each FDMA interval as one stacked bar, the
+// doctor's instruction p50/p90, and a note when simulated transports are counted).
 import { el, fill, fmtMinutes, t } from "./common.js";
 import { kpiModel } from "./kpi-state.js";
 
@@ -19,6 +20,23 @@ function tileNode(label, figure, id) {
       figure.delta === null
         ? t("kpi.no_data")
         : t(figure.good ? "kpi.below" : "kpi.above", { n: Math.abs(figure.delta).toFixed(1) }),
+    ),
+  );
+}
+
+function instructionTable(figures) {
+  const cell = (v) => el("td", { class: "kpi-num" }, v === null ? "—" : fmtMinutes(v));
+  const row = (id, label, f) => el("tr", { id }, el("th", { scope: "row" }, label), cell(f.p50), cell(f.p90));
+  return el(
+    "table",
+    { class: "table kpi-instr", id: "kpi-instruction" },
+    el("caption", { class: "kpi-sub" }, t("kpi.instruction_title", { n: figures.count })),
+    el("thead", {}, el("tr", {}, el("th", { scope: "col" }, ""), el("th", { scope: "col" }, "p50"), el("th", { scope: "col" }, "p90"))),
+    el(
+      "tbody",
+      {},
+      row("kpi-call-to-instruction", t("kpi.call_to_instruction"), figures.callToInstruction),
+      row("kpi-request-to-instruction", t("kpi.request_to_instruction"), figures.requestToInstruction),
     ),
   );
 }
@@ -43,6 +61,8 @@ export function renderKpi(container, stats, countNode) {
   });
   fill(
     container,
+    // Said first: every figure below counts these transports' minutes scaled back.
+    model.simulated ? el("p", { class: "kpi-simulated", id: "kpi-simulated", role: "note" }, t("kpi.simulated", { n: model.simulated.n })) : null,
     el(
       "div",
       { class: "kpi-tiles" },
@@ -51,13 +71,14 @@ export function renderKpi(container, stats, countNode) {
       el(
         "div",
         { class: "kpi-tile baseline" },
-        el("div", { class: "kpi-label" }, t("kpi.baseline")),
+        el("div", { class: "kpi-label" }, t("kpi.baseline", { year: model.baselineYear })),
         el("div", { class: "kpi-value" }, Number(model.baseline).toFixed(1), el("small", {}, t("unit.min"))),
-        el("div", { class: "kpi-delta" }, t("kpi.baseline_src")),
+        el("div", { class: "kpi-delta" }, t("kpi.baseline_src", { source: model.baselineSource, year: model.baselineYear })),
       ),
     ),
     el("h3", { class: "kpi-sub" }, t("kpi.breakdown")),
     model.segments.length ? bar : el("p", { class: "empty" }, t("kpi.no_data")),
     model.segments.length ? legend : null,
+    instructionTable(model.instruction),
   );
 }

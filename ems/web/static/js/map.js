@@ -1,12 +1,14 @@
 // The offline region map: Leaflet with no tile server. The region's roads and towns come
-// as GeoJSON from the server; units, incidents and hospitals are drawn on top. Their
-// labels are placed so that none overlaps another or a marker (labels.js): unit call
-// signs first, then hospital names, then towns; a label with no free spot is hidden and
-// its marker keeps its tooltip. They are placed again after every zoom, pan and redraw.
+// as GeoJSON from the server; units, incidents and hospitals are drawn on top. Markers
+// that would cover one another are moved apart a little (hospitals stay put, then
+// incidents, then units; labels.js), then the labels are placed so that none overlaps
+// another or a marker: unit call signs first, then hospital names, then towns; a label
+// with no free spot is hidden and its marker keeps its tooltip. Both are done again
+// after every zoom, pan and redraw.
 /* global L */
 import { api, callSign, localName, t } from "./common.js";
 import { availabilityClass } from "./domain.js";
-import { placeLabels } from "./labels.js";
+import { mapName, placeLabels, spreadMarkers } from "./labels.js";
 
 const ROAD_STYLE = {
   trunk: { color: "#e09a2b", weight: 5, opacity: 1 },
@@ -73,30 +75,51 @@ export async function createMap(container, { onClick } = {}) {
   return ctx;
 }
 
-/** Measure every label, place them (labels.js) and move each to its spot. */
+/** Move overlapping markers apart, measure every label, place them (labels.js) and
+ * move each to its spot. */
 function layoutLabels(ctx) {
   const { map, layers } = ctx;
   const size = map.getSize();
+  // Every marker with its point, most important (and never moved) first.
+  const markers = [];
+  const gather = (layer, kind, fixed) => {
+    let n = 0;
+    layer.eachLayer((marker) => {
+      const element = marker.getElement?.();
+      if (!element) return;
+      const p = map.latLngToContainerPoint(marker.getLatLng());
+      markers.push({ id: `${kind}-${n++}`, kind, element, x: p.x, y: p.y, r: RADIUS[kind], fixed });
+    });
+  };
+  gather(layers.hospitals, "hospital", true);
+  gather(layers.incidents, "incident", false);
+  gather(layers.units, "unit", false);
+  gather(layers.towns, "town", true);
+  // Towns are only dots: nothing is moved off them.
+  const moved = spreadMarkers(markers.filter((m) => m.kind !== "town"));
   const labels = [];
   const obstacles = [];
   const nodes = new Map();
-  const box = (p, r) => ({ left: p.x - r, top: p.y - r, width: 2 * r, height: 2 * r });
-  const collect = (layer, kind) => {
-    let n = 0;
-    layer.eachLayer((marker) => {
-      const node = marker.getElement?.()?.querySelector(".map-label");
-      if (!node) return;
-      const p = map.latLngToContainerPoint(marker.getLatLng());
-      const id = `${kind}-${n++}`;
-      nodes.set(id, node);
-      labels.push({ id, x: p.x, y: p.y, w: node.offsetWidth, h: node.offsetHeight, r: RADIUS[kind] });
-      obstacles.push(box(p, RADIUS[kind]));
-    });
-  };
-  collect(layers.units, "unit");
-  collect(layers.hospitals, "hospital");
-  collect(layers.towns, "town");
-  layers.incidents.eachLayer((m) => obstacles.push(box(map.latLngToContainerPoint(m.getLatLng()), RADIUS.incident)));
+  for (const m of markers) {
+    const { dx, dy } = moved[m.id] || { dx: 0, dy: 0 };
+    // ``translate`` adds to the transform Leaflet positions the marker with.
+    m.element.style.translate = dx || dy ? `${dx}px ${dy}px` : "";
+    const x = m.x + dx;
+    const y = m.y + dy;
+    obstacles.push({ left: x - m.r, top: y - m.r, width: 2 * m.r, height: 2 * m.r });
+    const node = m.element.querySelector(".map-label");
+    if (!node || !node.textContent.trim()) {
+      if (node) node.style.visibility = "hidden"; // never an empty box
+      continue;
+    }
+    nodes.set(m.id, node);
+    const busy = m.kind === "unit" && !m.element.matches(".mu-available, .mu-out_of_service");
+    labels.push({ id: m.id, kind: m.kind, busy, x, y, w: node.offsetWidth, h: node.offsetHeight, r: m.r });
+  }
+  // Busy units' call signs first, then the hospitals (landmarks the crews drive to),
+  // then the units waiting at their stations, then the towns.
+  const rank = (l) => (l.kind === "unit" ? (l.busy ? 0 : 2) : l.kind === "hospital" ? 1 : 3);
+  labels.sort((a, b) => rank(a) - rank(b));
   const placed = placeLabels(labels, { obstacles, bounds: { width: size.x, height: size.y } });
   for (const [id, node] of nodes) {
     const spot = placed[id];
@@ -123,7 +146,7 @@ export function drawHospitals(ctx, hospitals) {
     const marker = L.marker([h.lat, h.lon], {
       icon: L.divIcon({
         className: `map-hospital h-${cls}`,
-        html: `<span class="h-mark">H</span><span class="h-name map-label">${escapeHtml(localName(h))}</span>`,
+        html: `<span class="h-mark">H</span><span class="h-name map-label">${escapeHtml(mapName(localName(h)))}</span>`,
         iconSize: null,
       }),
       title: `${localName(h)} — ${t(`map.h_${cls}`)}`,

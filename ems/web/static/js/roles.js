@@ -4,15 +4,18 @@
 
 /** The server's pages and the roles each is for. An admin has the dispatcher console
  * (every role check passes for them there); the ER board is one hospital's, and an
- * admin has none. */
+ * admin has none; the MC console is the medical-control doctor's alone (an admin may
+ * not give a doctor's instruction). */
 export const PAGE_ROLES = {
   "/dispatch": ["dispatcher", "admin"],
   "/er": ["er_staff"],
+  "/mc": ["mc_doctor"],
 };
 
 /** Where a user of ``role`` starts; null for a paramedic, who signs in on the tablet. */
 export function homeFor(role) {
   if (role === "er_staff") return "/er";
+  if (role === "mc_doctor") return "/mc";
   if (role === "dispatcher" || role === "admin") return "/dispatch";
   return null;
 }
@@ -29,6 +32,8 @@ export function wrongPage(role, path) {
   if (mayOpen(role, path)) return null;
   const home = homeFor(role);
   if (!home) return { key: "role.use_tablet", home: null };
+  // The MC console is refused in its own words: it is for doctors, whoever asks.
+  if (path === "/mc") return { key: "role.mc_only", home };
   if (role === "admin") return { key: "role.admin_not_here", home };
   return { key: `role.not_for_${role}`, home };
 }

@@ -1,0 +1,178 @@
+"""The tablet's outbox of API writes the crew made offline: requests for instruction.
+
+The page asks medical control through the agent's ``/api`` proxy
+(``POST /api/v1/transports/{id}/instruction-requests`` with an ``Idempotency-Key``).
+When the server cannot be reached the agent keeps the request here, as the page sent
+it (path, body, key), and answers ``202 queued``; it is sent again, oldest first, with
+the same key until the server answers. The server runs a write once per key and caller
+(``Idempotency-Key``, ``ems/api.py``) and hands a retry the stored answer, so a request
+that reached the server before the link died is not asked twice.
+
+Given a ``durable.DurableStore`` the queue is on disk too (sealed), and survives a crash
+of the agent. As in ``timeline_outbox``, the crew's token is held in memory only: a
+request restored from disk goes with the token of the crew signed in at the time.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import uuid
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ambulance_client.timeline_outbox import SendResult, utcnow_iso
+from ambulance_client.upstream import Offline, Upstream
+
+if TYPE_CHECKING:
+    from ambulance_client.durable import DurableStore
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+# What the server accepts as a key (ems/idempotency): checked here too, so that a
+# request queued offline is not refused for its key only once it is replayed.
+KEY_PATTERN = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+# The writes the agent queues when the server is unreachable: (method, path) → transport.
+QUEUEABLE = (("POST", re.compile(r"/api/v1/transports/(\d+)/instruction-requests")),)
+# Answers that mean "not now": the request stays queued. A key still being processed
+# (409 idempotency_in_progress) is the same: its first try has not finished.
+RETRY_STATUSES = frozenset({401, 429, 502, 503, 504})
+
+
+def queueable(method: str, path: str) -> int | None:
+    """The transport of a write the agent may queue offline, else None."""
+    for m, pattern in QUEUEABLE:
+        match = pattern.fullmatch(path)
+        if method == m and match:
+            return int(match.group(1))
+    return None
+
+
+def new_key() -> str:
+    return f"tab-{uuid.uuid4().hex}"
+
+
+@dataclass
+class QueuedRequest:
+    key: str
+    method: str
+    path: str
+    body: str  # the JSON text the page sent, replayed byte for byte
+    transport_id: int
+    queued_at: str
+    token: str = field(repr=False, default="")
+
+    def stored(self) -> dict[str, Any]:
+        d = asdict(self)
+        d.pop("token")
+        return d
+
+    def public(self) -> dict[str, Any]:
+        """What the page shows: which request waits, never the crew's note."""
+        return {
+            "idempotency_key": self.key,
+            "transport_id": self.transport_id,
+            "path": self.path,
+            "queued_at": self.queued_at,
+        }
+
+
+class RequestOutbox:
+    """FIFO of API writes not yet answered by the server.
+
+    Like ``TimelineOutbox``: the lock guards the list only, never a request; one flush
+    sends at a time. A request the server refuses for good (4xx) leaves the queue and is
+    kept in ``rejected`` for the crew to see."""
+
+    def __init__(self, store: DurableStore | None = None) -> None:
+        self.store = store
+        self._items: list[QueuedRequest] = []
+        self.rejected: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+        self._sending = threading.Lock()
+        if store is not None:
+            self._items = [QueuedRequest(**r) for r in store.requests()]
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def add(
+        self, *, method: str, path: str, body: str, transport_id: int, key: str, token: str
+    ) -> QueuedRequest:
+        item = QueuedRequest(
+            key=key,
+            method=method,
+            path=path,
+            body=body,
+            transport_id=transport_id,
+            queued_at=utcnow_iso(),
+            token=token,
+        )
+        with self._lock:
+            if any(i.key == key for i in self._items):
+                # The page retried a request already queued: one is enough.
+                return next(i for i in self._items if i.key == key)
+            if self.store is not None:
+                self.store.put_request(item.key, item.stored())
+            self._items.append(item)
+        return item
+
+    def pending(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [i.public() for i in self._items]
+
+    def flush(self, upstream: Upstream, *, fallback_token: str = "") -> dict[str, SendResult]:
+        """Send in order until the queue is empty or the server cannot take them.
+        Returns the outcome per key of what left the queue."""
+        done: dict[str, SendResult] = {}
+        if not self._sending.acquire(blocking=False):
+            return done
+        try:
+            while True:
+                with self._lock:
+                    if not self._items:
+                        break
+                    item = self._items[0]
+                token = item.token or fallback_token
+                if not token:
+                    break  # restored from disk, and no crew signed in yet
+                try:
+                    status, _, data = upstream.call(
+                        item.method,
+                        item.path,
+                        body=item.body.encode(),
+                        headers={
+                            "Content-Type": "application/json",
+                            "Authorization": f"Bearer {token}",
+                            IDEMPOTENCY_HEADER: item.key,
+                        },
+                    )
+                except Offline:
+                    break
+                if status >= 500 or status in RETRY_STATUSES or _in_progress(status, data):
+                    break
+                with self._lock:
+                    self._items.remove(item)
+                    if self.store is not None:
+                        self.store.delete_request(item.key)
+                if status < 300:
+                    done[item.key] = SendResult("sent", status, data)
+                else:
+                    done[item.key] = SendResult("rejected", status, data)
+                    self.rejected.append({**item.public(), "status": status, "code": _code(data)})
+                    del self.rejected[:-20]
+        finally:
+            self._sending.release()
+        return done
+
+
+def _code(data: bytes) -> str:
+    try:
+        body = json.loads(data or b"{}")
+    except ValueError:
+        return "error"
+    return str(body.get("code", "error")) if isinstance(body, dict) else "error"
+
+
+def _in_progress(status: int, data: bytes) -> bool:
+    return status == 409 and _code(data) == "idempotency_in_progress"
