@@ -137,21 +137,30 @@ class RedisBroker(LocalBroker):
         self._redis = redis.Redis.from_url(url)
         self.channel = channel
         self._thread: threading.Thread | None = None
+        self._started = threading.Lock()
+        self._subscribed = threading.Event()
 
     def publish(self, event: Event) -> None:
         self._redis.publish(self.channel, event.to_json())
 
     def subscribe(self, audience: Audience | None = None) -> queue.Queue[Event]:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._listen, daemon=True)
-            self._thread.start()
+        with self._started:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._listen, daemon=True)
+                self._thread.start()
+        # A page whose stream has begun gets every event published after that: wait
+        # until Redis has confirmed the subscription (the first page of the process).
+        self._subscribed.wait(5)
         return super().subscribe(audience)
 
     def _listen(self) -> None:
-        pubsub = self._redis.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+        pubsub = self._redis.pubsub()  # type: ignore[no-untyped-call]
         pubsub.subscribe(self.channel)
         for message in pubsub.listen():
-            LocalBroker.publish(self, Event.from_json(message["data"]))
+            if message["type"] == "subscribe":
+                self._subscribed.set()
+            elif message["type"] == "message":
+                LocalBroker.publish(self, Event.from_json(message["data"]))
 
 
 def init_app(app: Flask) -> None:

@@ -35,7 +35,7 @@ def main() -> int:
     OUT.mkdir(exist_ok=True)
     written: list[Path] = []
     started = time.monotonic()
-    with running_system() as system, sync_playwright() as pw:
+    with running_system(roads=True) as system, sync_playwright() as pw:
         browser = launch_browser(pw)
         try:
             api = flows.ApiClient(system.server_url)

@@ -354,7 +354,11 @@ class Front(Protocol):
 
 
 @contextlib.contextmanager
-def running_system(workdir: Path | None = None, *, front: Front | None = None) -> Iterator[System]:
+def running_system(
+    workdir: Path | None = None, *, front: Front | None = None, roads: bool = False
+) -> Iterator[System]:
+    """``roads``: build the demo region's Valhalla tiles first, so that every ETA is a
+    road time (the screenshots); the tests do without, on straight-line estimates."""
     from ambulance_client.agent import TabletService
     from ambulance_client.card_port import CardSettings
     from ambulance_client.stream_port import StreamSettings
@@ -382,6 +386,10 @@ def running_system(workdir: Path | None = None, *, front: Front | None = None) -
             "LOG_LEVEL": "WARNING",
         }
         config = Config.from_env(dict(overrides))
+        if roads:
+            from ems.dispatch.region import build_region, load_region, region_dir
+
+            build_region(load_region("demo"), region_dir(config.REGION_DIR, "demo"))
         upgrade_database(db_url)
         seeded = seed(db_url, config)
         if front is not None:

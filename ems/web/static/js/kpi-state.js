@@ -74,7 +74,8 @@ export function kpiModel(stats) {
     transports: stats.transports ?? stats.completed ?? 0,
     active: stats.active ?? 0,
     mean: tile(stats.call_to_hospital_min_mean, baseline),
-    p90: tile(stats.call_to_hospital_min_p90, baseline),
+    // A p90 is not comparable with a national mean: it says what it is instead.
+    p90: { ...tile(stats.call_to_hospital_min_p90, baseline), delta: null, good: null, note: "kpi.p90_note" },
     segments: segments(stats.intervals),
     instruction: instructionFigures(stats),
     simulated: simulatedNote(stats),

@@ -17,7 +17,9 @@ function tileNode(label, figure, id) {
     el(
       "div",
       { class: "kpi-delta" },
-      figure.delta === null
+      figure.note && figure.value !== null
+        ? t(figure.note)
+        : figure.delta === null
         ? t("kpi.no_data")
         : t(figure.good ? "kpi.below" : "kpi.above", { n: Math.abs(figure.delta).toFixed(1) }),
     ),
