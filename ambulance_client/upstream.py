@@ -19,8 +19,15 @@ from typing import Any
 
 def tls_context() -> ssl.SSLContext:
     """Trust for the server's TLS front: the system's CAs, or the deployment's own CA
-    (``EMS_CA_FILE``); made for each connection, so a renewed CA file is read again."""
-    return ssl.create_default_context(cafile=os.environ.get("EMS_CA_FILE") or None)
+    (``EMS_CA_FILE``); made for each connection, so a renewed CA file is read again.
+    Where the front asks tablets for their device certificate (mutual TLS), the agent
+    presents the one the card issuer gave it: ``EMS_TLS_DEVICE_DIR`` holds
+    ``device.pem`` and ``device.key``."""
+    ctx = ssl.create_default_context(cafile=os.environ.get("EMS_CA_FILE") or None)
+    device = os.environ.get("EMS_TLS_DEVICE_DIR")
+    if device:
+        ctx.load_cert_chain(os.path.join(device, "device.pem"), os.path.join(device, "device.key"))
+    return ctx
 
 
 class Offline(Exception):

@@ -275,6 +275,8 @@ class System:
     app: Any
     tablet: Any
     net: Any
+    # The server's own port, behind any front.
+    server_port: int = 0
 
 
 class NetCut:
@@ -452,7 +454,7 @@ def running_system(
         stack.callback(tablet_server.close)
         tablet_url = f"http://127.0.0.1:{tablet_port}"
         wait_http(f"{tablet_url}/healthz")
-        yield System(server_url, tablet_url, relay_url, seeded, app, tablet, net)
+        yield System(server_url, tablet_url, relay_url, seeded, app, tablet, net, server_port)
 
 
 def launch_browser(playwright: Any) -> Any:

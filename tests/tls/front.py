@@ -175,14 +175,16 @@ class TlsFront:
         )
 
     @contextlib.contextmanager
-    def running(self, server_port: int, relay_port: int, pki_dir: Path) -> Iterator[None]:
+    def running(
+        self, server_port: int, relay_port: int, pki_dir: Path, client_verify: str = "optional"
+    ) -> Iterator[None]:
         # Tablets may present the device certificates the card issuer gave them: the
         # device CA and the root it chains to.
         chain = self.folder / "device-ca-chain.pem"
         names = ("device-ca.pem", "root.pem")
         chain.write_bytes(b"".join((pki_dir / n).read_bytes() for n in names))
         conf = self.folder / "nginx.conf"
-        conf.write_text(self.config(server_port, relay_port, chain))
+        conf.write_text(self.config(server_port, relay_port, chain, client_verify))
         proc = subprocess.Popen([NGINX, "-p", str(self.folder), "-c", str(conf)])
         old = os.environ.get("SSL_CERT_FILE")
         # The in-process clients (the tablet's agent, the test's own requests) trust the

@@ -10,6 +10,7 @@ import socket
 import ssl
 import subprocess
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -113,3 +114,29 @@ def test_the_browser_flow_runs_through_nginx_with_tls(
 ) -> None:
     assert system.server_url.startswith("https://") and system.relay_url.startswith("wss://")
     call_to_handover(system, browser, lang)
+
+
+def test_with_mutual_tls_only_a_tablet_with_its_device_certificate_gets_through(
+    system: System, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """TABLET_MTLS=on: nginx asks for the device certificate the card issuer gave the
+    tablet (checked against the issuer's device CA and root); without one, no API."""
+    from ambulance_client.upstream import tls_context
+
+    strict = TlsFront(tmp_path_factory.mktemp("mtls"))
+    upstream = urllib.parse.urlsplit(system.app.config["RELAY_URL"])
+    assert upstream.port is not None
+    pki = Path(system.app.config["PKI_DIR"])
+    with strict.running(system.server_port, upstream.port, pki, client_verify="on"):
+        url = f"{strict.server_url}/healthz"
+        os.environ["EMS_CA_FILE"] = str(strict.ca)
+        try:
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(url, context=tls_context())
+            assert refused.value.code == 400  # nginx: no required SSL certificate was sent
+            os.environ["EMS_TLS_DEVICE_DIR"] = system.seeded.device_dir
+            with urllib.request.urlopen(url, context=tls_context()) as resp:
+                assert resp.status == 200
+        finally:
+            os.environ.pop("EMS_CA_FILE", None)
+            os.environ.pop("EMS_TLS_DEVICE_DIR", None)
