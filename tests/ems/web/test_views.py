@@ -276,3 +276,32 @@ def test_the_er_board_keeps_patients_for_the_configured_hours(client: FlaskClien
     assert 'data-board-hours="12"' in client.get("/er").get_data(as_text=True)
     client.application.config["ER_BOARD_HOURS"] = "999"
     assert 'data-board-hours="72"' in client.get("/er").get_data(as_text=True)
+
+
+FORM_TEMPLATES = [
+    *sorted((WEB / "templates").glob("*.html")),
+    *sorted((WEB.parents[1] / "ambulance_client" / "web" / "templates").glob("*.html")),
+]
+
+
+@pytest.mark.parametrize("template", FORM_TEMPLATES, ids=lambda p: p.name)
+def test_no_form_can_put_what_it_holds_in_a_url(template: Path) -> None:
+    """A form submitted before its script has attached the handler must not go out as a
+    GET (the password or the caller's phone would land in the URL and the access log):
+    every form posts, and its submit buttons ship disabled until the script arms them
+    (``armSubmit`` in common.js)."""
+    html = template.read_text(encoding="utf-8")
+    forms = re.findall(r"<form\b[^>]*>.*?</form>", html, flags=re.S)
+    for form in forms:
+        tag = form.split(">", 1)[0]
+        assert 'method="post"' in tag, tag
+        for button in re.findall(r'<button\b[^>]*type="submit"[^>]*>', form):
+            assert "disabled" in button and "data-until-ready" in button, button
+
+
+def test_the_script_arms_what_the_page_ships_disabled() -> None:
+    common = (WEB / "static" / "js" / "common.js").read_text(encoding="utf-8")
+    tablet_js = WEB.parents[1] / "ambulance_client" / "web" / "static" / "js" / "tablet.js"
+    tablet = tablet_js.read_text(encoding="utf-8")
+    assert re.search(r"form\.addEventListener\(\"submit\"[\s\S]*?\n  armSubmit\(form\);", common)
+    assert "armSubmit(loginForm);" in tablet

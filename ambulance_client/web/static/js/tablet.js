@@ -8,6 +8,7 @@ import {
   api,
   ApiError,
   applyI18n,
+  armSubmit,
   callSign,
   clearSession,
   el,
@@ -152,6 +153,7 @@ loginForm.addEventListener("submit", (ev) => {
     }
   });
 });
+armSubmit(loginForm);
 
 function loginErrorText(e) {
   if (e.status === 401) return t("login.invalid");

@@ -517,6 +517,16 @@ export function onSubmit(form, handler) {
     ev.preventDefault();
     once(form, () => handler(ev));
   });
+  armSubmit(form);
+}
+
+/** Enable a form's submit buttons that the page ships disabled (``data-until-ready``):
+ * until its handler is attached, a click would submit the form natively. */
+export function armSubmit(form) {
+  for (const b of form.querySelectorAll("button[data-until-ready]")) {
+    b.disabled = false;
+    b.removeAttribute("data-until-ready");
+  }
 }
 
 /** Replace a node's children, skipping null/false (replaceChildren would print "null"). */
