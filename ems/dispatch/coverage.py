@@ -14,7 +14,7 @@ is the share of time a unit is busy, computed from the data (``busy_fraction``).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 # Assumption: a demand point is covered when an idle unit can drive there within 8
 # minutes. FDMA's national call → scene mean was 10.3 min in 2022 (shared/FIELD.md),
@@ -31,6 +31,32 @@ MAX_MOVES = 3
 class IdleUnit:
     unit_id: int
     site: int  # index of the post (station) it stands at or is heading to
+
+
+@dataclass(frozen=True)
+class Posts:
+    """The posts (stations) units may wait at and the demand they cover.
+
+    ``site_to_demand_s[s][d]``: drive from post s to demand point d (None: no road);
+    ``site_to_site_s[a][b]``: drive between posts, to prefer the shorter of equal moves.
+    Built once per region and reused for every decision.
+    """
+
+    site_to_demand_s: Sequence[Sequence[float | None]]
+    demand_weights: Sequence[float]
+    site_to_site_s: Sequence[Sequence[float | None]] | None = None
+    threshold_s: float = COVER_THRESHOLD_S
+    covers: tuple[tuple[int, ...], ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        covers = tuple(
+            tuple(d for d, t in enumerate(row) if t is not None and t <= self.threshold_s)
+            for row in self.site_to_demand_s
+        )
+        object.__setattr__(self, "covers", covers)
+
+    def drive_s(self, a: int, b: int) -> float | None:
+        return None if self.site_to_site_s is None else self.site_to_site_s[a][b]
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,15 +91,6 @@ def busy_fraction(busy_unit_s: float, units: int, window_s: float) -> float:
     return min(1.0, max(0.0, busy_unit_s / (units * window_s)))
 
 
-def _covers(
-    site_to_demand_s: Sequence[Sequence[float | None]], threshold_s: float
-) -> list[tuple[int, ...]]:
-    return [
-        tuple(d for d, t in enumerate(row) if t is not None and t <= threshold_s)
-        for row in site_to_demand_s
-    ]
-
-
 def _coverage(counts: Sequence[int], weights: Sequence[float], q: float) -> Coverage:
     total = sum(weights)
     if total <= 0:
@@ -83,32 +100,21 @@ def _coverage(counts: Sequence[int], weights: Sequence[float], q: float) -> Cove
     return Coverage(covered / total, expected / total)
 
 
-def coverage(
-    *,
-    sites: Sequence[int],
-    site_to_demand_s: Sequence[Sequence[float | None]],
-    demand_weights: Sequence[float],
-    busy: float,
-    threshold_s: float = COVER_THRESHOLD_S,
-) -> Coverage:
+def coverage(*, posts: Posts, sites: Sequence[int], busy: float) -> Coverage:
     """Coverage of the demand by idle units standing at ``sites`` (one entry a unit)."""
-    counts = [0] * len(demand_weights)
-    covers = _covers(site_to_demand_s, threshold_s)
+    counts = [0] * len(posts.demand_weights)
     for s in sites:
-        for d in covers[s]:
+        for d in posts.covers[s]:
             counts[d] += 1
-    return _coverage(counts, demand_weights, busy)
+    return _coverage(counts, posts.demand_weights, min(max(busy, 0.0), 1.0))
 
 
 def move_up(
     *,
+    posts: Posts,
     units: Sequence[IdleUnit],
-    site_to_demand_s: Sequence[Sequence[float | None]],
-    demand_weights: Sequence[float],
     busy: float,
-    site_to_site_s: Sequence[Sequence[float | None]] | None = None,
     movable: frozenset[int] | None = None,
-    threshold_s: float = COVER_THRESHOLD_S,
     max_moves: int = MAX_MOVES,
     min_gain: float = MIN_GAIN,
 ) -> MoveUpPlan:
@@ -121,17 +127,18 @@ def move_up(
     Each move reports the coverage before (the region now) and after it alone.
     """
     q = min(max(busy, 0.0), 1.0)
+    demand_weights = posts.demand_weights
     n_d = len(demand_weights)
     total = sum(demand_weights)
-    covers = _covers(site_to_demand_s, threshold_s)
+    covers = posts.covers
     n_s = len(covers)
     counts = [0] * n_d
-    for u in units:
-        for d in covers[u.site]:
+    for idle in units:
+        for d in covers[idle.site]:
             counts[d] += 1
     now = _coverage(counts, demand_weights, q)
     if total <= 0 or n_s < 2 or not units:
-        return MoveUpPlan((), now, now, q, threshold_s)
+        return MoveUpPlan((), now, now, q, posts.threshold_s)
     w = [x / total for x in demand_weights]
     site = {u.unit_id: u.site for u in units}
     moved: set[int] = set()
@@ -159,7 +166,7 @@ def move_up(
                 gain = gain_in[b] - loss - both
                 if gain < min_gain - 1e-12:
                     continue
-                drive = _drive(site_to_site_s, a, b)
+                drive = posts.drive_s(a, b)
                 key = (-gain, drive if drive is not None else float("inf"), u, a, b)
                 if best is None or key < best:
                     best = key
@@ -172,24 +179,14 @@ def move_up(
             counts[d] += 1
         site[u] = b
         moved.add(u)
-        steps.append((u, a, b, _drive(site_to_site_s, a, b)))
+        steps.append((u, a, b, posts.drive_s(a, b)))
     after_all = _coverage(counts, demand_weights, q)
-    base = [u.site for u in units]
-    index = {u.unit_id: i for i, u in enumerate(units)}
+    base = [x.site for x in units]
+    index = {x.unit_id: i for i, x in enumerate(units)}
     moves = []
     for u, a, b, drive in steps:
         alone = list(base)
         alone[index[u]] = b
-        after = coverage(
-            sites=alone,
-            site_to_demand_s=site_to_demand_s,
-            demand_weights=demand_weights,
-            busy=q,
-            threshold_s=threshold_s,
-        )
+        after = coverage(posts=posts, sites=alone, busy=q)
         moves.append(Move(u, a, b, drive, now, after))
-    return MoveUpPlan(tuple(moves), now, after_all, q, threshold_s)
-
-
-def _drive(m: Sequence[Sequence[float | None]] | None, a: int, b: int) -> float | None:
-    return None if m is None else m[a][b]
+    return MoveUpPlan(tuple(moves), now, after_all, q, posts.threshold_s)

@@ -18,10 +18,8 @@ def test_a_unit_moves_into_the_gap_and_coverage_rises() -> None:
     # Both units stand at post 0: the big town 2 has nobody within 8 min.
     plan = coverage.move_up(
         units=[IdleUnit(7, 0), IdleUnit(8, 0)],
-        site_to_demand_s=SITE_TO_DEMAND,
-        demand_weights=WEIGHTS,
+        posts=coverage.Posts(SITE_TO_DEMAND, WEIGHTS, SITE_TO_SITE),
         busy=0.3,
-        site_to_site_s=SITE_TO_SITE,
     )
     assert len(plan.moves) == 1  # the second unit stays: town 0 is worth more than town 1
     move = plan.moves[0]
@@ -38,8 +36,7 @@ def test_a_unit_moves_into_the_gap_and_coverage_rises() -> None:
 def test_no_move_when_every_town_is_covered() -> None:
     plan = coverage.move_up(
         units=[IdleUnit(1, 0), IdleUnit(2, 1), IdleUnit(3, 2)],
-        site_to_demand_s=SITE_TO_DEMAND,
-        demand_weights=[100.0, 100.0, 100.0],
+        posts=coverage.Posts(SITE_TO_DEMAND, [100.0, 100.0, 100.0]),
         busy=0.3,
     )
     assert plan.moves == ()
@@ -51,13 +48,9 @@ def test_busy_units_make_double_cover_worth_more() -> None:
     # units (DMEXCLP) it does, and the small town alone is not worth the move.
     units = [IdleUnit(1, 0), IdleUnit(2, 2), IdleUnit(3, 1)]
     weights = [100.0, 1.0, 100.0]
-    idle = coverage.move_up(
-        units=units, site_to_demand_s=SITE_TO_DEMAND, demand_weights=weights, busy=0.0
-    )
+    idle = coverage.move_up(posts=coverage.Posts(SITE_TO_DEMAND, weights), units=units, busy=0.0)
     assert idle.moves == ()
-    busy = coverage.move_up(
-        units=units, site_to_demand_s=SITE_TO_DEMAND, demand_weights=weights, busy=0.5
-    )
+    busy = coverage.move_up(posts=coverage.Posts(SITE_TO_DEMAND, weights), units=units, busy=0.5)
     assert [(m.unit_id, m.from_site) for m in busy.moves] == [(3, 1)]
     assert busy.moves[0].after.expected > busy.moves[0].before.expected
     assert busy.moves[0].after.covered < busy.moves[0].before.covered
@@ -67,16 +60,14 @@ def test_movable_limits_the_units_and_max_moves_the_plan() -> None:
     units = [IdleUnit(1, 0), IdleUnit(2, 0), IdleUnit(3, 0)]
     plan = coverage.move_up(
         units=units,
-        site_to_demand_s=SITE_TO_DEMAND,
-        demand_weights=[100.0, 100.0, 100.0],
+        posts=coverage.Posts(SITE_TO_DEMAND, [100.0, 100.0, 100.0]),
         busy=0.2,
         movable=frozenset({3}),
     )
     assert [m.unit_id for m in plan.moves] == [3]
     plan = coverage.move_up(
         units=units,
-        site_to_demand_s=SITE_TO_DEMAND,
-        demand_weights=[100.0, 100.0, 100.0],
+        posts=coverage.Posts(SITE_TO_DEMAND, [100.0, 100.0, 100.0]),
         busy=0.2,
         max_moves=2,
     )
