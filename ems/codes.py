@@ -96,6 +96,11 @@ class ErrorCode(enum.StrEnum):
     HOSPITAL_EXCLUDED = "hospital_excluded"
     LOCKED_HOSPITAL_UNKNOWN = "locked_hospital_unknown"
     DUPLICATE_PATIENT = "duplicate_patient"
+    NOT_TIME_CRITICAL = "not_time_critical"
+    NO_UNIT_ASSIGNED = "no_unit_assigned"
+    ALREADY_ASKED = "already_asked"
+    NO_EARLY_ROUND = "no_early_round"
+    ASK_AHEAD_SETTLED = "ask_ahead_settled"
     # --- the doctor's instruction ------------------------------------------------------
     UNKNOWN_PROCEDURE = "unknown_procedure"
     INSTRUCTION_NOT_FOUND = "instruction_not_found"
@@ -372,6 +377,21 @@ REGISTRY: dict[ErrorCode, CodeInfo] = {
     ),
     C.DUPLICATE_PATIENT: CodeInfo((400,), "Patient ids in a mass-casualty plan must be unique."),
     C.UNKNOWN_PROCEDURE: CodeInfo(
+    C.NOT_TIME_CRITICAL: CodeInfo(
+        (409,),
+        "Ask ahead is for a suspected stroke, STEMI, cardiac arrest or major trauma; "
+        "`time_critical` lists the conditions.",
+    ),
+    C.NO_UNIT_ASSIGNED: CodeInfo(
+        (409,), "Assign a unit first: early requests are sent while the unit drives."
+    ),
+    C.ALREADY_ASKED: CodeInfo(
+        (409,), "Hospitals have already been asked for this patient (ahead or by the crew)."
+    ),
+    C.NO_EARLY_ROUND: CodeInfo((409,), "No hospital was asked ahead for this transport."),
+    C.ASK_AHEAD_SETTLED: CodeInfo(
+        (409,), "The crew has already confirmed or withdrawn the early requests."
+    ),
         (400,), "Not one of the specified procedures configured (`INSTRUCTION_PROCEDURES`)."
     ),
     C.INSTRUCTION_NOT_FOUND: CodeInfo((404,), "No request for instruction has this id."),

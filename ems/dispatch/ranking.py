@@ -19,6 +19,7 @@ from ems.dispatch.routing import Router
 from ems.fleet.models import Unit
 from ems.hospitals.models import Hospital
 from ems.incidents import service as incident_service
+from ems.incidents.models import Incident
 from ems.transports.models import Transport
 
 TARGET_P = 0.9
@@ -62,6 +63,52 @@ def recommend(
     inc = incident_service.get(session=session, incident_id=transport.incident_id)
     unit = session.get(Unit, transport.unit_id)
     origin = (unit.lat, unit.lon) if unit is not None else (inc.lat, inc.lon)
+    return _rank(
+        session=session,
+        inc=inc,
+        origin=origin,
+        router=router,
+        now=now,
+        exclude_ids=exclude_ids,
+        include_unrecommended=include_unrecommended,
+    )
+
+
+def recommend_from_call(
+    *,
+    session: Session,
+    incident: Incident,
+    router: Router,
+    now: dt.datetime,
+    exclude_ids: frozenset[int] = frozenset(),
+) -> tuple[
+    optimizer.PatientNeeds, list[optimizer.RankedHospital], list[optimizer.ExcludedHospital]
+]:
+    """The ranking from the call's own information (place, urgency, suspected
+    condition, age), travel measured from the scene: what an early request asks
+    before the crew has seen the patient."""
+    return _rank(
+        session=session,
+        inc=incident,
+        origin=(incident.lat, incident.lon),
+        router=router,
+        now=now,
+        exclude_ids=exclude_ids,
+    )
+
+
+def _rank(
+    *,
+    session: Session,
+    inc: Incident,
+    origin: tuple[float, float],
+    router: Router,
+    now: dt.datetime,
+    exclude_ids: frozenset[int] = frozenset(),
+    include_unrecommended: bool = False,
+) -> tuple[
+    optimizer.PatientNeeds, list[optimizer.RankedHospital], list[optimizer.ExcludedHospital]
+]:
     needs = derive_needs(
         urgency=inc.urgency.value,
         suspected_condition=inc.suspected_condition,

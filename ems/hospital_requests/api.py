@@ -15,9 +15,10 @@ from ems.auth.models import Role, User
 from ems.auth.service import current_user
 from ems.db import get_session
 from ems.dispatch.api import router
-from ems.hospital_requests import service
+from ems.hospital_requests import ask_ahead, service
 from ems.hospital_requests.schemas import (
     AcceptRead,
+    AskAheadOutcomeRead,
     DeclineCreate,
     DeclineRead,
     HospitalRequestRead,
@@ -115,4 +116,54 @@ def decline(request_id: int, body: DeclineCreate) -> DeclineRead:
         reason=body.reason,
         note=body.note,
         router=router(),
+    )
+
+
+@endpoint(
+    bp,
+    "/incidents/<int:incident_id>/ask-ahead",
+    method="POST",
+    response=RequestRoundRead,
+    status=201,
+    roles=(Role.DISPATCHER,),
+    summary="Ask ahead: the likely hospitals of a time-critical call, while the unit drives",
+    errors=(404, 409),
+)
+def ask_ahead_call(incident_id: int) -> RequestRoundRead:
+    return ask_ahead.ask_ahead(
+        session=get_session(),
+        incident_id=incident_id,
+        router=router(),
+        actor=current_user(),
+        ctx=context(),
+    )
+
+
+@endpoint(
+    bp,
+    "/transports/<int:transport_id>/ask-ahead/confirm",
+    method="POST",
+    response=AskAheadOutcomeRead,
+    roles=(Role.PARAMEDIC,),
+    summary="On scene, the crew confirms the hospitals asked ahead",
+    errors=(404, 409),
+)
+def ask_ahead_confirm(transport_id: int) -> AskAheadOutcomeRead:
+    return ask_ahead.confirm(
+        session=get_session(), transport_id=transport_id, actor=current_user(), ctx=context()
+    )
+
+
+@endpoint(
+    bp,
+    "/transports/<int:transport_id>/ask-ahead/withdraw",
+    method="POST",
+    response=AskAheadOutcomeRead,
+    roles=(Role.PARAMEDIC,),
+    summary="On scene, the crew withdraws the early requests (the call's guess was wrong)",
+    errors=(404, 409),
+)
+def ask_ahead_withdraw(transport_id: int) -> AskAheadOutcomeRead:
+    return ask_ahead.withdraw(
+        session=get_session(), transport_id=transport_id, actor=current_user(), ctx=context()
     )

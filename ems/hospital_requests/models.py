@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import Enum, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, Enum, ForeignKey, Integer, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ems.db import Base, UTCDateTime, utcnow
@@ -26,6 +26,13 @@ class DeclineReason(enum.StrEnum):
     NO_SPECIALIST = "no_specialist"
     IN_SURGERY = "in_surgery"
     OTHER = "other"
+
+
+class EarlyOutcome(enum.StrEnum):
+    """The crew's word on scene about a request sent ahead from the call."""
+
+    CONFIRMED = "confirmed"
+    WITHDRAWN = "withdrawn"
 
 
 class HospitalRequest(Base):
@@ -50,3 +57,9 @@ class HospitalRequest(Base):
     eta_s: Mapped[int | None] = mapped_column(Integer, default=None)
     sent_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
     responded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    # Sent ahead from the call's information while the unit drove ("ask ahead"); the
+    # crew confirms or withdraws it on scene (None until they do).
+    early: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    early_outcome: Mapped[EarlyOutcome | None] = mapped_column(
+        Enum(EarlyOutcome, native_enum=False, length=16), default=None
+    )

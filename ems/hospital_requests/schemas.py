@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from ems.dispatch.schemas import QueryId
-from ems.hospital_requests.models import DeclineReason, RequestStatus
+from ems.hospital_requests.models import DeclineReason, EarlyOutcome, RequestStatus
 
 
 class _In(BaseModel):
@@ -43,6 +43,9 @@ class HospitalRequestRead(BaseModel):
     patient_sex: str = ""
     unit_id: int | None = None
     unit_call_sign: str = ""
+    # Asked ahead from the call while the unit drove; the crew's word on scene.
+    early: bool = False
+    early_outcome: EarlyOutcome | None = None
 
 
 class RequestRoundRead(BaseModel):
@@ -50,6 +53,18 @@ class RequestRoundRead(BaseModel):
     round: int
     requests: list[HospitalRequestRead]
     p_at_least_one: float
+    early: bool = False
+
+
+class AskAheadOutcomeRead(BaseModel):
+    """The crew's word on an early round: what stays asked and what was withdrawn."""
+
+    transport_id: int
+    outcome: EarlyOutcome
+    requests: list[HospitalRequestRead]
+    cancelled_request_ids: list[int]
+    # Withdrawn after a hospital had accepted: the destination was cleared.
+    destination_cleared: bool = False
 
 
 class RequestListQuery(_In):

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import exists, or_, select, update
+from sqlalchemy import ColumnElement, exists, or_, select, update
 from sqlalchemy.orm import Session
 
 from ems.access import guard
@@ -28,7 +28,12 @@ from ems.errors import Conflict, NotFound, ValidationFailed
 from ems.events import Event, emit
 from ems.fleet import service as fleet
 from ems.fleet.models import Unit
-from ems.hospital_requests.models import DeclineReason, HospitalRequest, RequestStatus
+from ems.hospital_requests.models import (
+    DeclineReason,
+    EarlyOutcome,
+    HospitalRequest,
+    RequestStatus,
+)
 from ems.hospital_requests.schemas import (
     AcceptRead,
     DeclineRead,
@@ -51,11 +56,22 @@ def _get_request(session: Session, request_id: int) -> HospitalRequest:
     return r
 
 
+def _not_withdrawn() -> ColumnElement[bool]:
+    """A request the crew withdrew as a wrong early guess never counted as an ask: the
+    hospital may be asked again, and it is no refusal."""
+    return or_(
+        HospitalRequest.early_outcome.is_(None),
+        HospitalRequest.early_outcome != EarlyOutcome.WITHDRAWN,
+    )
+
+
 def asked_hospitals(session: Session, transport_id: int) -> frozenset[int]:
     """Every hospital already asked about this transport, in any round."""
     return frozenset(
         session.scalars(
-            select(HospitalRequest.hospital_id).where(HospitalRequest.transport_id == transport_id)
+            select(HospitalRequest.hospital_id).where(
+                HospitalRequest.transport_id == transport_id, _not_withdrawn()
+            )
         ).all()
     )
 
@@ -133,6 +149,8 @@ def request_read(
         patient_sex=glance.patient_sex,
         unit_id=glance.unit_id,
         unit_call_sign=glance.unit_call_sign,
+        early=bool(req.early),
+        early_outcome=req.early_outcome,
     )
 
 
@@ -170,7 +188,9 @@ def destination_needed(session: Session, transport: Transport) -> bool:
         return False
     statuses = set(
         session.scalars(
-            select(HospitalRequest.status).where(HospitalRequest.transport_id == transport.id)
+            select(HospitalRequest.status).where(
+                HospitalRequest.transport_id == transport.id, _not_withdrawn()
+            )
         ).all()
     )
     return bool(statuses) and statuses <= {RequestStatus.DECLINED, RequestStatus.CANCELLED}
@@ -283,16 +303,26 @@ def _send_round(
     actor: User | None,
     hospital_ids: Sequence[int] | None = None,
     k: int | None = None,
+    early: bool = False,
 ) -> RequestRoundRead | None:
+    """Rank, choose and send one round. ``early``: ranked from the call's place and
+    information (the crew has not seen the patient yet), each ETA the unit's drive to
+    the scene plus the scene to the hospital (time on scene is not known yet)."""
     now = utcnow()
     asked = asked_hospitals(session, transport.id)
-    needs, ranked, excluded = ranking.recommend(
-        session=session,
-        transport=transport,
-        router=router,
-        now=now,
-        exclude_ids=asked if hospital_ids is None else frozenset(),
-    )
+    exclude = asked if hospital_ids is None else frozenset()
+    to_scene_s = 0
+    if early:
+        incident = session.get(Incident, transport.incident_id)
+        assert incident is not None  # a transport's call is never deleted
+        needs, ranked, excluded = ranking.recommend_from_call(
+            session=session, incident=incident, router=router, now=now, exclude_ids=exclude
+        )
+        to_scene_s = _to_scene_s(session=session, transport=transport, router=router)
+    else:
+        needs, ranked, excluded = ranking.recommend(
+            session=session, transport=transport, router=router, now=now, exclude_ids=exclude
+        )
     if hospital_ids is not None:
         wanted = list(dict.fromkeys(hospital_ids))
         known = set(session.scalars(select(Hospital.id).where(Hospital.id.in_(wanted))).all())
@@ -333,8 +363,9 @@ def _send_round(
             status=RequestStatus.SENT,
             bed_category=needs.bed_category,
             sent_at=now,
-            eta_s=r.eta_s,
+            eta_s=r.eta_s + to_scene_s,
             sent_by=actor.id if actor else None,
+            early=early,
         )
         session.add(req)
         reqs.append(req)
@@ -355,7 +386,12 @@ def _send_round(
     emit(
         Event(
             "request.round",
-            {"transport_id": transport.id, "round": round_no, "requests": [q.id for q in reads]},
+            {
+                "transport_id": transport.id,
+                "round": round_no,
+                "requests": [q.id for q in reads],
+                "early": early,
+            },
             roles=CREW_ROLES,
             unit_id=transport.unit_id,
         )
@@ -363,17 +399,46 @@ def _send_round(
     record(
         session=session,
         actor=actor,
-        action="hospital_request.open_round",
+        action="hospital_request.ask_ahead" if early else "hospital_request.open_round",
         target_type="transport",
         target_id=str(transport.id),
         patient_id=transport.patient_id,
-        detail={"round": round_no, "hospitals": [r.hospital_id for r in chosen]},
+        detail={"round": round_no, "hospitals": [r.hospital_id for r in chosen], "early": early},
     )
     return RequestRoundRead(
         transport_id=transport.id,
         round=round_no,
         requests=reads,
         p_at_least_one=ranking.p_at_least_one(chosen),
+        early=early,
+    )
+
+
+def _to_scene_s(*, session: Session, transport: Transport, router: Router) -> int:
+    """The unit's remaining drive to the scene (0 once it is there)."""
+    if transport.arrived_scene_at is not None:
+        return 0
+    unit = session.get(Unit, transport.unit_id)
+    incident = session.get(Incident, transport.incident_id)
+    if unit is None or incident is None:
+        return 0
+    (row,) = router.matrix([(unit.lat, unit.lon)], [(incident.lat, incident.lon)])
+    return round(row[0].seconds or 0)
+
+
+def early_pending(session: Session, transport_id: int) -> bool:
+    """An early round the crew has not confirmed or withdrawn yet."""
+    return (
+        session.scalar(
+            select(HospitalRequest.id)
+            .where(
+                HospitalRequest.transport_id == transport_id,
+                HospitalRequest.early.is_(True),
+                HospitalRequest.early_outcome.is_(None),
+            )
+            .limit(1)
+        )
+        is not None
     )
 
 
@@ -564,7 +629,14 @@ def decline(
         and transport.status is TransportStatus.ACTIVE
         and not _open_requests(session, transport.id)
     ):
-        next_round = _send_round(session=session, transport=transport, router=router, actor=None)
+        # Before the crew's word on scene, the next round is asked ahead too.
+        next_round = _send_round(
+            session=session,
+            transport=transport,
+            router=router,
+            actor=None,
+            early=early_pending(session, transport.id),
+        )
         if next_round is None:
             exhausted = True
             emit(
@@ -577,3 +649,8 @@ def decline(
             )
             announce_destination_needed(session=session, transport=transport, actor=actor)
     return DeclineRead(request=read, next_round=next_round, exhausted=exhausted)
+
+
+# The round and the reads, for the early-request use cases (``ask_ahead``).
+send_round = _send_round
+reads = _reads

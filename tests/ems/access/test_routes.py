@@ -79,6 +79,21 @@ CALLS: list[tuple[str, str, Callable[[World], tuple[Api, str, dict[str, Any] | N
     ),
     ("GET", "/api/v1/hospital-requests", lambda w: (w.er, "/api/v1/hospital-requests", None)),
     (
+        "POST",
+        "/api/v1/incidents/<int:incident_id>/ask-ahead",
+        lambda w: (w.dispatcher, f"/api/v1/incidents/{w.incident_id}/ask-ahead", None),
+    ),
+    (
+        "POST",
+        "/api/v1/transports/<int:transport_id>/ask-ahead/confirm",
+        lambda w: (w.medic, f"/api/v1/transports/{w.transport_id}/ask-ahead/confirm", None),
+    ),
+    (
+        "POST",
+        "/api/v1/transports/<int:transport_id>/ask-ahead/withdraw",
+        lambda w: (w.medic, f"/api/v1/transports/{w.transport_id}/ask-ahead/withdraw", None),
+    ),
+    (
         "GET",
         "/api/v1/incidents/<int:incident_id>",
         lambda w: (w.er, f"/api/v1/incidents/{w.incident_id}", None),
