@@ -49,6 +49,13 @@ def register(main: click.Group) -> None:
     )
     @click.option("--codec", type=click.Choice(["h264", "jpeg"]), default="h264")
     @click.option("--no-video", is_flag=True, help="send ECG and vitals only")
+    @click.option(
+        "--monitor",
+        "scenario",
+        type=click.Choice(["stable", "arrest"]),
+        default="stable",
+        help="the simulated monitor: a stable patient, or a cardiac arrest (VF, shock, ROSC)",
+    )
     def stream(
         server: str,
         relay: str,
@@ -57,6 +64,7 @@ def register(main: click.Group) -> None:
         source: str,
         codec: str,
         no_video: bool,
+        scenario: str,
     ) -> None:
         """Stream a transport's camera, ECG and vitals to the ER until interrupted."""
         _check_token(server, token)
@@ -73,7 +81,7 @@ def register(main: click.Group) -> None:
                 video=not no_video,
             ),
             source=src,
-            monitor=SimulatedMonitor(),
+            monitor=SimulatedMonitor(scenario="arrest" if scenario == "arrest" else "stable"),
         )
 
         async def go() -> None:

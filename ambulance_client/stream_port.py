@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ambulance_client.durable import DurableStore
+    from ambulance_client.monitor import Scenario
     from ambulance_client.streamer import Streamer
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,7 @@ class StreamSettings:
     height: int = 360
     fps: float = 12.0
     vitals_every_s: float = 2.0  # the simulated monitor's vital signs
+    monitor: Scenario = "stable"  # "arrest": the simulated monitor plays a cardiac arrest
 
 
 class StreamPort:
@@ -78,6 +80,8 @@ class StreamPort:
                 "records_sent": stats.records_sent,
                 "connected": self._streamer.connected.is_set(),
             }
+            # The relay's analysis of this patient, labelled decision support on screen.
+            out["analysis"] = self._streamer.analysis_view()
         return out
 
     @contextlib.contextmanager
@@ -120,9 +124,10 @@ class StreamPort:
                     vitals_every_s=s.vitals_every_s,
                 ),
                 source=source,
-                monitor=SimulatedMonitor(),
+                monitor=SimulatedMonitor(scenario=s.monitor),
                 outbox=Outbox(transport_id, store=self.store),
             )
+            streamer.on_analysis = self.on_change
             ready = threading.Event()
             self.error = ""
             self.transport_id = transport_id

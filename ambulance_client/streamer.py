@@ -18,13 +18,17 @@ and the streamer stops instead of retrying forever.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
+import datetime as dt
 import functools
 import logging
 import random
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
@@ -56,6 +60,7 @@ REJECT_CODES = frozenset(
 GRACE_EXPIRED = "record_grace_expired"
 # The transport ended: the relay takes records, not video.
 ENDED_CODES = frozenset({"transport_completed", "transport_cancelled"})
+ALERTS_KEPT = 5  # the crew's screen shows the latest few alerts of the stream
 
 
 class StreamRefused(Exception):
@@ -117,6 +122,13 @@ class Streamer:
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="video")
         self._ws: ClientConnection | None = None
         self._records_only = False
+        # The relay's patient analysis of this stream, for the crew's screen: the last
+        # one, and the alerts it raised (newest last, a few).
+        self.analysis: control.Analysis | None = None
+        self.alerts: collections.deque[tuple[dt.datetime, control.AnalysisAlert]] = (
+            collections.deque(maxlen=ALERTS_KEPT)
+        )
+        self.on_analysis: Callable[[], None] | None = None
 
     @property
     def records_only(self) -> bool:
@@ -279,6 +291,24 @@ class Streamer:
                 self.adapter.on_feedback(msg.viewers, msg.congested)
             elif isinstance(msg, control.Error):
                 self._on_error(msg)
+            elif isinstance(msg, control.Analysis) and msg.transport_id == self.config.transport_id:
+                self._on_analysis(msg)
+
+    def _on_analysis(self, analysis: control.Analysis) -> None:
+        self.analysis = analysis
+        self.alerts.extend((analysis.at, alert) for alert in analysis.alerts)
+        if self.on_analysis is not None:
+            self.on_analysis()
+
+    def analysis_view(self) -> dict[str, Any] | None:
+        """The last analysis and the recent alerts as the tablet's page reads them."""
+        if self.analysis is None:
+            return None
+        out: dict[str, Any] = self.analysis.model_dump(mode="json", exclude={"alerts", "type"})
+        out["alerts"] = [
+            {"at": at.isoformat(), **alert.model_dump(mode="json")} for at, alert in self.alerts
+        ]
+        return out
 
     def _on_error(self, error: control.Error) -> None:
         code, seq = error.code, error.seq

@@ -75,6 +75,14 @@ def register(main: click.Group) -> None:
         show_default=True,
         help="seconds between the simulated monitor's vital signs",
     )
+    @click.option(
+        "--monitor",
+        "scenario",
+        type=click.Choice(["stable", "arrest"]),
+        default="stable",
+        show_default=True,
+        help="the simulated monitor: a stable patient, or a cardiac arrest (VF, shock, ROSC)",
+    )
     def tablet(
         server: str,
         relay: str,
@@ -88,6 +96,7 @@ def register(main: click.Group) -> None:
         source: str,
         codec: str,
         vitals_every: float,
+        scenario: str,
     ) -> None:
         """Serve the paramedic tablet page, with the card reader and the stream."""
         host, _, port = listen.rpartition(":")
@@ -111,7 +120,11 @@ def register(main: click.Group) -> None:
                 device_dir=device_dir,
             ),
             stream=StreamSettings(
-                relay_url=relay, source=source, codec=codec, vitals_every_s=vitals_every
+                relay_url=relay,
+                source=source,
+                codec=codec,
+                vitals_every_s=vitals_every,
+                monitor="arrest" if scenario == "arrest" else "stable",
             ),
             unit_id=unit_id,
             state_dir=state_dir or default_state_dir(),

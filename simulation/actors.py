@@ -356,6 +356,7 @@ class Ambulance:
     timeline: Timeline = field(init=False)
     position: Point = (0.0, 0.0)
     positions_sent: int = 0
+    condition: str = ""  # the call's suspected condition, once read
 
     def __post_init__(self) -> None:
         self.timeline = Timeline.for_server(self.client.pool.base_url, self.client.token or "")
@@ -448,7 +449,8 @@ class Ambulance:
         if incident.status != 200:
             return
         call = incident.json()
-        procedure = ASK_FOR.get(str(call.get("suspected_condition") or ""))
+        self.condition = str(call.get("suspected_condition") or "")
+        procedure = ASK_FOR.get(self.condition)
         if procedure is None and call.get("urgency") in ("critical", "serious"):
             procedure = "iv_fluids" if self.world.rng.random() < 0.3 else None
         if procedure is None:
@@ -585,6 +587,8 @@ class Ambulance:
             self.transport_id,
             video=self.world.video,
             backoff_max_s=2.0,
+            # A cardiac arrest plays on the monitor: VF, a shock, return of circulation.
+            scenario="arrest" if self.condition == "cardiac_arrest" else "stable",
         )
         stop = asyncio.Event()
         task = asyncio.create_task(streamer.run(stop))

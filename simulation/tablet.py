@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ambulance_client.capture import SyntheticSource
-from ambulance_client.monitor import SimulatedMonitor
+from ambulance_client.monitor import Scenario, SimulatedMonitor
 from ambulance_client.streamer import StreamConfig, Streamer
 from ambulance_client.timeline_outbox import QueuedEvent, TimelineOutbox
 from ambulance_client.upstream import Upstream
@@ -105,6 +105,7 @@ def make_streamer(
     width: int = 320,
     height: int = 180,
     backoff_max_s: float = 1.0,
+    scenario: Scenario = "stable",
 ) -> CountingStreamer:
     """A publisher with the simulated monitor (ECG 250 Hz, vitals) and, when
     ``video``, the synthetic moving picture as JPEG (cheap to encode)."""
@@ -119,4 +120,6 @@ def make_streamer(
         vitals_every_s=1.0,
     )
     source = SyntheticSource(width=width, height=height, fps=10) if video else None
-    return CountingStreamer(config, source=source, monitor=SimulatedMonitor(seed=transport_id))
+    return CountingStreamer(
+        config, source=source, monitor=SimulatedMonitor(seed=transport_id, scenario=scenario)
+    )

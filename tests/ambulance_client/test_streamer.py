@@ -306,3 +306,41 @@ def test_the_streamer_acts_on_each_control_message_and_skips_what_it_cannot_read
     with pytest.raises(StreamRefused) as err:
         run(streamer._receive(ScriptedRelay(revoked)))  # type: ignore[arg-type]
     assert err.value.code == "access_revoked"
+
+
+def test_the_crew_gets_the_relays_analysis_of_an_arrest_on_its_own_monitor(world: World) -> None:
+    """The arrest the simulated monitor plays reaches the relay as ECG and vitals; the
+    relay's analysis comes back to the tablet, which keeps it for the crew's screen:
+    VF, shockable, the alert that said so, labelled decision support."""
+    from ambulance_client.monitor import ArrestScenario
+
+    async def scenario() -> None:
+        async with running_relay(world) as relay:
+            streamer = streamer_for(relay, world, video=False, vitals_every_s=1.0)
+            streamer.monitor = SimulatedMonitor(
+                seed=5, scenario="arrest", arrest=ArrestScenario(vf_s=600)
+            )
+            told: list[int] = []
+            streamer.on_analysis = lambda: told.append(1)
+            stop = asyncio.Event()
+            task = asyncio.create_task(streamer.run(stop))
+            await until(
+                lambda: (
+                    streamer.analysis is not None
+                    and streamer.analysis.ecg is not None
+                    and streamer.analysis.ecg.rhythm == "vf"
+                ),
+                timeout=60,
+            )
+            view = streamer.analysis_view()
+            assert view is not None and told
+            assert view["ecg"]["rhythm"] == "vf" and view["ecg"]["shockable"] is True
+            assert view["label"] == "decision support"
+            assert view["transport_id"] == world.transport_id
+            reasons = {a["reason"] for a in view["alerts"]}
+            assert "shockable_rhythm" in reasons
+            assert all(a["at"] for a in view["alerts"])
+            stop.set()
+            await task
+
+    run(scenario())

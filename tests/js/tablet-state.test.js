@@ -2,10 +2,13 @@
 // for a transport the unit has left are ignored (no reload counter), the timeline
 // buttons follow the FDMA order and the offline queue, and the card flow.
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 
 import {
   accepted,
+  analysisLines,
+  analysisOf,
   askPanel,
   chosenFor,
   destinationNeeded,
@@ -387,5 +390,47 @@ describe("asking the doctor", () => {
     st = reduce(st, c.event("unit.updated", unit({ status: "dispatched", current_transport_id: 200 })));
     assert.deepEqual(instructionsOf(st), []);
     assert.equal(st.ask.procedure, null);
+  });
+});
+
+describe("the relay's analysis on the crew's screen", () => {
+  const ja = JSON.parse(readFileSync(new URL("../../ambulance_client/web/static/i18n/ja.json", import.meta.url), "utf-8"));
+  const en = JSON.parse(readFileSync(new URL("../../ambulance_client/web/static/i18n/en.json", import.meta.url), "utf-8"));
+  const tr = (dict) => (key, vars = {}) => Object.entries(vars).reduce((s, [k, v]) => s.replaceAll(`{${k}}`, String(v)), dict[key] ?? key);
+  const analysis = {
+    transport_id: 100,
+    at: "2026-12-07T01:00:00+00:00",
+    ecg: { rhythm: "vf", heart_rate_bpm: null, shockable: true, confidence: 0.77 },
+    vitals: { news2: 8, news2_trend: [3, 8], shock_index: 1.174, shock_index_trend: [0.8, 1.17] },
+    alerts: [
+      { at: "2026-12-07T00:59:50+00:00", reason: "news2_emergency", message: "NEWS2 8", values: { news2: 8, threshold: 7 } },
+      { at: "2026-12-07T01:00:00+00:00", reason: "shockable_rhythm", message: "Shockable", values: { rhythm: "vf" } },
+      { at: "2026-12-07T01:00:00+00:00", reason: "brand_new", message: "As the relay says", values: {} },
+    ],
+    label: "decision support",
+  };
+
+  it("is shown only while this transport streams and something was analysed", () => {
+    const { c, state } = working();
+    const local = (over) => ({ online: true, queued: 0, pending: [], stream: { running: true, transport_id: 100, ...over } });
+    assert.equal(analysisOf(reduce(state, { type: "local", data: local({}), tick: c.tick() })), null);
+    assert.deepEqual(analysisOf(reduce(state, { type: "local", data: local({ analysis }), tick: c.tick() })), analysis);
+    assert.equal(analysisOf(reduce(state, { type: "local", data: local({ analysis, transport_id: 7 }), tick: c.tick() })), null);
+    assert.equal(analysisOf(reduce(state, { type: "local", data: local({ analysis, running: false }), tick: c.tick() })), null);
+  });
+
+  it("says the rhythm as decision support, NEWS2, the shock index and the alerts newest first, in ja and en", () => {
+    const e = analysisLines(analysis, tr(en));
+    assert.equal(e.rhythm, "ventricular fibrillation · shockable · confidence 77% · decision support, not a diagnosis");
+    assert.equal(e.shockable, true);
+    assert.equal(e.news2, "NEWS2 8");
+    assert.equal(e.shockIndex, "Shock index 1.17");
+    assert.deepEqual(e.alerts.map((a) => a.text), ["As the relay says", "Shockable rhythm: ventricular fibrillation", "NEWS2 8: emergency response threshold (7) reached"]);
+    const j = analysisLines(analysis, tr(ja));
+    assert.equal(j.rhythm, "心室細動 · 電気ショック適応 · 確信度 77% · 判断支援（診断ではありません）");
+    assert.equal(j.alerts[1].text, "電気ショック適応の波形：心室細動");
+    const unknown = analysisLines({ ecg: { rhythm: "unknown", shockable: false, confidence: 0.3 }, vitals: null, alerts: [] }, tr(en));
+    assert.ok(!unknown.rhythm.includes("shockable"));
+    assert.equal(unknown.news2, null);
   });
 });

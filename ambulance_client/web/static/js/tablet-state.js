@@ -587,3 +587,41 @@ export function streamOf(state) {
   const running = Boolean(st.running && st.transport_id === state.transport?.id);
   return { running, frames: running ? st.stats?.sent_frames : undefined, error: st.error || "" };
 }
+
+/** The relay's analysis of this transport's stream, as the agent keeps it (null while
+ * nothing streams for the transport or nothing was analysed yet). */
+export function analysisOf(state) {
+  const st = state.local.stream || {};
+  if (!st.running || st.transport_id !== state.transport?.id || !st.analysis) return null;
+  return st.analysis;
+}
+
+/** What the crew reads of an analysis, through the page's ``t``: the rhythm line (with
+ * shockable, confidence and the decision-support label), NEWS2 and the shock index,
+ * and the alerts newest first, each said from its reason and values (the relay's
+ * English message only for a reason this page does not know). */
+export function analysisLines(analysis, t) {
+  const out = { rhythm: null, shockable: false, news2: null, shockIndex: null, alerts: [] };
+  const ecg = analysis?.ecg;
+  if (ecg) {
+    const parts = [t(`viewer.rhythm_${ecg.rhythm}`)];
+    if (ecg.rhythm !== "unknown") parts.push(t(ecg.shockable ? "viewer.shockable" : "viewer.not_shockable"));
+    parts.push(t("viewer.confidence", { pct: Math.round(ecg.confidence * 100) }), t("viewer.decision_support"));
+    out.rhythm = parts.join(" · ");
+    out.shockable = Boolean(ecg.shockable);
+  }
+  const vitals = analysis?.vitals;
+  if (vitals) {
+    out.news2 = `${t("viewer.news2")} ${vitals.news2}`;
+    if (vitals.shock_index !== null && vitals.shock_index !== undefined) out.shockIndex = `${t("viewer.shock_index")} ${vitals.shock_index.toFixed(2)}`;
+  }
+  out.alerts = [...(analysis?.alerts || [])].reverse().map((alert) => {
+    const key = `viewer.alert_${alert.reason}`;
+    const vars = { ...(alert.values || {}) };
+    if (Array.isArray(vars.parameters)) vars.parameters = vars.parameters.map((p) => t(`viewer.param_${p}`)).join(", ");
+    if (vars.rhythm) vars.rhythm_name = t(`viewer.rhythm_${vars.rhythm}`);
+    const text = t(key, vars);
+    return { at: alert.at, reason: alert.reason, text: text === key ? alert.message : text };
+  });
+  return out;
+}

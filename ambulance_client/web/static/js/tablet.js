@@ -31,6 +31,8 @@ import {
 import { reasonText, renderHistory, renderRequests, toastAnswer } from "./shared/shared-views.js";
 import { createStore, drawWhenChanged, follow } from "./shared/store.js";
 import {
+  analysisLines,
+  analysisOf,
   askPanel,
   destination,
   hospitalPanel,
@@ -875,8 +877,40 @@ const renderStream = drawWhenChanged(
   },
 );
 
+// --- the relay's analysis of the patient (decision support) --------------------------------
+const renderAnalysis = drawWhenChanged(
+  (st) => [st.transport?.id ?? null, st.local.stream],
+  (st) => {
+    const box = document.getElementById("analysis-box");
+    const running = streamOf(st).running;
+    box.hidden = !running;
+    if (!running) return;
+    const analysis = analysisOf(st);
+    const body = document.getElementById("analysis-body");
+    if (!analysis) {
+      fill(body, el("p", { class: "muted" }, t("tablet.analysis_waiting")));
+      return;
+    }
+    const lines = analysisLines(analysis, t);
+    fill(
+      body,
+      lines.rhythm
+        ? el("p", { class: lines.shockable ? "analysis-rhythm shockable" : "analysis-rhythm", dataset: { testid: "analysis-rhythm", rhythm: analysis.ecg.rhythm } }, lines.rhythm)
+        : null,
+      lines.news2 || lines.shockIndex ? el("p", { class: "analysis-vitals" }, [lines.news2, lines.shockIndex].filter(Boolean).join(" · ")) : null,
+      lines.alerts.length
+        ? el(
+            "ul",
+            { class: "analysis-alerts", "aria-label": t("tablet.analysis_alerts") },
+            lines.alerts.map((a) => el("li", { dataset: { reason: a.reason } }, el("time", { datetime: a.at }, fmtTime(a.at)), " ", a.text)),
+          )
+        : null,
+    );
+  },
+);
+
 // --- start -----------------------------------------------------------------------------------
-const renderers = [renderNet, renderUnit, renderAssignment, renderSteps, renderStepsInstructions, renderAsk, renderCard, renderHospitals, renderStream];
+const renderers = [renderNet, renderUnit, renderAssignment, renderSteps, renderStepsInstructions, renderAsk, renderCard, renderHospitals, renderStream, renderAnalysis];
 const render = () => {
   for (const draw of renderers) draw(store.state);
 };
