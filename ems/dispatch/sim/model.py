@@ -8,7 +8,7 @@ replication's incidents and the hospitals' hidden behaviour (common random numbe
 every policy meets the same patients and the same answers). ``simulate`` runs one set
 of levers over a stream. Hospital ranking, the round size and unit assignment are the
 server's own functions (``ranking.next_round``, ``optimizer.rank_hospitals``,
-``optimizer.assign_units``, ``acceptance.AcceptanceModel``).
+``optimizer.assign_units``, ``acceptance.AcceptanceModel``, ``coverage.move_up``).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from ems.dispatch import optimizer, ranking, routing
+from ems.dispatch import coverage, optimizer, ranking, routing
 from ems.dispatch.acceptance import AcceptanceModel, Answer
 from ems.dispatch.needs import derive_needs
 from ems.dispatch.optimizer import LEVEL_RANK, PatientNeeds
@@ -64,16 +64,18 @@ UNIT_CANDIDATES = 5  # units (earliest on scene) handed to the assignment
 class Lever:
     PARALLEL = "parallel"  # (1) parallel requests, first accept wins, k from acceptance
     ASSIGN = "assign"  # (3) unit choice by optimizer.assign_units with coverage
+    MOVE_UP = "move_up"  # (3b) a freed unit is posted by coverage.move_up (DMEXCLP)
     FRESH_BEDS = "fresh_beds"  # (4) hospitals known full are not asked
     INSTRUCTION = "instruction"  # (5) the doctor's instruction on the tablet
     CARD = "card"  # (6) card reading on scene (costs time: off by default)
 
 
-IN_B = frozenset({Lever.PARALLEL, Lever.ASSIGN, Lever.FRESH_BEDS, Lever.INSTRUCTION})
-ALL_LEVERS = (Lever.PARALLEL, Lever.ASSIGN, Lever.FRESH_BEDS, Lever.INSTRUCTION, Lever.CARD)
+IN_B = frozenset({Lever.PARALLEL, Lever.ASSIGN, Lever.MOVE_UP, Lever.FRESH_BEDS, Lever.INSTRUCTION})
+ALL_LEVERS = (
+    Lever.PARALLEL, Lever.ASSIGN, Lever.MOVE_UP, Lever.FRESH_BEDS, Lever.INSTRUCTION, Lever.CARD,
+)  # fmt: skip
 NOT_IN_PRODUCT = {
     "early_requests": "(2) early requests while the unit drives: no 'ask ahead' in the console",
-    "move_up": "(3b) move-up of idle units into coverage gaps: no suggestion in the console",
 }
 
 
@@ -134,6 +136,11 @@ ASSUMPTIONS: tuple[tuple[str, str], ...] = (
      " instruction; asked 2 min after contact; phone 5 min (FIELD.md's negotiation), tablet"
      " answered like an on-screen request; the wait does not delay departure"),
     ("card_min", "FIELD.md: card reading +40 s on scene (FY2024 pilot), no saving: off"),
+    ("move_up", "DMEXCLP (FIELD.md: JEMSS move-up): a unit freed at the hospital is posted"
+     " to the station coverage.move_up picks (the console's suggestion, applied); towns"
+     " weighted by population; busy fraction measured in the run (first day counted as a"
+     " whole day); assumption: covered = within 8 min of driving under lights; a move"
+     " must gain ≥ 1 point of expected coverage; one move per freed unit"),
     ("growth_exponent", "assumption: stations and hospitals grow as population^0.75 "
      "(big cities have fewer ambulances per person: Tokyo ≈ 2 per 100,000)"),
 )  # fmt: skip
@@ -473,6 +480,32 @@ def simulate(stream: Stream, levers: frozenset[str]) -> RunResult:
     town_rows = [reg.rows.get(c) or reg.row(c[0] / CELL, c[1] / CELL) for c in town_cells]
     town_w = [t["population"] for t in reg.towns]
     result = RunResult(units=n_units, horizon_min=p.days * 1440)
+    move_on = Lever.MOVE_UP in levers
+    posts = _posts(reg, town_rows, town_w) if move_on else None
+    freed: list[tuple[float, int]] = []  # (free at, unit): units awaiting their post
+
+    def post_freed(now: float) -> None:
+        """Move-up (DMEXCLP): each unit freed by ``now``, in order, is posted where the
+        server's ``coverage.move_up`` puts it, given the units idle at that moment."""
+        assert posts is not None
+        while freed and freed[0][0] <= now:
+            at, u = heapq.heappop(freed)
+            idle = [
+                coverage.IdleUnit(v, home[v] - n_h) for v in range(n_units) if unit_free[v] <= at
+            ]
+            busy = coverage.busy_fraction(result.unit_busy_min, n_units, max(at, 1440.0))
+            plan = coverage.move_up(
+                posts=posts, units=idle, busy=busy, movable=frozenset({u}), max_moves=1
+            )
+            if not plan.moves:
+                continue
+            to = plan.moves[0].to_site
+            by_station[home[u] - n_h].remove(u)
+            by_station[to].append(u)
+            home[u] = n_h + to
+            back = unit_free[u] + reg.rows[(-1, unit_pos[u])][home[u]]
+            result.unit_busy_min += back - unit_back[u]
+            unit_back[u] = back
 
     def free_beds(h: SimHospital, cat: str, t: float, minor: bool) -> tuple[int, int]:
         cap = h.beds.get(cat, 0) or (1 if cat == "general" else 0)
@@ -576,6 +609,8 @@ def simulate(stream: Stream, levers: frozenset[str]) -> RunResult:
         d = inc.draws
         row = reg.rows[inc.cell]
         t_d = inc.t + p.call_taking_min * (0.5 + d[0])
+        if move_on:
+            post_freed(t_d)
         if Lever.ASSIGN in levers:
             arrival, u = assign(inc, candidate_units(row, inc.cell, t_d, UNIT_CANDIDATES), t_d)
         else:
@@ -676,6 +711,8 @@ def simulate(stream: Stream, levers: frozenset[str]) -> RunResult:
         unit_back[u] = back_at
         unit_pos[u] = chosen
         away.add(u)
+        if move_on:
+            heapq.heappush(freed, (free_at, u))
         instr: float | None = None
         if inc.condition == "cardiac_arrest" or (
             inc.urgency == "critical" and inc.condition in ("major_trauma", "sepsis")
@@ -702,6 +739,27 @@ def simulate(stream: Stream, levers: frozenset[str]) -> RunResult:
             )
         )
     return result
+
+
+def _posts(
+    reg: Region, town_rows: Sequence[Sequence[float]], town_w: Sequence[float]
+) -> coverage.Posts:
+    """The stations as move-up posts, covering the towns (the server's demand points)."""
+    n_h, n_s = reg.n_h, len(reg.stations)
+    station_rows = []
+    for lat, lon in reg.stations:
+        key = (round(lat * CELL), round(lon * CELL))
+        if key not in reg.rows:  # a station outside every town's cells: the nearest cell
+            key = min(
+                (k for k in reg.rows if k[0] >= 0),
+                key=lambda c: (c[0] - key[0]) ** 2 + (c[1] - key[1]) ** 2,
+            )
+        station_rows.append(reg.rows[key])
+    return coverage.Posts(
+        site_to_demand_s=[[row[n_h + s] * 60 for row in town_rows] for s in range(n_s)],
+        demand_weights=list(town_w),
+        site_to_site_s=[[station_rows[a][n_h + b] * 60 for b in range(n_s)] for a in range(n_s)],
+    )
 
 
 def _ln(u: float, mean: float, cv: float) -> float:

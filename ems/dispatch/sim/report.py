@@ -41,6 +41,7 @@ FDMA_4PLUS = (0.03, 0.04)
 LEVER_NAMES = {
     Lever.PARALLEL: "(1) parallel requests, first accept wins",
     Lever.ASSIGN: "(3) unit choice by the OR-Tools assignment",
+    Lever.MOVE_UP: "(3b) move-up of idle units (DMEXCLP)",
     Lever.FRESH_BEDS: "(4) fresh bed figures",
     Lever.INSTRUCTION: "(5) doctor's instruction on the tablet",
     Lever.CARD: "(6) card reading (off in B)",

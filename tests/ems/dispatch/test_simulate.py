@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from ems.cli import main
-from ems.dispatch import optimizer, ranking, routing
+from ems.dispatch import coverage, optimizer, ranking, routing
 from ems.dispatch.region import build_region, load_region
 from ems.dispatch.sim import model, stats
 from ems.dispatch.simulate import FDMA_2022, Lever, Region, SimParams, Stream, run, simulate
@@ -76,8 +76,23 @@ def test_assignment_never_sends_a_later_unit_than_closest() -> None:
     assert assigned <= base + 0.05
 
 
+def test_move_up_reaches_more_calls_in_time() -> None:
+    # Move-up maximises expected coverage (the share of demand within 8 min of an idle
+    # unit), not the mean: the figure it should raise is the share of calls reached
+    # within the threshold plus call taking and turnout.
+    p = SimParams(days=45, seed=4)
+    stream = Stream(Region(load_region(), p), p, 4)
+    limit = coverage.COVER_THRESHOLD_S / 60 + p.call_taking_min + p.turnout_min
+
+    def in_time(levers: frozenset[str]) -> float:
+        scene = [o.stages[0] for o in simulate(stream, levers).outcomes]
+        return sum(x <= limit for x in scene) / len(scene)
+
+    assert in_time(frozenset({Lever.MOVE_UP})) > in_time(frozenset())
+
+
 def test_simulation_calls_the_servers_functions(monkeypatch: pytest.MonkeyPatch) -> None:
-    calls: dict[str, int] = {"rank": 0, "round": 0, "assign": 0}
+    calls: dict[str, int] = {"rank": 0, "round": 0, "assign": 0, "move_up": 0}
     real_rank, real_round, real_assign = (
         optimizer.rank_hospitals,
         ranking.next_round,
@@ -94,9 +109,12 @@ def test_simulation_calls_the_servers_functions(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(optimizer, "rank_hospitals", count("rank", real_rank))
     monkeypatch.setattr(ranking, "next_round", count("round", real_round))
     monkeypatch.setattr(optimizer, "assign_units", count("assign", real_assign))
+    # Move-up: the function the server's suggestions come from (ems.dispatch.moveup).
+    monkeypatch.setattr(coverage, "move_up", count("move_up", coverage.move_up))
     p = SimParams(days=2, seed=3)
     simulate(Stream(Region(load_region(), p), p, 3), model.IN_B)
     assert calls["rank"] > 0 and calls["round"] == calls["rank"] and calls["assign"] > 0
+    assert calls["move_up"] > 0
 
 
 def test_big_city_moves_toward_fdmas_city_column() -> None:
@@ -132,7 +150,8 @@ def test_replications_report_intervals_and_levers() -> None:
     assert lo <= report["B"]["mean_min"] - report["A"]["mean_min"] <= hi
     assert set(report["stages"]["A"]) == set(model.STAGES)
     assert report["levers"]["early_requests"]["in_product"] is False
-    assert report["levers"]["move_up"]["in_B"] is False
+    assert report["levers"][Lever.MOVE_UP]["in_product"] is True
+    assert report["levers"][Lever.MOVE_UP]["in_B"] is True
     assert report["levers"][Lever.CARD]["in_B"] is False
     again = run(SimParams(days=3, seed=7), replications=3, workers=1)
     assert again["A"] == report["A"] and again["B"] == report["B"]
