@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from ems.codes import ErrorCode
+from ems.dispatch.early import TIME_CRITICAL
 from ems.dispatch.reasons import TEMPLATES
 from ems.fleet.models import UnitStatus
 from ems.hospital_requests.models import DeclineReason, RequestStatus
@@ -29,6 +30,10 @@ ENUMS: dict[str, tuple[str, list[str]]] = {
     "URGENCIES": ("a call's urgency, most urgent first", [u.value for u in Urgency]),
     "INCIDENT_STATUSES": ("an incident's status", [s.value for s in IncidentStatus]),
     "CONDITIONS": ("the suspected condition of a call", [c.value for c in Condition]),
+    "TIME_CRITICAL": (
+        "suspected conditions a dispatcher may ask hospitals ahead for",
+        sorted(TIME_CRITICAL),
+    ),
     "TIMELINE": ("the FDMA timeline kinds, in order", [kind for kind, _ in TIMELINE]),
     "TRANSPORT_STATUSES": ("a transport's status", [s.value for s in TransportStatus]),
     "REQUEST_STATUSES": ("a hospital request's status", [s.value for s in RequestStatus]),

@@ -4,6 +4,7 @@
 // tablet-state.js's; this draws it, turns taps, answers and live events into actions,
 // and fetches what the state says it lacks. shared/ holds the modules the server's
 // pages use too, copied here by scripts/ensure-frontend.
+import { earlyRound } from "./ask-ahead-state.js";
 import {
   api,
   ApiError,
@@ -529,6 +530,8 @@ const renderHospitals = drawWhenChanged(
         ),
       );
     }
+    const early = earlyRound(requestsOf(st), st.transport);
+    if (early) parts.push(earlyParts(st, early));
     if (panel.mode === "ask") parts.push(...askParts(st, panel));
     if (panel.mode === "manual") parts.push(...manualParts(st, panel));
     parts.push(el("h3", { class: "kpi-sub" }, t("requests.title")), renderRequests(requestsOf(st), hospitalsOf(st)));
@@ -624,6 +627,45 @@ function manualParts(st, panel) {
       ? el("button", { type: "button", class: "btn btn-block", id: "manual-toggle", onclick: () => dispatch({ type: "manual", on: false }) }, t("tablet.manual_close"))
       : null,
   ];
+}
+
+/** The early round (asked ahead from the 119 call while the unit drove): on scene the
+ * crew confirms it, or withdraws it when the call's guess was wrong. */
+function earlyParts(st, early) {
+  const names = early.requests.map((r) => hospitalName(st, r)).join("、");
+  const box = el(
+    "div",
+    { class: "ask-ahead", id: "ask-ahead", role: "group", "aria-labelledby": "ask-ahead-title" },
+    el("h3", { class: "kpi-sub", id: "ask-ahead-title" }, el("span", { class: "badge badge-early" }, t("requests.early")), " ", t("tablet.ask_ahead_title")),
+    el("p", { class: "hint" }, t("tablet.ask_ahead_hospitals", { hospitals: names })),
+  );
+  if (early.outcome) {
+    box.append(el("p", { class: "hint", id: "ask-ahead-outcome" }, t(`tablet.ask_ahead_${early.outcome}`)));
+    return box;
+  }
+  box.append(
+    el("p", { class: "hint" }, t("tablet.ask_ahead_hint")),
+    el(
+      "div",
+      { class: "hosp-actions" },
+      el("button", { type: "button", class: "btn btn-primary", id: "ask-ahead-confirm", disabled: !early.canConfirm, onclick: (ev) => settleEarly("confirm", ev.currentTarget) }, t("tablet.ask_ahead_confirm")),
+      el("button", { type: "button", class: "btn", id: "ask-ahead-withdraw", disabled: !early.canWithdraw, onclick: (ev) => settleEarly("withdraw", ev.currentTarget) }, t("tablet.ask_ahead_withdraw")),
+    ),
+  );
+  return box;
+}
+
+function settleEarly(word, button) {
+  return once(`ask-ahead-${word}`, button, async () => {
+    try {
+      const asOf = store.tick();
+      const res = await api(`/api/v1/transports/${store.state.transport.id}/ask-ahead/${word}`, { method: "POST" });
+      dispatch({ type: "answer", what: "round", data: res, asOf });
+      toast(t(`tablet.ask_ahead_${res.outcome}`), "ok");
+    } catch (e) {
+      toast(say(e), "error");
+    }
+  });
 }
 
 function sendRequests(button) {
@@ -958,6 +1000,13 @@ async function start() {
         "request.round": event("request.round"),
         "request.cancelled": event("request.cancelled"),
         "request.exhausted": event("request.exhausted"),
+        // The dispatcher asked ahead, or the crew's word on it: the requests are asked again.
+        "ask_ahead.sent": (data) => {
+          if (data.transport_id === store.state.transport?.id) toast(t("tablet.ask_ahead_title"), "alert");
+          event("request.round")(data);
+        },
+        "ask_ahead.confirmed": event("request.round"),
+        "ask_ahead.withdrawn": event("request.round"),
         "transport.destination_needed": (data) => {
           if (data.transport_id === store.state.transport?.id) toast(t("tablet.dead_end_title"), "alert");
           event("transport.destination_needed")(data);

@@ -39,7 +39,7 @@ import {
   unitsSummary,
 } from "./dispatch-state.js";
 import { availabilityClass, rowOf, rowsOf } from "./domain.js";
-import { BED_CATEGORIES, CONDITIONS } from "./generated/enums.js";
+import { BED_CATEGORIES, CONDITIONS, TIME_CRITICAL } from "./generated/enums.js";
 import { renderKpi } from "./kpi.js";
 import { createMap, drawHospitals, drawIncidents, drawUnits } from "./map.js";
 import { startPage } from "./page.js";
@@ -346,6 +346,8 @@ function detailParts(st) {
         renderTimeline(tr),
       ),
     );
+    const askAhead = renderAskAhead(st, incident, tr);
+    if (askAhead) parts.push(askAhead);
     parts.push(renderHospitalRecs(st, tr));
     parts.push(
       el(
@@ -648,6 +650,49 @@ function renderHospitalRecs(st, tr) {
   return section;
 }
 
+// --- ask ahead: early requests for a time-critical call while the unit drives ---------------
+/** The "ask ahead" section: one tap for a time-critical call nobody has asked a hospital
+ * about yet; once asked, the hospitals asked ahead and the crew's word on scene. */
+function renderAskAhead(st, incident, tr) {
+  if (!TIME_CRITICAL.includes(incident.suspected_condition)) return null;
+  const requests = requestsOf(st, tr.id);
+  const early = requests.filter((r) => r.early);
+  const names = (rows) =>
+    rows.map((r) => localName(rowOf(st.hospitals, r.hospital_id) || {}) || r.hospital_name || `#${r.hospital_id}`).join("、");
+  if (early.length) {
+    const outcome = early.find((r) => r.early_outcome)?.early_outcome;
+    return el(
+      "section",
+      { class: "sub ask-ahead", id: "ask-ahead" },
+      el("h4", {}, el("span", { class: "badge badge-early" }, t("requests.early")), " ", t("dispatch.asked_ahead", { hospitals: names(early) })),
+      el("p", { class: "muted", id: "ask-ahead-state" }, t(outcome ? `dispatch.ask_ahead_${outcome}` : "dispatch.ask_ahead_awaiting")),
+    );
+  }
+  if (requests.length || tr.destination_hospital_id) return null;
+  return el(
+    "section",
+    { class: "sub ask-ahead", id: "ask-ahead" },
+    el("p", { class: "muted" }, t("dispatch.ask_ahead_hint")),
+    el(
+      "button",
+      { type: "button", class: "btn btn-primary", id: "ask-ahead-send", onclick: (ev) => askAhead(incident, tr, ev.currentTarget) },
+      t("dispatch.ask_ahead"),
+    ),
+  );
+}
+
+function askAhead(incident, tr, button) {
+  return once(button, async () => {
+    try {
+      const round = await act(`/api/v1/incidents/${incident.id}/ask-ahead`, undefined, "round");
+      const hospitals = round.requests.map((r) => localName(rowOf(state().hospitals, r.hospital_id) || {}) || r.hospital_name).join("、");
+      toast(t("dispatch.ask_ahead_sent", { about: incidentName(tr.incident_id), hospitals }), "ok");
+    } catch (e) {
+      toast(t("common.about", { about: incidentName(incident.id), message: errorText(e) }), "error");
+    }
+  });
+}
+
 function sendRequests(tr, hospitalIds, button) {
   if (!hospitalIds.length) {
     toast(t("requests.pick_one"), "error");
@@ -743,6 +788,10 @@ liveEvents(
     "request.round": event("request.round"),
     "request.cancelled": event("request.cancelled"),
     "request.exhausted": event("request.exhausted"),
+    // The crew's word on an early round: its requests are asked again.
+    "ask_ahead.sent": (data) => event("request.round")(data),
+    "ask_ahead.confirmed": (data) => event("request.round")(data),
+    "ask_ahead.withdrawn": (data) => event("request.round")(data),
     "request.accepted": answer("request.accepted", "accepted"),
     "transport.destination_needed": (data) => {
       event("transport.destination_needed")(data);

@@ -135,11 +135,12 @@ function requestCard(req, declining) {
   const patient = patientLine(req);
   const card = el(
     "li",
-    { class: `request-card u-${urgency}`, id: `request-${req.id}`, dataset: { requestId: req.id } },
+    { class: `request-card u-${urgency}${req.early ? " request-early" : ""}`, id: `request-${req.id}`, dataset: { requestId: req.id, early: String(Boolean(req.early)) } },
     el(
       "div",
       { class: "rc-top" },
       el("span", { class: `badge urg-${urgency}` }, t(`urgency.${urgency}`)),
+      req.early ? el("span", { class: "badge badge-early", id: `early-${req.id}` }, t("er.early")) : null,
       el("span", { class: "rc-eta" }, el("small", {}, t("er.eta")), " ", fmtEta(req.eta_s)),
       el("span", { class: "muted" }, fmtRelative(req.sent_at)),
     ),
@@ -153,6 +154,11 @@ function requestCard(req, declining) {
       req.unit_call_sign ? el("span", { class: "rc-unit" }, callSign(req.unit_call_sign)) : null,
     ),
     (req.round || 1) > 1 ? el("div", { class: "rc-note" }, t("er.round", { n: req.round })) : null,
+    // Asked from the 119 call while the unit drives: what is known so far, and whether
+    // the crew has confirmed it on scene.
+    req.early
+      ? el("div", { class: "rc-note rc-early" }, t(req.early_outcome === "confirmed" ? "er.early_confirmed" : "er.early_pending"))
+      : null,
   );
   if (!declining) {
     card.append(
@@ -479,6 +485,8 @@ liveEvents(
       if (data.hospital_id === hospitalId) toast(t("er.new_request", { patient: patientName(data) }), "alert");
     },
     "request.cancelled": event("request.cancelled"),
+    // The crew confirmed on scene what the call said: the same request, updated.
+    "request.early_confirmed": event("request.created"),
     "request.accepted": event("request.accepted"),
     "request.declined": event("request.declined"),
     "transport.updated": event("transport.updated"),

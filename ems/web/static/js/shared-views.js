@@ -83,6 +83,7 @@ export function renderRequests(requests, hospitals) {
         { class: `req req-${r.status}`, dataset: { requestId: r.id, status: r.status } },
         el("span", { class: "req-name" }, localName(r.hospital || h) || r.hospital_name || `#${r.hospital_id}`),
         el("span", { class: `badge req-badge-${r.status}` }, t(`requests.status_${r.status}`)),
+        r.early ? el("span", { class: "badge badge-early" }, t("requests.early")) : null,
         el(
           "span",
           { class: "req-meta muted" },

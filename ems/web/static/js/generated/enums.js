@@ -10,6 +10,8 @@ export const URGENCIES = Object.freeze(["critical", "serious", "moderate", "mino
 export const INCIDENT_STATUSES = Object.freeze(["pending", "assigned", "closed", "cancelled"]);
 /** The suspected condition of a call. */
 export const CONDITIONS = Object.freeze(["cardiac_arrest", "chest_pain_stemi", "stroke", "major_trauma", "burns", "paediatric", "obstetric", "psychiatric", "respiratory", "other"]);
+/** Suspected conditions a dispatcher may ask hospitals ahead for. */
+export const TIME_CRITICAL = Object.freeze(["cardiac_arrest", "chest_pain_stemi", "major_trauma", "stemi", "stroke"]);
 /** The FDMA timeline kinds, in order. */
 export const TIMELINE = Object.freeze(["call_received", "dispatched", "arrived_scene", "patient_contact", "loaded", "departed_scene", "arrived_hospital", "handover"]);
 /** A transport's status. */
