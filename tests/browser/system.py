@@ -169,6 +169,16 @@ def seed(db_url: str, config: Any, *, with_card: bool = True) -> Seeded:
             unit_id=out.paramedic_unit_id,
             display_name="救急救命士 田中",
         )
+        # The medical-control doctor on duty at the region's base hospital (no roster:
+        # every MC doctor on duty answers for every unit).
+        create_user(
+            session=s,
+            username="mc",
+            password=PASSWORD,
+            role=Role.MC_DOCTOR,
+            hospital_id=out.er_hospital_id,
+            display_name="MC医 山本",
+        )
     if with_card:
         _issue_card(database, config, out)
     database.engine.dispose()

@@ -1,0 +1,173 @@
+"""The doctor's instruction in real Chromium, in Japanese and English: the crew asks from
+the tablet in two taps while the patient is in cardiac arrest on the monitor → the MC
+console shows the request with the live picture, the ECG and the relay's rhythm label →
+the doctor instructs → the tablet shows the instruction and its own analysis of the
+rhythm → the tablet's timeline shows both times."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.browser import flows
+from tests.browser.system import System, launch_browser, running_system
+from tests.browser.test_flows import new_page, tr
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def system() -> Iterator[System]:
+    if not Path("/usr/bin/chromium").exists():
+        pytest.skip("Chromium is not installed")
+    with running_system() as s:
+        # The monitor of this tablet plays a cardiac arrest: VF until well after the test.
+        s.tablet.stream.settings.monitor = "arrest"
+        yield s
+
+
+@pytest.fixture(scope="module")
+def browser(system: System) -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = launch_browser(pw)
+        yield b
+        b.close()
+
+
+def _clock(page: Any, iso: str) -> str:
+    """The time as the page shows it (HH:MM in the browser's time zone)."""
+    return str(
+        page.evaluate(
+            "iso => new Date(iso).toLocaleTimeString("
+            "document.documentElement.lang === 'en' ? 'en-GB' : 'ja-JP', "
+            "{hour: '2-digit', minute: '2-digit'})",
+            iso,
+        )
+    )
+
+
+@pytest.mark.parametrize("lang", ["ja", "en"])
+def test_the_crew_asks_and_the_doctor_instructs_with_the_picture_and_the_rhythm(
+    system: System, browser: Any, lang: str
+) -> None:
+    api = flows.ApiClient(system.server_url)
+    complaint = f"心肺停止 ({lang})"
+    inc = api.call(
+        "POST",
+        "/api/v1/incidents",
+        {
+            "lat": 35.5,
+            "lon": 134.22,
+            "urgency": "critical",
+            "chief_complaint": complaint,
+            "suspected_condition": "cardiac_arrest",
+        },
+        as_user="dispatcher",
+    )
+    api.call(
+        "POST",
+        f"/api/v1/incidents/{inc['id']}/assign",
+        {"unit_id": system.seeded.paramedic_unit_id},
+        as_user="dispatcher",
+    )
+    transport_id = int(
+        api.call("GET", f"/api/v1/incidents/{inc['id']}", as_user="dispatcher")["transport_id"]
+    )
+
+    mc = new_page(browser, lang)
+    flows.login(mc, system.server_url, "mc")
+    mc.wait_for_selector("body[data-ready=true]")
+
+    tablet = new_page(browser, lang, has_touch=True)
+    tablet.goto(f"{system.tablet_url}/")
+    flows.tablet_login(tablet)
+    tablet.wait_for_selector(f"#assign-body >> text={complaint}")
+    for kind in ("arrived_scene", "patient_contact"):
+        tablet.locator(f'[data-step="{kind}"]').click()
+        tablet.wait_for_selector(f'[data-step="{kind}"][data-state="done"]')
+    tablet.click("#stream-toggle")
+    tablet.wait_for_selector("[data-testid=stream-state] >> text=" + tr(lang, "tablet.stream_on"))
+
+    # Two taps: the procedure, then send.
+    tablet.click("#ask-proc-adrenaline")
+    tablet.click("#ask-send")
+
+    # The console alerts, and shows the request with the live picture, the ECG strip and
+    # the relay's rhythm label.
+    item = mc.locator(f".mc-req[data-request-id] >> text={tr(lang, 'procedure.adrenaline')}")
+    item.first.wait_for()
+    mc.locator(".mc-req .mc-req-btn").first.click()
+    mc.wait_for_selector("#mc-procedure")
+    assert mc.locator("#mc-procedure").inner_text() == tr(lang, "procedure.adrenaline")
+    live = f'#mc-live[data-transport-id="{transport_id}"]'
+    mc.wait_for_function(
+        "sel => Number(document.querySelector(sel)?.dataset.framesDecoded || 0) > 3",
+        arg=live,
+        timeout=30_000,
+    )
+    assert mc.locator(f"{live} canvas.ems-viewer-ecg").count() == 1
+    mc.wait_for_function(
+        "sel => document.querySelector(sel)?.dataset.rhythm === 'vf'",
+        arg=live,
+        timeout=45_000,
+    )
+    rhythm = mc.locator(f"{live} .ems-viewer-rhythm").inner_text()
+    assert tr(lang, "viewer.rhythm_vf") in rhythm
+    assert tr(lang, "viewer.decision_support") in rhythm
+
+    # The doctor instructs, with the dose.
+    detail = "アドレナリン 1mg 静注" if lang == "ja" else "adrenaline 1 mg IV"
+    mc.fill("#mc-detail", detail)
+    mc.click("#mc-answer-instructed")
+
+    # The tablet shows the instruction large, without reloading.
+    answer = tablet.locator("[id^=instruction-][id$=-answer]")
+    answer.wait_for()
+    assert tr(lang, "decision.instructed") in answer.inner_text()
+    assert detail in answer.inner_text()
+    # Its own analysis of the patient on the stream, labelled decision support.
+    tablet.wait_for_selector("[data-testid=analysis-rhythm][data-rhythm=vf]", timeout=45_000)
+    assert (
+        tr(lang, "viewer.decision_support")
+        in tablet.locator("[data-testid=analysis-rhythm]").inner_text()
+    )
+
+    # The timeline carries both times: asked and instructed.
+    records = api.call(
+        "GET", f"/api/v1/transports/{transport_id}/instruction-requests", as_user="mc"
+    )
+    record = records[0] if isinstance(records, list) else records["items"][0]
+    asked = dt.datetime.fromisoformat(record["requested_at"])
+    answered = dt.datetime.fromisoformat(record["answered_at"])
+    assert asked <= answered and record["decision"] == "instructed"
+    tl = tablet.locator("#steps-instructions")
+    requested_row = tl.locator("[data-kind=instruction_requested]")
+    answered_row = tl.locator("[data-kind=instruction_answered]")
+    assert requested_row.locator(".tl-instr-time").inner_text() == _clock(
+        tablet, record["requested_at"]
+    )
+    assert answered_row.locator(".tl-instr-time").inner_text() == _clock(
+        tablet, record["answered_at"]
+    )
+    assert tr(lang, "decision.instructed") in answered_row.inner_text()
+
+    # The run ends at the receiving hospital, so the unit is free for the next case.
+    api.call(
+        "PUT",
+        f"/api/v1/transports/{transport_id}/destination",
+        {"hospital_id": system.seeded.er_hospital_id},
+        as_user="dispatcher",
+    )
+    for kind in ("loaded", "departed_scene", "arrived_hospital", "handover"):
+        api.call(
+            "POST", f"/api/v1/transports/{transport_id}/events", {"kind": kind}, as_user="medic"
+        )
+    tablet.wait_for_selector("#assign-body .empty")
+    for page in (mc, tablet):
+        page.context.close()
