@@ -23,7 +23,7 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from ems.dispatch import coverage, optimizer, ranking, routing
+from ems.dispatch import coverage, early, optimizer, ranking, routing
 from ems.dispatch.acceptance import AcceptanceModel, Answer
 from ems.dispatch.needs import derive_needs
 from ems.dispatch.optimizer import LEVEL_RANK, PatientNeeds
@@ -63,6 +63,7 @@ UNIT_CANDIDATES = 5  # units (earliest on scene) handed to the assignment
 
 class Lever:
     PARALLEL = "parallel"  # (1) parallel requests, first accept wins, k from acceptance
+    EARLY = "early"  # (2) ask ahead: time-critical calls asked while the unit drives
     ASSIGN = "assign"  # (3) unit choice by optimizer.assign_units with coverage
     MOVE_UP = "move_up"  # (3b) a freed unit is posted by coverage.move_up (DMEXCLP)
     FRESH_BEDS = "fresh_beds"  # (4) hospitals known full are not asked
@@ -70,13 +71,14 @@ class Lever:
     CARD = "card"  # (6) card reading on scene (costs time: off by default)
 
 
-IN_B = frozenset({Lever.PARALLEL, Lever.ASSIGN, Lever.MOVE_UP, Lever.FRESH_BEDS, Lever.INSTRUCTION})
+IN_B = frozenset(
+    {Lever.PARALLEL, Lever.EARLY, Lever.ASSIGN, Lever.MOVE_UP, Lever.FRESH_BEDS, Lever.INSTRUCTION}
+)
 ALL_LEVERS = (
-    Lever.PARALLEL, Lever.ASSIGN, Lever.MOVE_UP, Lever.FRESH_BEDS, Lever.INSTRUCTION, Lever.CARD,
+    Lever.PARALLEL, Lever.EARLY, Lever.ASSIGN, Lever.MOVE_UP, Lever.FRESH_BEDS,
+    Lever.INSTRUCTION, Lever.CARD,
 )  # fmt: skip
-NOT_IN_PRODUCT = {
-    "early_requests": "(2) early requests while the unit drives: no 'ask ahead' in the console",
-}
+NOT_IN_PRODUCT: dict[str, str] = {}
 
 
 @dataclass
@@ -110,7 +112,19 @@ class SimParams:
     instruction_prep_min: float = 2.0
     instruction_phone_min: float = 5.0
     card_min: float = 40 / 60
+    ask_ahead_tap_min: float = 0.5
+    early_wrong_p: float = 0.3
     growth_exponent: float = 0.75
+
+
+def _time_critical_share() -> float:
+    """Share of calls ``early.is_time_critical`` names, from the urgency and condition mix."""
+    return sum(
+        w * c / sum(x for _, x in CONDITIONS[u])
+        for u, w in URGENCY_SHARE
+        for n, c in CONDITIONS[u]
+        if early.is_time_critical(n)
+    )
 
 
 ASSUMPTIONS: tuple[tuple[str, str], ...] = (
@@ -141,6 +155,17 @@ ASSUMPTIONS: tuple[tuple[str, str], ...] = (
      " weighted by population; busy fraction measured in the run (first day counted as a"
      " whole day); assumption: covered = within 8 min of driving under lights; a move"
      " must gain ≥ 1 point of expected coverage; one move per freed unit"),
+    ("early", "ask ahead (the console's one tap, POST /incidents/{id}/ask-ahead): calls whose"
+     " suspected condition early.is_time_critical names (stroke, STEMI, cardiac arrest, major"
+     " trauma) get the server's round (rank_hospitals, next_round, the acceptance model)"
+     " from the call's place at dispatch; rounds go on while the unit drives; the crew"
+     " confirms or withdraws at the moment it would otherwise start asking (no time"
+     " credited to the assessment); a withdrawn yes held that ER's team until withdrawn;"
+     " share of calls that are time-critical, from this model's urgency and condition"
+     f" mix: {100 * _time_critical_share():.1f} %"),
+    ("ask_ahead_tap_min", "assumption: the dispatcher taps 'ask ahead' 0.5 min after dispatch"),
+    ("early_wrong_p", "assumption: in 30 % of asked-ahead calls the crew finds the call's"
+     " suspicion wrong and withdraws (then asks as without the lever)"),
     ("growth_exponent", "assumption: stations and hospitals grow as population^0.75 "
      "(big cities have fewer ambulances per person: Tokyo ≈ 2 per 100,000)"),
 )  # fmt: skip
@@ -605,6 +630,65 @@ def simulate(stream: Stream, levers: frozenset[str]) -> RunResult:
         chosen = plan.assignments[0].unit_id if plan.assignments else units[0]
         return next(c for c in cands if c[1] == chosen)
 
+    def parallel_rounds(
+        inc: Incident, order: list[int], t: float, asked: set[int], d: tuple[float, ...]
+    ) -> tuple[int | None, float, int, int]:
+        """Rounds of parallel requests from ``t`` until a yes or ``max_calls`` asks, as
+        the server sends them: (the hospital that said yes, when, asks, rounds)."""
+        cat = inc.needs.bed_category
+        minor = inc.urgency == "minor"
+        row = reg.rows[inc.cell]
+        chosen: int | None = None
+        inquiries = rounds = 0
+        hour = int(t // 60) % 24
+        while chosen is None and inquiries < p.max_calls:
+            cands = [i for i in order if i not in asked][:CANDIDATES]
+            if not cands:
+                break
+            now = EPOCH + dt.timedelta(minutes=t)
+            infos = []
+            for i in cands:
+                h = hospitals[i]
+                base = reg.infos[i]
+                if fresh_on and h.fresh:
+                    avail, cap = free_beds(h, cat, t, minor)
+                    bed = optimizer.BedState(avail, cap, now + dt.timedelta(hours=1))
+                    base = optimizer.HospitalInfo(
+                        id=base.id, name=base.name, lat=base.lat, lon=base.lon,
+                        level=base.level, capabilities=base.capabilities, beds={cat: bed},
+                    )  # fmt: skip
+                infos.append(base)
+            ranked, _ = optimizer.rank_hospitals(
+                needs=inc.needs,
+                hospitals=infos,
+                travel={i: optimizer.Travel(row[i] * 60, reg.travel_source) for i in cands},
+                acceptance={i: model.p(i, cat, hour) for i in cands},
+                now=now,
+            )
+            batch = ranking.next_round(ranked)
+            if not batch:
+                break
+            rounds += 1
+            answers = []
+            for j, r in enumerate(batch):
+                inquiries += 1
+                asked.add(r.hospital_id)
+                delay = p.screen_response_min * (0.3 + 1.4 * d[(4 + rounds + j) % 20])
+                answers.append((t + delay, r.hospital_id))
+            answers.sort()
+            last = t
+            for when, h_i in answers:
+                yes = would_accept(inc, hospitals[h_i], when)
+                model.observe(Answer(h_i, cat, int(when // 60) % 24, yes))
+                last = when
+                if yes:
+                    chosen = h_i
+                    t = when
+                    break
+            if chosen is None:
+                t = last
+        return chosen, t, inquiries, rounds
+
     for inc in stream.incidents:
         d = inc.draws
         row = reg.rows[inc.cell]
@@ -628,8 +712,31 @@ def simulate(stream: Stream, levers: frozenset[str]) -> RunResult:
         chosen: int | None = None
         t = ready
         asked: set[int] = set()
-        if not parallel:
+        early_yes: int | None = None
+        if Lever.EARLY in levers and early.is_time_critical(inc.condition):
+            # Asked ahead from the call while the unit drives; the crew's word when it
+            # would otherwise start asking.
+            e_set: set[int] = set()
+            e_chosen, e_t, e_asked, e_rounds = parallel_rounds(
+                inc, order, t_d + p.ask_ahead_tap_min, e_set, d
+            )
+            inquiries += e_asked
+            rounds += e_rounds
+            wrong = random.Random(stream.seed * 9_999_991 + inc.idx).random() < p.early_wrong_p
+            if wrong:
+                if e_chosen is not None:  # that ER's team waited for nobody until withdrawn
+                    heapq.heappush(doctors[e_chosen], max(e_t, ready))
+            elif e_chosen is not None:
+                early_yes, t = e_chosen, max(e_t, ready)
+            else:  # nobody said yes during the drive: the crew goes on from there
+                asked = e_set
+                t = max(ready, e_t)
+        if early_yes is not None:
+            chosen = early_yes
+        elif not parallel:
             for i, h_i in enumerate(order[: p.max_calls]):
+                if h_i in asked:
+                    continue  # refused already while the unit drove
                 h = hospitals[h_i]
                 if fresh_on and h.fresh and free_beds(h, cat, t, minor)[0] <= 0:
                     continue  # known full on the screen: not phoned
@@ -641,53 +748,9 @@ def simulate(stream: Stream, levers: frozenset[str]) -> RunResult:
                     chosen = h_i
                     break
         else:
-            hour = int(t // 60) % 24
-            while chosen is None and inquiries < p.max_calls:
-                cands = [i for i in order if i not in asked][:CANDIDATES]
-                if not cands:
-                    break
-                now = EPOCH + dt.timedelta(minutes=t)
-                infos = []
-                for i in cands:
-                    h = hospitals[i]
-                    base = reg.infos[i]
-                    if fresh_on and h.fresh:
-                        avail, cap = free_beds(h, cat, t, minor)
-                        bed = optimizer.BedState(avail, cap, now + dt.timedelta(hours=1))
-                        base = optimizer.HospitalInfo(
-                            id=base.id, name=base.name, lat=base.lat, lon=base.lon,
-                            level=base.level, capabilities=base.capabilities, beds={cat: bed},
-                        )  # fmt: skip
-                    infos.append(base)
-                ranked, _ = optimizer.rank_hospitals(
-                    needs=inc.needs,
-                    hospitals=infos,
-                    travel={i: optimizer.Travel(row[i] * 60, reg.travel_source) for i in cands},
-                    acceptance={i: model.p(i, cat, hour) for i in cands},
-                    now=now,
-                )
-                batch = ranking.next_round(ranked)
-                if not batch:
-                    break
-                rounds += 1
-                answers = []
-                for j, r in enumerate(batch):
-                    inquiries += 1
-                    asked.add(r.hospital_id)
-                    delay = p.screen_response_min * (0.3 + 1.4 * d[(4 + rounds + j) % 20])
-                    answers.append((t + delay, r.hospital_id))
-                answers.sort()
-                last = t
-                for when, h_i in answers:
-                    yes = would_accept(inc, hospitals[h_i], when)
-                    model.observe(Answer(h_i, cat, int(when // 60) % 24, yes))
-                    last = when
-                    if yes:
-                        chosen = h_i
-                        t = when
-                        break
-                if chosen is None:
-                    t = last
+            chosen, t, n_asked, n_rounds = parallel_rounds(inc, order, t, asked, d)
+            inquiries += n_asked
+            rounds += n_rounds
         if chosen is None:
             # Nobody said yes: the nearest tertiary centre takes the patient regardless
             # (FDMA's last resort), after one more call.

@@ -40,6 +40,7 @@ FDMA_2022 = {
 FDMA_4PLUS = (0.03, 0.04)
 LEVER_NAMES = {
     Lever.PARALLEL: "(1) parallel requests, first accept wins",
+    Lever.EARLY: "(2) ask ahead while the unit drives",
     Lever.ASSIGN: "(3) unit choice by the OR-Tools assignment",
     Lever.MOVE_UP: "(3b) move-up of idle units (DMEXCLP)",
     Lever.FRESH_BEDS: "(4) fresh bed figures",

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from ems.cli import main
-from ems.dispatch import coverage, optimizer, ranking, routing
+from ems.dispatch import coverage, early, optimizer, ranking, routing
 from ems.dispatch.region import build_region, load_region
 from ems.dispatch.sim import model, stats
 from ems.dispatch.simulate import FDMA_2022, Lever, Region, SimParams, Stream, run, simulate
@@ -53,6 +53,7 @@ def test_fuller_hospitals_mean_more_inquiries() -> None:
     ("lever", "figure", "sign"),
     [
         (Lever.PARALLEL, "mean_min", -1),
+        (Lever.EARLY, "mean_min", -1),
         (Lever.FRESH_BEDS, "mean_min", -1),
         (Lever.INSTRUCTION, "call_to_instruction_mean_min", -1),
         (Lever.CARD, "mean_min", +1),
@@ -64,6 +65,24 @@ def test_each_lever_moves_time_the_right_way(lever: str, figure: str, sign: int)
     base = simulate(stream, frozenset()).summary()[figure]
     alone = simulate(stream, frozenset({lever})).summary()[figure]
     assert (alone - base) * sign > 0
+
+
+def test_ask_ahead_shortens_hospital_selection_of_time_critical_calls() -> None:
+    """Lever 2 on a seeded run: the calls ``early.is_time_critical`` names leave the
+    scene sooner (their hospital was asked while the unit drove), alone and on top of
+    parallel requests; the other calls are not what it acts on."""
+    p = SimParams(days=45, seed=4)
+    stream = Stream(Region(load_region(), p), p, 4)
+    crit = [i for i, inc in enumerate(stream.incidents) if early.is_time_critical(inc.condition)]
+    assert 0 < len(crit) < len(stream.incidents) / 5
+
+    def selection(levers: frozenset[str]) -> float:
+        out = simulate(stream, levers).outcomes
+        return statistics.fmean(out[i].stages[3] for i in crit)  # loaded → departure
+
+    assert selection(frozenset({Lever.EARLY})) < selection(frozenset())
+    both = frozenset({Lever.PARALLEL, Lever.EARLY})
+    assert selection(both) < selection(frozenset({Lever.PARALLEL}))
 
 
 def test_assignment_never_sends_a_later_unit_than_closest() -> None:
@@ -149,7 +168,9 @@ def test_replications_report_intervals_and_levers() -> None:
     lo, hi = report["ci95"]["B_minus_A_mean_min"]
     assert lo <= report["B"]["mean_min"] - report["A"]["mean_min"] <= hi
     assert set(report["stages"]["A"]) == set(model.STAGES)
-    assert report["levers"]["early_requests"]["in_product"] is False
+    assert report["levers"][Lever.EARLY]["in_product"] is True
+    assert report["levers"][Lever.EARLY]["in_B"] is True
+    assert "early_requests" not in report["levers"]
     assert report["levers"][Lever.MOVE_UP]["in_product"] is True
     assert report["levers"][Lever.MOVE_UP]["in_B"] is True
     assert report["levers"][Lever.CARD]["in_B"] is False
