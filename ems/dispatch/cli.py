@@ -26,7 +26,8 @@ def register(main: click.Group) -> None:
 @click.option(
     "--levers",
     default=None,
-    help="policy B's levers, comma-separated (parallel, assign, fresh_beds, instruction, card); "
+    help="policy B's levers, comma-separated (parallel, early, assign, move_up, fresh_beds, "
+    "instruction, card); "
     "default: every lever the product has, card reading off",
 )
 @click.option("--no-ablation", is_flag=True, help="skip the runs of each lever alone")
