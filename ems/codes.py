@@ -71,6 +71,9 @@ class ErrorCode(enum.StrEnum):
     ILLEGAL_TRANSITION = "illegal_transition"
     USE_TIMELINE = "use_timeline"
     AT_IN_FUTURE = "at_in_future"
+    STATION_NOT_FOUND = "station_not_found"
+    UNIT_NOT_IDLE = "unit_not_idle"
+    STALE_SUGGESTION = "stale_suggestion"
     # --- transports ------------------------------------------------------------------
     TRANSPORT_NOT_FOUND = "transport_not_found"
     TRANSPORT_CLOSED = "transport_closed"
@@ -316,6 +319,15 @@ REGISTRY: dict[ErrorCode, CodeInfo] = {
         (409,), "The unit is not available (busy, or just dispatched by someone else)."
     ),
     C.UNIT_CHANGED: CodeInfo((409,), "The unit's status changed while the request ran; reload."),
+    C.STATION_NOT_FOUND: CodeInfo((404,), "No station has this id."),
+    C.UNIT_NOT_IDLE: CodeInfo(
+        (409,), "Move-up moves only an available unit; this one is busy or out of service."
+    ),
+    C.STALE_SUGGESTION: CodeInfo(
+        (409,),
+        "The move-up suggestion was made for units that have moved or changed status "
+        "since, or is no longer suggested; reload the suggestions.",
+    ),
     C.ILLEGAL_TRANSITION: CodeInfo(
         (409,), "The unit or call cannot go from its current status to the one asked."
     ),

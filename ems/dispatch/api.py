@@ -17,8 +17,8 @@ from ems.api import API_PREFIX, endpoint
 from ems.auth.models import Role, User
 from ems.auth.service import current_user
 from ems.db import get_session
-from ems.dispatch import routing, service
-from ems.dispatch.region import DEFAULT_REGION, region_dir
+from ems.dispatch import moveup, routing, service
+from ems.dispatch.region import DEFAULT_REGION, load_region, region_dir
 from ems.dispatch.schemas import (
     AssignmentPlanRead,
     AssignPendingCreate,
@@ -26,6 +26,9 @@ from ems.dispatch.schemas import (
     HospitalRecommendationsRead,
     MciCreate,
     MciRead,
+    MoveUpAppliedRead,
+    MoveUpApply,
+    MoveUpRead,
     UnitRecommendationQuery,
     UnitRecommendationRead,
 )
@@ -119,3 +122,44 @@ def hospital_recommendations(
 def mass_casualty(body: MciCreate) -> MciRead:
     user = _on_duty_user("dispatch.mci")
     return service.mass_casualty(session=get_session(), body=body, router=router(), actor=user)
+
+
+def demand() -> list[moveup.DemandPoint]:
+    """The region's towns weighted by population: where the calls come from."""
+    try:
+        pack = load_region(current_app.config.get("REGION", DEFAULT_REGION))
+    except FileNotFoundError:
+        return []
+    return [moveup.DemandPoint(t["lat"], t["lon"], float(t["population"])) for t in pack.towns]
+
+
+@endpoint(
+    bp,
+    "/dispatch/move-up",
+    response=MoveUpRead,
+    roles=DISPATCH,
+    summary="Move-up: idle units to move into coverage gaps, with the coverage each gains",
+)
+def move_up_suggestions() -> MoveUpRead:
+    return moveup.suggestions(session=get_session(), router=router(), demand=demand())
+
+
+@endpoint(
+    bp,
+    "/dispatch/move-up",
+    method="POST",
+    body=MoveUpApply,
+    response=MoveUpAppliedRead,
+    roles=DISPATCH,
+    summary="Apply one move-up suggestion: the unit is posted at the station (stays available)",
+    errors=(404, 409),
+)
+def move_up_apply(body: MoveUpApply) -> MoveUpAppliedRead:
+    return moveup.apply(
+        session=get_session(),
+        router=router(),
+        actor=current_user(),
+        ctx=context(),
+        demand=demand(),
+        body=body,
+    )

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ems.hospitals.schemas import DB_ID_MAX
+from ems.hospitals.schemas import DB_ID_MAX, DbId
 
 TravelSource = Literal["valhalla", "straight_line"]
 # Which hospitals a recommendation lists: those to ask (default), or every hospital
@@ -140,3 +140,56 @@ class MciRead(BaseModel):
     load: dict[int, dict[str, int]]
     weighted_time_s: int
     optimal: bool
+
+
+# --- move-up ----------------------------------------------------------------------------
+
+
+class CoverageRead(BaseModel):
+    # Share of the demand (population) within the threshold of at least one idle unit.
+    covered: float
+    # MEXCLP: the share expected covered when each unit is busy with the busy fraction.
+    expected: float
+
+
+class MoveUpSuggestionRead(BaseModel):
+    unit_id: int
+    call_sign: str
+    from_station_id: int
+    from_station_name: str
+    to_station_id: int
+    to_station_name: str
+    drive_s: int | None
+    # The region now, and with this move alone applied.
+    before: CoverageRead
+    after: CoverageRead
+
+
+class MoveUpRead(BaseModel):
+    # Names the idle units and their posts the suggestions were made for: applying one
+    # with another basis is refused with ``stale_suggestion``.
+    basis: str
+    suggestions: list[MoveUpSuggestionRead]
+    coverage: CoverageRead
+    coverage_after_all: CoverageRead
+    busy_fraction: float
+    threshold_s: int
+    idle_units: int
+    demand: Literal["towns", "stations"]
+    source: TravelSource
+
+
+class MoveUpApply(_In):
+    unit_id: DbId
+    station_id: DbId
+    basis: str = Field(min_length=1, max_length=64)
+
+
+class MoveUpAppliedRead(BaseModel):
+    unit_id: int
+    call_sign: str
+    post_station_id: int | None
+    to_station_id: int
+    to_station_name: str
+    before: CoverageRead
+    after: CoverageRead

@@ -49,7 +49,9 @@ class Unit(Base):
     call_sign: Mapped[str] = mapped_column(String(32), unique=True)
     station_id: Mapped[int] = mapped_column(ForeignKey("stations.id"), index=True)
     # Loaded with the unit (one join, no second round trip): every unit answer names it.
-    station: Mapped[Station] = relationship(lazy="joined", innerjoin=True)
+    station: Mapped[Station] = relationship(
+        lazy="joined", innerjoin=True, foreign_keys=[station_id]
+    )
     status: Mapped[UnitStatus] = mapped_column(
         Enum(UnitStatus, native_enum=False, length=20), default=UnitStatus.AVAILABLE
     )
@@ -60,7 +62,22 @@ class Unit(Base):
     status_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     # The transport the unit is working, while it is not available.
     current_transport_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    # A move-up post: the station the unit waits at instead of its own (None: its own).
+    # It stays available there; the post ends when the unit is dispatched or moved home.
+    post_station_id: Mapped[int | None] = mapped_column(ForeignKey("stations.id"), default=None)
+    post_station: Mapped[Station | None] = relationship(
+        lazy="joined", foreign_keys=[post_station_id]
+    )
 
     @property
     def station_name(self) -> str:
         return self.station.name
+
+    @property
+    def post_station_name(self) -> str:
+        return self.post_station.name if self.post_station is not None else ""
+
+    @property
+    def base(self) -> Station:
+        """Where the unit waits when idle: its move-up post, else its own station."""
+        return self.post_station if self.post_station is not None else self.station

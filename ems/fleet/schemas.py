@@ -24,6 +24,9 @@ class UnitRead(BaseModel):
     status_at: dt.datetime
     # The transport the unit is working, while it is not available.
     current_transport_id: int | None
+    # A move-up post: the station the crew is asked to wait at instead of its own.
+    post_station_id: int | None = None
+    post_station_name: str = ""
 
 
 class UnitStatusUpdate(BaseModel):

@@ -74,6 +74,8 @@ def transition(
     values: dict[str, object] = {"status": to, "status_at": now or utcnow()}
     if to in (UnitStatus.AVAILABLE, UnitStatus.OUT_OF_SERVICE):
         values["current_transport_id"] = None
+    if to in (UnitStatus.DISPATCHED, UnitStatus.OUT_OF_SERVICE):
+        values["post_station_id"] = None  # a move-up post ends when the unit leaves it
     elif transport_id is not None:
         values["current_transport_id"] = transport_id
     result = session.execute(

@@ -27,6 +27,8 @@ EXEMPT = {
     ("PUT", "/api/v1/users/<int:user_id>/duty"): "duty of an account",
     ("GET", "/api/v1/dispatch/unit-recommendations"): "units' ETAs to a call, no call fields",
     ("POST", "/api/v1/dispatch/mci"): "a plan for the patients the body lists; reads no record",
+    ("GET", "/api/v1/dispatch/move-up"): "idle units and stations, no call or patient",
+    ("POST", "/api/v1/dispatch/move-up"): "posts an idle unit at a station",
     ("GET", "/api/v1/units"): "the fleet",
     ("GET", "/api/v1/units/<int:unit_id>"): "one unit",
     ("POST", "/api/v1/units/<int:unit_id>/status"): "a unit's status",
