@@ -203,7 +203,7 @@ def endpoint(
     off for a write whose answer must never be stored (it carries a medical record,
     which lives encrypted in its own store only)."""
 
-    from ems.auth.service import require_user
+    from ems.auth.web import require_user
 
     prefix = bp.url_prefix or ""
     ROUTES.append(

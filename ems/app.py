@@ -124,13 +124,13 @@ def problem(err: EmsError) -> Response:
 
 def _after_failure() -> None:
     """Undo the request's writes, then keep the record of what was refused."""
-    from ems.audit.service import flush_denials
+    from ems.audit.web import flush_denials, has_denials
 
     session = g.pop("db_session", None)
     if session is not None:
         session.rollback()
         session.close()
-    if g.get("pending_denials"):
+    if has_denials():
         with db.get_db().session_scope() as audit_session:
             flush_denials(audit_session)
 

@@ -109,10 +109,14 @@ def get_db(app: Flask | None = None) -> Database:
     return db
 
 
+REQUEST_ID = "request_id"  # key in Session.info
+
+
 def get_session() -> Session:
     """The session owned by the current request."""
     if "db_session" not in g:
-        g.db_session = get_db().sessionmaker()
+        # The request id travels with the session, for the audit entries written in it.
+        g.db_session = get_db().sessionmaker(info={REQUEST_ID: g.get("request_id", "")})
     session: Session = g.db_session
     return session
 

@@ -16,6 +16,7 @@ from ems.access.web import context
 from ems.api import API_PREFIX, openapi_document
 from ems.auth import service as auth_service
 from ems.auth.models import User
+from ems.auth.web import bearer_token
 from ems.db import get_db, get_session, utcnow
 from ems.errors import Unauthenticated
 
@@ -45,7 +46,7 @@ def event_stream() -> Response:
         raise Unauthenticated(
             "send the token in the Authorization header, never in the URL", code="token_in_url"
         )
-    token = auth_service.bearer_token()
+    token = bearer_token()
     if token is None:
         raise Unauthenticated("send 'Authorization: Bearer <token>'")
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]

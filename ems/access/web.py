@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import current_app
 
 from ems.access.guard import Context, Denial
-from ems.audit import service as audit
+from ems.audit import web as audit
 
 
 def _note(denial: Denial) -> None:

@@ -5,7 +5,8 @@ that editing or deleting a row breaks the chain and ``ems audit verify`` finds i
 signed checkpoints of the chain's head (``ems.audit.checkpoints``) show a cut at the
 end or a recomputed chain.
 Entries for refused actions are written after the request's own transaction was
-rolled back, in a transaction of their own, so that a refusal is never lost.
+rolled back, in a transaction of their own, so that a refusal is never lost
+(``ems.audit.web``). An entry carries the id of the request whose session wrote it.
 """
 
 from __future__ import annotations
@@ -15,14 +16,14 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from flask import current_app, g, has_app_context, has_request_context
+from flask import current_app, has_app_context
 from sqlalchemy import event, select, text
 from sqlalchemy.orm import Session
 
 from ems.audit import checkpoints
 from ems.audit.models import AuditEntry
 from ems.auth.models import User
-from ems.db import utcnow
+from ems.db import REQUEST_ID, utcnow
 
 _CHAIN_LOCK = 7_100_119  # PostgreSQL advisory lock key that serialises chain appends
 
@@ -72,7 +73,7 @@ def record(
         target_type=target_type,
         target_id=target_id,
         patient_id=patient_id,
-        request_id=g.get("request_id", "") if has_request_context() else "",
+        request_id=session.info.get(REQUEST_ID, ""),
         detail=detail or {},
     )
     pending: list[AuditEntry] | None = session.info.get(_PENDING)
@@ -135,62 +136,6 @@ def _drop_pending(session: Session) -> None:
         session.info[_PENDING] = []
 
 
-@dataclass
-class PendingDenial:
-    actor_id: int | None
-    action: str
-    target_type: str
-    target_id: str
-    patient_id: int | None
-    detail: dict[str, Any]
-
-
-def deny(
-    *,
-    actor: User | None,
-    action: str,
-    code: str,
-    target_type: str = "",
-    target_id: str = "",
-    patient_id: int | None = None,
-    detail: dict[str, Any] | None = None,
-) -> None:
-    """Note a refused action; the error handler writes it after the rollback."""
-    deny_raw(
-        actor_id=actor.id if actor else None,
-        action=action,
-        code=code,
-        target_type=target_type,
-        target_id=target_id,
-        patient_id=patient_id,
-        detail=detail,
-    )
-
-
-def deny_raw(
-    *,
-    actor_id: int | None,
-    action: str,
-    code: str,
-    target_type: str = "",
-    target_id: str = "",
-    patient_id: int | None = None,
-    detail: dict[str, Any] | None = None,
-) -> None:
-    """``deny`` by the actor's id (the access guard knows principals, not rows)."""
-    pending: list[PendingDenial] = g.setdefault("pending_denials", [])
-    pending.append(
-        PendingDenial(
-            actor_id=actor_id,
-            action=action,
-            target_type=target_type,
-            target_id=target_id,
-            patient_id=patient_id,
-            detail={"code": code, **(detail or {})},
-        )
-    )
-
-
 def write_denial(
     *,
     session: Session,
@@ -215,20 +160,9 @@ def write_denial(
     )
 
 
-def flush_denials(session: Session) -> None:
-    pending: list[PendingDenial] = g.pop("pending_denials", [])
-    for d in pending:
-        actor = session.get(User, d.actor_id) if d.actor_id else None
-        record(
-            session=session,
-            actor=actor,
-            action=d.action,
-            outcome="denied",
-            target_type=d.target_type,
-            target_id=d.target_id,
-            patient_id=d.patient_id,
-            detail=d.detail,
-        )
+def bind_request(session: Session, *, request_id: str) -> None:
+    """Entries written in ``session`` from now on carry this request's id."""
+    session.info[REQUEST_ID] = request_id
 
 
 @dataclass

@@ -9,6 +9,7 @@ from ems.api import API_PREFIX, endpoint
 from ems.auth import lockout, service
 from ems.auth.models import Role
 from ems.auth.schemas import DutyUpdate, TokenCreate, TokenRead, UserCreate, UserRead
+from ems.auth.web import bearer_token, current_user
 from ems.db import get_session
 from ems.ratelimit import limit
 
@@ -32,6 +33,7 @@ def create_token(*, body: TokenCreate) -> TokenRead:
         session=get_session(),
         username=body.username,
         password=body.password,
+        ctx=context(),
         ttl_s=service.token_ttl(),
         lockout=lockout.store(),
     )
@@ -42,14 +44,14 @@ def create_token(*, body: TokenCreate) -> TokenRead:
 
 @endpoint(bp, "/auth/token", method="DELETE", status=204, summary="Revoke the caller's token")
 def delete_token() -> None:
-    token = service.bearer_token()
+    token = bearer_token()
     if token:
         service.revoke_token(session=get_session(), token=token)
 
 
 @endpoint(bp, "/auth/me", response=UserRead, summary="The caller's account")
 def me() -> UserRead:
-    return UserRead.model_validate(service.current_user())
+    return UserRead.model_validate(current_user())
 
 
 @endpoint(
@@ -64,9 +66,7 @@ def me() -> UserRead:
     errors=(404, 409),
 )
 def create_user(*, body: UserCreate) -> UserRead:
-    user = service.create_account(
-        session=get_session(), actor=service.current_user(), **body.model_dump()
-    )
+    user = service.create_account(session=get_session(), actor=current_user(), **body.model_dump())
     return UserRead.model_validate(user)
 
 
@@ -82,7 +82,7 @@ def create_user(*, body: UserCreate) -> UserRead:
 def set_duty(*, user_id: int, body: DutyUpdate) -> UserRead:
     user = service.set_duty(
         session=get_session(),
-        actor=service.current_user(),
+        actor=current_user(),
         ctx=context(),
         user_id=user_id,
         on_duty=body.on_duty,

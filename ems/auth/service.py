@@ -6,23 +6,21 @@ import datetime as dt
 import hashlib
 import math
 import secrets
-from collections.abc import Sequence
 from typing import Any
 
-from flask import current_app, g, request
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ems.access import guard
-from ems.access.guard import Context
+from ems.access.guard import Context, Denial
 from ems.audit import service as audit
 from ems.auth.lockout import Store as LockoutStore
 from ems.auth.models import ApiToken, Role, User
-from ems.db import get_session, utcnow
+from ems.db import utcnow
 from ems.errors import (
     Conflict,
-    Forbidden,
     NotFound,
     RateLimited,
     Unauthenticated,
@@ -117,51 +115,33 @@ def revoke_token(*, session: Session, token: str) -> None:
         row.revoked = True
 
 
-def bearer_token() -> str | None:
-    header = request.headers.get("Authorization", "")
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() != "bearer" or not value.strip():
-        return None
-    return value.strip()
-
-
-def current_user() -> User:
-    user: User | None = g.get("user")
-    if user is None:
-        raise Unauthenticated()
-    return user
-
-
-def require_user(roles: Sequence[Role] | None = None) -> User:
-    """Authenticate the request and check the caller's role (``None``: any role)."""
-    user: User | None = g.get("user")
-    if user is None:
-        token = bearer_token()
-        if token is None:
-            raise Unauthenticated("send 'Authorization: Bearer <token>'")
-        user = user_for_token(session=get_session(), token=token)
-        g.user = user
-    if roles is not None and user.role not in roles and user.role is not Role.ADMIN:
-        raise Forbidden(f"the {user.role.value} role may not do this", code="role_forbidden")
-    return user
-
-
 def token_ttl() -> int:
     return int(current_app.config["TOKEN_TTL_S"])
 
 
 def _deny_login(
-    *, session: Session, username: str, code: str, detail: dict[str, Any] | None = None
+    *,
+    session: Session,
+    ctx: Context,
+    username: str,
+    code: str,
+    detail: dict[str, Any] | None = None,
 ) -> None:
-    """A refused login, for the audit log (written after the request's rollback)."""
+    """A refused login, for the audit log (through the context's sink: written after
+    the request's rollback)."""
+    if ctx.on_denial is None:
+        return
     user_id = session.scalar(select(User.id).where(User.username == username))
-    audit.deny(
-        actor=None,
-        action="auth.login",
-        code=code,
-        target_type="user",
-        target_id=str(user_id) if user_id is not None else "",
-        detail={"username": username[:64], **(detail or {})},
+    ctx.on_denial(
+        Denial(
+            actor_id=None,
+            action="auth.login",
+            code=code,
+            target_type="user",
+            target_id=str(user_id) if user_id is not None else "",
+            patient_id=None,
+            detail={"code": code, "username": username[:64], **(detail or {})},
+        )
     )
 
 
@@ -173,6 +153,7 @@ def login(
     session: Session,
     username: str,
     password: str,
+    ctx: Context,
     ttl_s: int,
     lockout: LockoutStore | None = None,
 ) -> tuple[str, ApiToken, User]:
@@ -183,7 +164,7 @@ def login(
     if lockout is not None:
         wait_s = lockout.locked_for(username)
         if wait_s > 0:
-            _deny_login(session=session, username=username, code="account_locked")
+            _deny_login(session=session, ctx=ctx, username=username, code="account_locked")
             raise RateLimited(
                 "too many failed sign-ins for this account; wait before trying again",
                 code="account_locked",
@@ -195,6 +176,7 @@ def login(
         failures, delay = lockout.fail(username) if lockout is not None else (0, 0)
         _deny_login(
             session=session,
+            ctx=ctx,
             username=username,
             code=err.code,
             detail={"failures": failures, "locked_s": delay} if lockout is not None else {},

@@ -17,9 +17,9 @@ from flask import Blueprint, current_app, g, request
 from ems.access.guard import AccessDenied
 from ems.access.web import context
 from ems.api import API_PREFIX, endpoint, json_body_or_none
-from ems.audit import service as audit
+from ems.audit import web as audit
 from ems.auth.models import Role
-from ems.auth.service import current_user, require_user
+from ems.auth.web import current_user, require_user
 from ems.cards import access_log, identification, releases
 from ems.cards.schemas import (
     AccessLogEntry,

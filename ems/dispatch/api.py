@@ -15,7 +15,7 @@ from flask import Blueprint, current_app
 from ems.access.web import context
 from ems.api import API_PREFIX, endpoint
 from ems.auth.models import Role, User
-from ems.auth.service import current_user
+from ems.auth.web import current_user
 from ems.db import get_session
 from ems.dispatch import moveup, routing, service
 from ems.dispatch.region import DEFAULT_REGION, load_region, region_dir

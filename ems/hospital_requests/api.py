@@ -12,7 +12,7 @@ from flask import Blueprint
 from ems.access.web import context
 from ems.api import API_PREFIX, endpoint
 from ems.auth.models import Role, User
-from ems.auth.service import current_user
+from ems.auth.web import current_user
 from ems.db import get_session
 from ems.dispatch.api import router
 from ems.hospital_requests import ask_ahead, service

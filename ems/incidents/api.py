@@ -8,7 +8,7 @@ from flask import Blueprint
 from ems.access.web import context
 from ems.api import API_PREFIX, endpoint
 from ems.auth.models import Role
-from ems.auth.service import current_user
+from ems.auth.web import current_user
 from ems.db import get_session
 from ems.incidents import service
 from ems.incidents.schemas import AssignmentCreate, IncidentCreate, IncidentQuery, IncidentRead

@@ -9,7 +9,7 @@ from flask import Blueprint, Response
 from ems.access.web import context
 from ems.api import API_PREFIX, endpoint, json_response
 from ems.auth.models import Role
-from ems.auth.service import current_user
+from ems.auth.web import current_user
 from ems.db import get_session
 from ems.transports import flows, service
 from ems.transports.schemas import (
