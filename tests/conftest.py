@@ -144,7 +144,9 @@ def session(app: Flask) -> Iterator[Any]:
 from tests.factories import *  # noqa: E402, F403
 
 # The fast lane (`make check`) runs the unit tests: those that need no database, no
-# browser and no process rig. Everything runs in `make test`.
+# browser and no process rig. Everything runs in `make test`. An entry is a folder, a
+# file or one test ("file::test"); tests/test_fast_lane.py finds any test that starts a
+# process, builds road tiles or drives a browser and is not listed here.
 SLOW = (
     "tests/browser/",
     "tests/hold/test_demo.py",
@@ -153,13 +155,37 @@ SLOW = (
     "tests/ems/test_seed.py",
     "tests/packaging/",
     "tests/test_layers.py",
+    # Valhalla tiles built from the demo region or the Helsinki extract.
+    "tests/ems/dispatch/test_routing.py",
+    "tests/ems/dispatch/test_simulate.py::test_policy_a_reproduces_fdma_stages_on_roads",
+    "tests/simulation/test_demo_region.py",
+    "tests/simulation/test_roads.py",
+    # Processes: the demo's supervisor, the fault rig, a Python or gunicorn of its own.
+    "tests/simulation/test_demo_lifecycle.py",
+    "tests/ambulance_client/test_durable.py::"
+    "test_an_agent_killed_during_an_outage_delivers_every_event_and_vital_once",
+    "tests/card_issuer/test_cli.py::test_python_m_card_issuer_runs_on_its_own",
+    "tests/ems/cards/test_no_keys.py::"
+    "test_the_server_process_loads_neither_the_issuer_nor_the_tablet_nor_pkcs11",
+    "tests/ems/test_gunicorn_conf.py::"
+    "test_gunicorn_reads_the_shared_settings_and_keeps_the_callers_own",
 )
+
+
+def is_slow(nodeid: str) -> bool:
+    """Whether the test ``nodeid`` (``tests/x/test_y.py::test_z[param]``) is listed."""
+    base = nodeid.split("[", 1)[0]
+    return any(
+        base.startswith(entry)
+        if entry.endswith("/")
+        else base.split("::")[: entry.count("::") + 1] == entry.split("::")
+        for entry in SLOW
+    )
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        path = item.path.as_posix()
-        if any(f"/{p}" in path for p in SLOW):
+        if is_slow(item.nodeid):
             item.add_marker(pytest.mark.slow)
         fixtures = getattr(item, "fixturenames", ())
         if not (
