@@ -273,3 +273,43 @@ def test_a_live_event_updates_the_board_without_reloading_it(system: System, bro
     api.call("POST", f"/api/v1/units/{unit}/status", {"status": "available"}, as_user="dispatcher")
     row.locator(".st-available").wait_for()
     page.context.close()
+
+
+def test_move_up_applies_in_one_tap(system: System, browser: Any) -> None:
+    """A station's only unit goes out of service: the console suggests moving an idle
+    unit into the gap, with the coverage gained, and one tap posts it there; the unit
+    board keeps its rows at 1280×800."""
+    api = flows.ApiClient(system.server_url)
+    units = api.call("GET", "/api/v1/units", as_user="dispatcher")
+    lone = next(
+        u for u in units if u["station_name"] == "浜村消防署" and u["status"] == "available"
+    )
+    api.call(
+        "POST", f"/api/v1/units/{lone['id']}/status", {"status": "out_of_service"},
+        as_user="dispatcher",
+    )  # fmt: skip
+    ctx = browser.new_context(viewport={"width": 1280, "height": 800})
+    ctx.set_default_timeout(TIMEOUT_MS)
+    flows.set_language(ctx, "ja")
+    page = ctx.new_page()
+    flows.login(page, system.server_url, "dispatcher")
+    page.wait_for_selector("body[data-ready=true]")
+    row = page.locator("#moveup .moveup-row").first
+    row.wait_for()
+    assert "→" in row.inner_text() and "%" in row.inner_text()
+    table = page.locator("#unit-table").bounding_box()
+    assert table is not None and table["height"] > 60  # the board still shows its units
+    unit_id = int(row.get_attribute("data-unit"))
+    station_id = int(row.get_attribute("data-station"))
+    row.locator(".moveup-apply").click()
+    page.get_by_text(flows.said("ja", "moveup.applied")).first.wait_for()
+    posted = api.call("GET", f"/api/v1/units/{unit_id}", as_user="dispatcher")
+    assert posted["post_station_id"] == station_id and posted["status"] == "available"
+    # Leave the fleet as found: out of service and back ends the post.
+    for uid, status in (
+        (unit_id, "out_of_service"),
+        (unit_id, "available"),
+        (lone["id"], "available"),
+    ):
+        api.call("POST", f"/api/v1/units/{uid}/status", {"status": status}, as_user="dispatcher")
+    page.context.close()

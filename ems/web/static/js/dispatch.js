@@ -42,6 +42,7 @@ import { availabilityClass, rowOf, rowsOf } from "./domain.js";
 import { BED_CATEGORIES, CONDITIONS, TIME_CRITICAL } from "./generated/enums.js";
 import { renderKpi } from "./kpi.js";
 import { createMap, drawHospitals, drawIncidents, drawUnits } from "./map.js";
+import { startMoveUp } from "./moveup.js";
 import { startPage } from "./page.js";
 import { reasonText, renderRequests, renderTimeline, toastAnswer } from "./shared-views.js";
 import { createStore, drawWhenChanged, follow } from "./store.js";
@@ -769,6 +770,7 @@ const render = () => {
   for (const draw of renderers) draw(state());
 };
 store.subscribe(render);
+startMoveUp({ store, node: document.getElementById("moveup") });
 
 const event = (name) => (data) => dispatch({ type: "event", name, data, tick: store.tick() });
 const incidentOfTransport = (transportId) => rowOf(state().transports, transportId)?.incident_id ?? null;
