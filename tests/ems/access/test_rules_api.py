@@ -7,7 +7,6 @@ crew's tablet exactly what a dispatcher's click does."""
 from __future__ import annotations
 
 import datetime as dt
-import queue
 from collections.abc import Callable
 
 from flask import Flask
@@ -17,8 +16,8 @@ from ems.access.models import TransportCrew
 from ems.audit.models import AuditEntry
 from ems.auth.models import Role
 from ems.db import get_db
-from ems.events import Audience, Event
 from ems.transports.models import TransportEvent
+from tests.ems.event_stream import Stream
 from tests.ems.transports.scenario import Scene, dispatched_scene, new_incident, walk_to
 from tests.factories import Api, make_hospital, make_unit
 
@@ -169,46 +168,51 @@ def test_an_off_duty_paramedic_of_the_unit_is_not_the_crew(
     assert _codes(off, scene.transport_id) == {"transport": "off_duty", "vitals": "off_duty"}
 
 
-def _tablet_events(app: Flask, unit_id: int) -> tuple[queue.Queue[Event], Callable[[], list]]:
-    broker = app.extensions["ems_events"]
-    q = broker.subscribe(Audience("paramedic", unit_id=unit_id))
-
-    def drain() -> list[tuple[str, object]]:
-        out = []
-        while not q.empty():
-            e = q.get_nowait()
-            out.append((e.type, e.data.get("id")))
-        return out
-
-    return q, drain
-
-
 def test_the_optimizers_apply_tells_the_tablet_what_a_dispatchers_click_does(
     app: Flask, as_role: Callable[..., Api]
 ) -> None:
+    """Read where the tablet reads it: ``GET /api/v1/events`` with the crew's bearer
+    token. The unit sent by hand and the unit sent by the plan hear the same events,
+    and the plan's unit hears that it was sent, to which incident."""
     dispatcher = as_role(Role.DISPATCHER)
     by_hand = make_unit(app, call_sign="手動1", lat=35.44, lon=133.39)
     by_plan = make_unit(app, call_sign="計画1", lat=35.44, lon=133.39)
     crews = {u: as_role(Role.PARAMEDIC, unit_id=u) for u in (by_hand, by_plan)}
-    _, hand_events = _tablet_events(app, by_hand)
-    _, plan_events = _tablet_events(app, by_plan)
+    tablets = {u: Stream(app, crews[u].token) for u in (by_hand, by_plan)}
+    try:
+        for tablet in tablets.values():
+            assert tablet.status == 200, tablet.problem
+            assert "retry: 2000" in tablet.read_until("retry: 2000")  # subscribed
 
-    first = new_incident(dispatcher)
-    resp = dispatcher.post(f"/api/v1/incidents/{first}/assign", json={"unit_id": by_hand})
-    assert resp.status_code == 201
-    # The first unit is busy now; the plan can only send the second.
-    second = new_incident(dispatcher)
-    plan = dispatcher.post("/api/v1/dispatch/assign-pending", json={"apply": True}).get_json()
-    assert plan["applied"] is True
-    assert [(a["incident_id"], a["unit_id"]) for a in plan["assignments"]] == [(second, by_plan)]
+        first = new_incident(dispatcher)
+        resp = dispatcher.post(f"/api/v1/incidents/{first}/assign", json={"unit_id": by_hand})
+        assert resp.status_code == 201
+        # The first unit is busy now; the plan can only send the second.
+        second = new_incident(dispatcher)
+        plan = dispatcher.post("/api/v1/dispatch/assign-pending", json={"apply": True}).get_json()
+        assert plan["applied"] is True
+        assert [(a["incident_id"], a["unit_id"]) for a in plan["assignments"]] == [
+            (second, by_plan)
+        ]
 
-    def shape(events: list[tuple[str, object]]) -> list[str]:
-        return [t for t, _ in events]
+        for tablet in tablets.values():
+            for kind in ("incident.updated", "unit.updated", "transport.updated"):
+                tablet.read_until(f"event: {kind}")
+            tablet.read_until("\0settle\0", timeout_s=0.5)  # anything still on its way
+    finally:
+        for tablet in tablets.values():
+            tablet.close()
 
-    by_hand_seen, by_plan_seen = hand_events(), plan_events()
-    assert shape(by_hand_seen) == shape(by_plan_seen)
-    assert {"incident.updated", "unit.updated", "transport.updated"} <= set(shape(by_plan_seen))
-    assert ("unit.updated", by_plan) in by_plan_seen
+    hand_seen, plan_seen = tablets[by_hand].events(), tablets[by_plan].events()
+    assert [t for t, _ in hand_seen] == [t for t, _ in plan_seen]
+    assert {"incident.updated", "unit.updated", "transport.updated"} <= {t for t, _ in plan_seen}
+    # The plan's unit hears its own dispatch: the unit, the incident and the transport.
+    assert {d["id"] for t, d in plan_seen if t == "unit.updated"} == {by_plan}
+    assert {d["id"] for t, d in plan_seen if t == "incident.updated"} == {second}
+    (transport,) = [d for t, d in plan_seen if t == "transport.updated"]
+    assert (transport["unit_id"], transport["incident_id"]) == (by_plan, second)
+    assert {d["id"] for t, d in hand_seen if t == "incident.updated"} == {first}
+
     with app.app_context(), get_db(app).session_scope() as s:
         assigned = s.scalars(
             select(AuditEntry).where(AuditEntry.action == "incident.assign").order_by(AuditEntry.id)
@@ -218,3 +222,5 @@ def test_the_optimizers_apply_tells_the_tablet_what_a_dispatchers_click_does(
             (str(second), by_plan),
         ]
         assert assigned[1].detail["crew"] == [crews[by_plan].user_id]
+        # Both on the dispatcher's account: the click and the plan they applied.
+        assert {e.actor_id for e in assigned} == {dispatcher.user_id}
