@@ -1,7 +1,7 @@
 """Each part installs alone: a fresh virtual environment with only the tablet's extra
-runs the tablet agent, one with only the server's runs the server, and neither gets
-the tools of the others. The wheels come from var/wheels (fetched by `make wheels` at
-setup), so nothing is downloaded here."""
+runs the tablet agent, one with only the server's runs the server, one with only the
+relay's runs the relay, and none gets the tools of the others. The wheels come from
+var/wheels (fetched by `make wheels` at setup), so nothing is downloaded here."""
 
 from __future__ import annotations
 
@@ -102,12 +102,9 @@ def test_the_tablet_installs_and_runs_alone(tmp_path: Path) -> None:
         proc.wait(10)
 
 
-def test_the_server_installs_and_runs_alone(tmp_path: Path) -> None:
-    venv = _fresh_env(tmp_path, "server")
-    for absent in ("pytest", "playwright", "mypy", "cv2", "av", "matplotlib"):
-        assert not _has(venv, absent), f"{absent} came with the server's set"
+def _production_env(tmp_path: Path) -> dict[str, str]:
     key = base64.b64encode(secrets.token_bytes(32)).decode()
-    env = {
+    return {
         **os.environ,
         "EMS_ENV": "production",
         "EMS_SECRET_KEY": secrets.token_urlsafe(32),
@@ -116,6 +113,53 @@ def test_the_server_installs_and_runs_alone(tmp_path: Path) -> None:
         "EMS_PKI_DIR": str(tmp_path / "pki"),
         "EMS_REGION_DIR": str(tmp_path / "region"),
     }
+
+
+def test_the_relay_installs_and_runs_alone(tmp_path: Path) -> None:
+    venv = _fresh_env(tmp_path, "relay")
+    # Not the dispatcher's solver and road network, not the web server, not the tools.
+    for absent in ("ortools", "valhalla", "osmium", "gunicorn", "pytest", "playwright", "mypy"):
+        assert not _has(venv, absent), f"{absent} came with the relay's set"
+    for absent in ("cv2", "av", "pkcs11"):  # the tablet's capture, encoder and card reader
+        assert not _has(venv, absent), f"{absent} came with the relay's set"
+    python = str(venv / "bin" / "python")
+    # Every module of the relay, the analysis it loads on first use included.
+    modules = sorted(
+        f"hospital_gateway.{p.stem}"
+        for p in (ROOT / "hospital_gateway").glob("*.py")
+        if p.stem not in ("__init__", "__main__")
+    )
+    imported = subprocess.run(
+        [python, "-c", f"import {', '.join(modules)}, ems.analysis.stream, ems.analysis.vitals"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert imported.returncode == 0, imported.stderr
+    relay = str(venv / "bin" / "ems-relay")
+    helped = subprocess.run([relay, "--help"], cwd=tmp_path, capture_output=True, text=True)
+    assert helped.returncode == 0 and "--port" in helped.stdout, helped.stderr
+    port = _free_port()
+    proc = subprocess.Popen(
+        [relay, "--host", "127.0.0.1", "--port", str(port)],
+        cwd=tmp_path,
+        env=_production_env(tmp_path),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        assert _wait_http(f"http://127.0.0.1:{port}/healthz", proc) == 200
+    finally:
+        proc.terminate()
+        # SIGTERM closes every connection and stops the relay cleanly.
+        assert proc.wait(10) == 0
+
+
+def test_the_server_installs_and_runs_alone(tmp_path: Path) -> None:
+    venv = _fresh_env(tmp_path, "server")
+    for absent in ("pytest", "playwright", "mypy", "cv2", "av", "matplotlib"):
+        assert not _has(venv, absent), f"{absent} came with the server's set"
+    env = _production_env(tmp_path)
     ems = str(venv / "bin" / "ems")
     migrated = subprocess.run(
         [ems, "db", "upgrade"], cwd=tmp_path, env=env, capture_output=True, text=True
