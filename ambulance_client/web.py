@@ -33,12 +33,14 @@ import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import (
     Flask,
     Response,
     current_app,
     jsonify,
+    make_response,
     render_template,
     request,
     stream_with_context,
@@ -88,6 +90,17 @@ SECURITY_HEADERS = {
     ),
 }
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+def page_csp(relay_url: str) -> str:
+    """The page's policy: ours, with the relay's WebSocket origin allowed to connect
+    (the voice line). A relay URL that is not ws(s) adds nothing."""
+    policy = SECURITY_HEADERS["Content-Security-Policy"]
+    parts = urlsplit(relay_url)
+    if parts.scheme not in ("ws", "wss") or not parts.netloc or " " in parts.netloc:
+        return policy
+    origin = f"{parts.scheme}://{parts.netloc}"
+    return policy.replace("connect-src 'self'", f"connect-src 'self' {origin}", 1)
 
 
 def create_agent_app(service: TabletService, *, port: int | None = None) -> Flask:
@@ -158,13 +171,19 @@ def _security_headers(resp: Response) -> Response:
 
 def register_page(app: Flask, service: TabletService) -> None:
     @app.get("/")
-    def tablet_page() -> str:
-        return render_template(
-            "tablet.html",
-            title_key="tablet.title",
-            subtitle_key="",
-            tablet_token=current_app.config["TABLET_TOKEN"],
+    def tablet_page() -> Response:
+        resp = make_response(
+            render_template(
+                "tablet.html",
+                title_key="tablet.title",
+                subtitle_key="",
+                tablet_token=current_app.config["TABLET_TOKEN"],
+                relay_url=service.relay_url,
+            )
         )
+        # The page opens the voice line to the MC doctor on the relay itself.
+        resp.headers["Content-Security-Policy"] = page_csp(service.relay_url)
+        return resp
 
     @app.get("/healthz")
     def healthz() -> Response:

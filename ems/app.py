@@ -197,7 +197,8 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "no-referrer",
     "Cross-Origin-Opener-Policy": "same-origin",
-    "Permissions-Policy": "geolocation=(self), camera=(self), microphone=()",
+    # The MC console talks to the crew (talk-back): the microphone, for our own pages only.
+    "Permissions-Policy": "geolocation=(self), camera=(self), microphone=(self)",
     "Content-Security-Policy": (
         "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; "
         "connect-src 'self' ws: wss:; style-src 'self' 'unsafe-inline'; "

@@ -169,6 +169,7 @@ class ErrorCode(enum.StrEnum):
     INVALID_PAYLOAD = "invalid_payload"
     MALFORMED_MESSAGE = "malformed_message"
     VIEWERS_CANNOT_PUBLISH = "viewers_cannot_publish"
+    WRONG_FRAME_KIND = "wrong_frame_kind"
     TRANSPORT_COMPLETED = "transport_completed"
     TRANSPORT_CANCELLED = "transport_cancelled"
     BUSY = "busy"
@@ -545,6 +546,11 @@ REGISTRY: dict[ErrorCode, CodeInfo] = {
     ),
     C.VIEWERS_CANNOT_PUBLISH: CodeInfo(
         ("ws",), "A viewer sent a binary frame; viewers are read-only."
+    ),
+    C.WRONG_FRAME_KIND: CodeInfo(
+        ("ws",),
+        "A frame of a kind this path does not carry: the talk path takes audio only, "
+        "and audio goes on the talk path only.",
     ),
     C.TRANSPORT_COMPLETED: CodeInfo(
         ("ws",), "The transport was handed over: only queued records are taken, no video."

@@ -9,6 +9,7 @@ to each other besides frames, and what relays say to each other on the Redis bus
     relay → client      error             a refusal, a dropped frame (its ``seq``), a revocation
                         analysis          the patient analysis of the stream (decision support)
     viewer → relay      keyframe_request
+    relay → talker      talk_peers        who else is on the voice line now (their roles)
     relay ↔ relay       keyframe_request, publisher_here (Redis bus)
 
 Every message is a JSON object whose ``type`` names it. ``to_json()`` gives compact
@@ -36,7 +37,8 @@ Seq = Annotated[int, Field(ge=0, lt=2**64)]  # a frame's sequence (64-bit in the
 TransportId = Annotated[int, Field(ge=0, lt=2**32)]  # 32-bit in the header
 Count = Annotated[int, Field(ge=0)]
 Code = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
-Side = Literal["publish", "view"]
+# "talk": the voice line (``Kind.AUDIO_OPUS`` both ways) between the crew and the MC doctor.
+Side = Literal["publish", "view", "talk"]
 # What a publisher may send: "live" while under way; "records" once the transport
 # ended, within the grace period (queued records, no video); "closed" after it.
 Scope = Literal["live", "records", "closed"]
@@ -97,6 +99,15 @@ class Error(_Message):
     code: Code
     detail: str = ""
     seq: Seq | None = None
+
+
+class TalkPeers(_Message):
+    """Relay to everyone on a transport's voice line, whenever someone joins or leaves:
+    the roles of the others on it (``paramedic``, ``mc_doctor``), so that a page can
+    say whether anybody hears it."""
+
+    type: Literal["talk_peers"] = "talk_peers"
+    roles: list[Annotated[str, Field(min_length=1, max_length=32)]] = Field(max_length=64)
 
 
 class PublisherHere(_Message):
@@ -166,7 +177,15 @@ class Analysis(_Message):
 
 
 Message = Annotated[
-    Hello | Welcome | Ack | KeyframeRequest | Feedback | Error | PublisherHere | Analysis,
+    Hello
+    | Welcome
+    | Ack
+    | KeyframeRequest
+    | Feedback
+    | Error
+    | TalkPeers
+    | PublisherHere
+    | Analysis,
     Field(discriminator="type"),
 ]
 _MESSAGE: TypeAdapter[Message] = TypeAdapter(Message)

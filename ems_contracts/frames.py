@@ -43,10 +43,17 @@ class Kind(enum.IntEnum):
     VITALS = 4
     CONTROL = 5
     EVENT = 6
+    # The voice line between the crew and the MC doctor: never stored, droppable,
+    # and carried only on the talk path (never to the stream's viewers).
+    AUDIO_OPUS = 7
 
     @property
     def is_video(self) -> bool:
         return self in (Kind.VIDEO_H264, Kind.VIDEO_JPEG)
+
+    @property
+    def is_audio(self) -> bool:
+        return self is Kind.AUDIO_OPUS
 
     @property
     def is_record(self) -> bool:
@@ -63,6 +70,8 @@ MAX_PAYLOAD: dict[Kind, int] = {
     Kind.VITALS: 4 * 1024,
     Kind.CONTROL: 4 * 1024,
     Kind.EVENT: 8 * 1024,
+    # One Opus packet of 20 ms: at most 1275 bytes by RFC 6716, ~60-160 in speech.
+    Kind.AUDIO_OPUS: 4 * 1024,
 }
 MAX_FRAME = HEADER_SIZE + max(MAX_PAYLOAD.values())
 

@@ -1,6 +1,7 @@
-"""Who may publish or view a transport's stream: the API's bearer tokens, checked by
-the server's access policy (``ems.access``) against the transport's facts. The relay
-decides nothing itself: it asks the ``Authorizer`` here, which asks ``ems.access``.
+"""Who may publish, view or talk on a transport's stream: the API's bearer tokens,
+checked by the server's access policy (``ems.access``) against the transport's facts.
+The relay decides nothing itself: it asks the ``Authorizer`` here, which asks
+``ems.access``.
 
 The checks are synchronous database calls; the relay (``hospital_gateway.relay``)
 runs them with ``asyncio.to_thread`` so that the event loop never waits on the
@@ -42,9 +43,14 @@ GRACE_EXPIRED = "record_grace_expired"
 class Side(enum.StrEnum):
     PUBLISH = "publish"
     VIEW = "view"
+    TALK = "talk"  # the voice line between the crew and the MC doctor
 
 
-ACTIONS = {Side.PUBLISH: Action.STREAM_PUBLISH, Side.VIEW: Action.STREAM_VIEW}
+ACTIONS = {
+    Side.PUBLISH: Action.STREAM_PUBLISH,
+    Side.VIEW: Action.STREAM_VIEW,
+    Side.TALK: Action.STREAM_TALK,
+}
 
 
 class Refused(Exception):

@@ -6,7 +6,8 @@ handshake (``websockets``' ``process_request`` hook):
                                             with ``Bearer <METRICS_TOKEN>`` when set
     GET /viewer/ , /viewer/viewer.js        the standalone ER viewer page
     ws://relay/v1/transports/<id>/publish   the ambulance tablet (one per transport)
-    ws://relay/v1/transports/<id>/view      ER staff and dispatchers
+    ws://relay/v1/transports/<id>/view      ER staff, dispatchers and the MC doctor
+    ws://relay/v1/transports/<id>/talk      the voice line: the crew and the MC doctor
 
 Anything else is a 404, before the upgrade. It reads the relay's state through
 ``RelayState`` (``hospital_gateway.relay.Relay`` is one) and changes nothing.
@@ -33,7 +34,7 @@ from hospital_gateway.metrics import RelayMetrics
 from hospital_gateway.protocol import Registry
 from hospital_gateway.settings import RelaySettings
 
-STREAM_PATH = re.compile(r"^/v1/transports/(\d{1,10})/(publish|view)$")
+STREAM_PATH = re.compile(r"^/v1/transports/(\d{1,10})/(publish|view|talk)$")
 STATIC = Path(__file__).resolve().parent / "static"
 STATIC_FILES = {
     "/viewer/": ("viewer.html", "text/html; charset=utf-8"),

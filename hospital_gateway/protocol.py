@@ -2,6 +2,9 @@
 and the per-viewer fan-out policy, built on the frame format of
 ``ems_contracts.frames``.
 
+Each room also holds the transport's voice line (``TalkLine``): Opus frames between
+the crew and the MC doctor, kept apart from the viewers' queues.
+
 The asyncio relay (``hospital_gateway.relay``) is a thin shell around this
 module; everything here is plain data in, plain data out, so that it can be
 tested without sockets.
@@ -11,7 +14,7 @@ from __future__ import annotations
 
 import enum
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from ems_contracts.frames import Frame, Kind
@@ -155,6 +158,77 @@ class GopCache:
         return self.complete and bool(self.frames)
 
 
+# --- the voice line ------------------------------------------------------------------
+
+
+@dataclass
+class TalkQueue:
+    """What waits to be sent to one person on a voice line: the relay's text messages
+    first, then audio.
+
+    Speech is worth nothing late: past ``max_audio`` packets (200 ms of 20 ms Opus
+    frames) the oldest goes, so that a slow link hears a gap rather than a delay
+    that grows. Nothing on the line is part of the record.
+    """
+
+    max_audio: int = 10
+    messages: deque[str] = field(default_factory=deque)
+    audio: deque[bytes] = field(default_factory=deque)
+    dropped: int = 0
+
+    def push_audio(self, raw: bytes) -> Push:
+        outcome = Push.QUEUED
+        if len(self.audio) >= self.max_audio:
+            self.audio.popleft()
+            self.dropped += 1
+            outcome = Push.DROPPED
+        self.audio.append(raw)
+        return outcome
+
+    def push_message(self, message: str) -> None:
+        # Only the latest roster matters: an older one waiting is replaced.
+        self.messages.clear()
+        self.messages.append(message)
+
+    def pop(self) -> bytes | str | None:
+        if self.messages:
+            return self.messages.popleft()
+        if self.audio:
+            return self.audio.popleft()
+        return None
+
+
+@dataclass
+class TalkLine:
+    """One transport's voice line: everyone on it hears everyone else, never
+    themselves. Who may be on it is the access policy's (``stream.talk``)."""
+
+    talkers: dict[int, tuple[str, TalkQueue]] = field(default_factory=dict)
+    frames_in: int = 0
+
+    def join(self, talker_id: int, role: str, queue: TalkQueue | None = None) -> TalkQueue:
+        q = queue if queue is not None else TalkQueue()
+        self.talkers[talker_id] = (role, q)
+        return q
+
+    def leave(self, talker_id: int) -> None:
+        self.talkers.pop(talker_id, None)
+
+    def speak(self, raw: bytes, *, sender: int | None) -> dict[int, Push]:
+        """Queue an audio frame for everyone but its sender (None: from another relay)."""
+        self.frames_in += 1
+        return {tid: q.push_audio(raw) for tid, (_, q) in self.talkers.items() if tid != sender}
+
+    def roster(self, remote: Iterable[str] = ()) -> dict[int, list[str]]:
+        """For each talker here, the roles of the others on the line (``remote``: the
+        roles of those on other relays), sorted."""
+        far = list(remote)
+        return {
+            tid: sorted([r for other, (r, _) in self.talkers.items() if other != tid] + far)
+            for tid in self.talkers
+        }
+
+
 @dataclass
 class Room:
     """One transport's stream: its viewers and what a joining viewer needs."""
@@ -170,6 +244,8 @@ class Room:
     publisher: int | None = None
     frames_in: int = 0
     last_frame_us: int = 0
+    # The voice line between the crew and the MC doctor; apart from the viewers.
+    talk: TalkLine = field(default_factory=TalkLine)
 
     def join(self, viewer_id: int, queue: ViewerQueue | None = None) -> ViewerQueue:
         """Register a viewer and seed its queue with the cached GOP and vitals."""
@@ -236,7 +312,12 @@ class Registry:
 
     def discard_if_empty(self, transport_id: int) -> None:
         room = self.rooms.get(transport_id)
-        if room is not None and not room.viewers and room.publisher is None:
+        if (
+            room is not None
+            and not room.viewers
+            and room.publisher is None
+            and not room.talk.talkers
+        ):
             del self.rooms[transport_id]
 
     def __iter__(self) -> Iterator[Room]:

@@ -9,7 +9,10 @@ channel, so that they keep their order. Control messages (``ems_contracts.contro
 keyframe request from a relay whose viewer waits for one, a relay announcing it
 holds the publisher now) go the other way on ``<prefix>ctl:<transport>``.
 Transport updates from the API (``ems.events``) trigger an immediate re-check
-of the viewers' authorisation.
+of the viewers' authorisation. The voice line between the crew and the MC doctor has
+a channel of its own, ``<prefix>talk:<transport>``, to which every relay with someone
+on that line subscribes: audio frames (dropped while Redis lags), and each relay's
+``talk_peers`` (the roles on the line there) when they change and every few seconds.
 
 Each message starts with the sending relay's 16-byte id so that a relay ignores
 its own echo. Records (ECG, vitals) are stored only by the publisher's relay
@@ -38,6 +41,7 @@ log = logging.getLogger("hospital_gateway.redis")
 FrameHandler = Callable[[int, bytes], None]
 ControlHandler = Callable[[int, control.Message], None]
 UpdateHandler = Callable[[int], None]
+PeersHandler = Callable[[int, bytes, list[str]], None]
 
 # Events from the API that may change who can see a transport.
 TRANSPORT_EVENTS = ("transport.updated", "transport.rerouted", "request.accepted")
@@ -70,6 +74,9 @@ class RedisBus:
         self.on_control: ControlHandler = lambda _t, _msg: None
         self.on_stream_message: ControlHandler = lambda _t, _msg: None
         self.on_transport_update: UpdateHandler = lambda _t: None
+        self.on_talk_frame: FrameHandler = lambda _t, _raw: None
+        # (transport, the sending relay's id, the roles on the line there)
+        self.on_talk_peers: PeersHandler = lambda _t, _origin, _roles: None
         self.dropped = 0
         # Video of a stream that no other relay listens to is not published: the
         # answer to each PUBLISH says how many relays received it. Records still go
@@ -83,6 +90,9 @@ class RedisBus:
 
     def control_channel(self, transport_id: int) -> str:
         return f"{self.prefix}ctl:{transport_id}"
+
+    def talk_channel(self, transport_id: int) -> str:
+        return f"{self.prefix}talk:{transport_id}"
 
     async def start(self) -> None:
         await self._redis.ping()
@@ -134,6 +144,13 @@ class RedisBus:
         await self._unsubscribe(self.control_channel(transport_id))
         self._unheard_until.pop(self.stream_channel(transport_id), None)
 
+    async def join_talk(self, transport_id: int) -> None:
+        """Receive a transport's voice line here (someone on it is connected here)."""
+        await self._subscribe(self.talk_channel(transport_id))
+
+    async def leave_talk(self, transport_id: int) -> None:
+        await self._unsubscribe(self.talk_channel(transport_id))
+
     # --- publishing -----------------------------------------------------------
 
     def publish_frame(self, transport_id: int, raw: bytes, *, droppable: bool) -> None:
@@ -158,6 +175,20 @@ class RedisBus:
     def publish_control(self, transport_id: int, message: control.Message) -> None:
         data = self.origin + message.to_json().encode()
         self._out.append((self.control_channel(transport_id), data))
+        self._out_ready.set()
+
+    def publish_talk(self, transport_id: int, raw: bytes) -> None:
+        """An audio frame for the other relays: late speech is useless, so it is
+        dropped rather than queued behind a lagging Redis."""
+        if len(self._out) >= self._queue_size:
+            self.dropped += 1
+            return
+        self._out.append((self.talk_channel(transport_id), self.origin + raw))
+        self._out_ready.set()
+
+    def publish_talk_peers(self, transport_id: int, roles: list[str]) -> None:
+        data = self.origin + control.TalkPeers(roles=roles).to_json().encode()
+        self._out.append((self.talk_channel(transport_id), data))
         self._out_ready.set()
 
     async def _write(self) -> None:
@@ -235,6 +266,14 @@ class RedisBus:
         body = data[16:]
         kind, _, tid_text = channel.removeprefix(self.prefix).partition(":")
         if not tid_text.isdigit():
+            return
+        if kind == "talk":
+            if body[:1] == b"{":
+                peers = control.parse_control(body)
+                if isinstance(peers, control.TalkPeers):
+                    self.on_talk_peers(int(tid_text), bytes(data[:16]), list(peers.roles))
+            else:
+                self.on_talk_frame(int(tid_text), body)
             return
         if kind == "stream" and body[:1] == b"{":
             self.on_stream_message(int(tid_text), control.parse_control(body))

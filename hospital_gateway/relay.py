@@ -12,8 +12,9 @@ transport change, cutting those who lost them. Records pass through
 ``hospital_gateway.storage`` before anyone sees them; the stored ECG and vitals go
 on to the patient analysis (``hospital_gateway.analysis``, in worker threads), whose
 results the relay sends to the viewers and back to the publisher as ``analysis``
-messages. Once the transport has
-ended, its publisher may still deliver queued records for a grace period, but no
+messages. The voice line (``/talk``) carries Opus frames between the crew's tablet
+page and the MC doctor's console, never to the viewers and never stored. Once the
+transport has ended, its publisher may still deliver queued records for a grace period, but no
 video. Plain HTTP goes to ``hospital_gateway.http``; ``hospital_gateway.server``
 runs a ``Relay`` until SIGTERM.
 """
@@ -41,7 +42,7 @@ from hospital_gateway import http
 from hospital_gateway.access import GRACE_EXPIRED, Authorizer, Grant, Refused, Side
 from hospital_gateway.analysis import StreamAnalysis
 from hospital_gateway.metrics import RelayMetrics
-from hospital_gateway.protocol import Push, Registry, ViewerQueue
+from hospital_gateway.protocol import Push, Registry, TalkQueue, ViewerQueue
 from hospital_gateway.settings import RelaySettings
 from hospital_gateway.storage import RecordStore, parse_record
 
@@ -53,6 +54,8 @@ log = logging.getLogger("hospital_gateway")
 CLOSE_POLICY = 1008  # refused or revoked authorisation
 CLOSE_TRY_AGAIN = 1013  # a viewer that cannot keep up; the relay full or unavailable
 CLOSE_REPLACED = 4000  # a newer connection of the same transport's publisher
+# A relay that stopped saying who is on a voice line there is forgotten after this.
+TALK_PEERS_TTL_S = 10.0
 
 
 @dataclass
@@ -65,6 +68,7 @@ class Client:
     grant: Grant
     token: str
     queue: ViewerQueue = field(default_factory=ViewerQueue)
+    talk: TalkQueue = field(default_factory=TalkQueue)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     checked_token_at: float = field(default_factory=time.monotonic)
     # The transport's access facts as last re-checked (a publisher's scope follows them).
@@ -82,6 +86,10 @@ class Relay:
         self.registry = Registry()
         self.viewers: dict[int, Client] = {}
         self.publishers: dict[int, Client] = {}
+        self.talkers: dict[int, Client] = {}
+        # Who is on each voice line on the other relays: transport → relay id →
+        # (roles, when last heard).
+        self._remote_talk: dict[int, dict[bytes, tuple[list[str], float]]] = {}
         self.bus: RedisBus | None = None
         self.server: Server | None = None
         self._ids = itertools.count(1)
@@ -114,6 +122,8 @@ class Relay:
             self.bus.on_control = self._on_bus_control
             self.bus.on_stream_message = self._on_bus_stream_message
             self.bus.on_transport_update = self.recheck_soon
+            self.bus.on_talk_frame = self._on_bus_talk_frame
+            self.bus.on_talk_peers = self._on_bus_talk_peers
             await self.bus.start()
         self.server = await serve(
             self.handler,
@@ -218,6 +228,8 @@ class Relay:
         await ws.send(welcome.to_json())
         if side is Side.PUBLISH:
             await self._publish(client)
+        elif side is Side.TALK:
+            await self._talk(client)
         else:
             await self._view(client)
 
@@ -274,6 +286,9 @@ class Relay:
                     frame = decode_frame(message)
                     if frame.transport_id != tid:
                         raise ProtocolError("wrong_transport", "frame of another transport")
+                    if frame.kind.is_audio:
+                        # Talk-back is for the crew and the MC doctor, not the viewers.
+                        raise ProtocolError("wrong_frame_kind", "audio goes on the talk path")
                     self._check_scope(client, frame)
                     record = parse_record(frame) if frame.kind.is_record else None
                 except ProtocolError as exc:
@@ -459,6 +474,132 @@ class Relay:
         except ConnectionClosed:
             pass
 
+    # --- the voice line ---------------------------------------------------------
+
+    async def _talk(self, client: Client) -> None:
+        """The crew or the MC doctor on the transport's voice line: their audio frames
+        go to everyone else on it (on this relay and, through Redis, on the others)."""
+        tid = client.transport_id
+        room = self.registry.room(tid)
+        self.talkers[client.id] = client
+        room.talk.join(client.id, client.grant.principal.role.value, client.talk)
+        if self.bus is not None:
+            await self.bus.join_talk(tid)
+        self._talk_changed(tid)
+        sender = asyncio.create_task(self._talk_send_loop(client))
+        try:
+            async for message in client.ws:
+                if isinstance(message, str):
+                    try:
+                        control.parse_control(message)
+                    except control.ControlError as exc:
+                        error = control.Error(code=exc.code, detail=exc.detail)
+                        await client.ws.send(error.to_json())
+                    continue
+                try:
+                    frame = decode_frame(message)
+                    if frame.transport_id != tid:
+                        raise ProtocolError("wrong_transport", "frame of another transport")
+                    if not frame.kind.is_audio:
+                        raise ProtocolError("wrong_frame_kind", "the talk path takes audio only")
+                except ProtocolError as exc:
+                    error = control.Error(code=exc.code, detail=exc.detail, seq=_seq_of(message))
+                    await client.ws.send(error.to_json())
+                    continue
+                raw = bytes(message)
+                self._speak(tid, raw, sender=client.id)
+                if self.bus is not None:
+                    self.bus.publish_talk(tid, raw)
+        except ConnectionClosed:
+            pass
+        finally:
+            sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sender
+            self.talkers.pop(client.id, None)
+            room.talk.leave(client.id)
+            self._talk_changed(tid)
+            if self.bus is not None and not room.talk.talkers:
+                await self.bus.leave_talk(tid)
+                self._remote_talk.pop(tid, None)
+            self.registry.discard_if_empty(tid)
+
+    async def _talk_send_loop(self, client: Client) -> None:
+        try:
+            while True:
+                item = client.talk.pop()
+                if item is None:
+                    client.wake.clear()
+                    await client.wake.wait()
+                    continue
+                await client.ws.send(item)
+        except ConnectionClosed:
+            pass
+
+    def _speak(self, tid: int, raw: bytes, *, sender: int | None) -> None:
+        room = self.registry.get(tid)
+        if room is None:
+            return
+        for talker_id in room.talk.speak(raw, sender=sender):
+            talker = self.talkers.get(talker_id)
+            if talker is not None:
+                talker.wake.set()
+
+    def _talk_changed(self, tid: int) -> None:
+        """Tell everyone on the line who else is on it; tell the other relays who is here."""
+        room = self.registry.get(tid)
+        if room is None:
+            return
+        if self.bus is not None:
+            here = sorted(role for role, _ in room.talk.talkers.values())
+            self.bus.publish_talk_peers(tid, here)
+        self._send_rosters(tid)
+
+    def _send_rosters(self, tid: int) -> None:
+        room = self.registry.get(tid)
+        if room is None:
+            return
+        remote = [r for roles, _ in self._remote_talk.get(tid, {}).values() for r in roles]
+        for talker_id, roles in room.talk.roster(remote).items():
+            talker = self.talkers.get(talker_id)
+            if talker is not None:
+                talker.talk.push_message(control.TalkPeers(roles=roles).to_json())
+                talker.wake.set()
+
+    def _on_bus_talk_frame(self, tid: int, raw: bytes) -> None:
+        self._speak(tid, raw, sender=None)
+
+    def _on_bus_talk_peers(self, tid: int, origin: bytes, roles: list[str]) -> None:
+        room = self.registry.get(tid)
+        if room is None or not room.talk.talkers:
+            return
+        known = self._remote_talk.setdefault(tid, {})
+        news = origin not in known or known[origin][0] != roles
+        first = origin not in known
+        known[origin] = (roles, time.monotonic())
+        if first and self.bus is not None:
+            # A relay new to the line learns at once who is here.
+            self.bus.publish_talk_peers(tid, sorted(r for r, _ in room.talk.talkers.values()))
+        if news:
+            self._send_rosters(tid)
+
+    def _talk_heartbeat(self) -> None:
+        """Every few seconds: say who is on each line here, forget silent relays."""
+        if self.bus is None:
+            return
+        now = time.monotonic()
+        for room in self.registry:
+            if not room.talk.talkers:
+                continue
+            tid = room.transport_id
+            self.bus.publish_talk_peers(tid, sorted(r for r, _ in room.talk.talkers.values()))
+            known = self._remote_talk.get(tid, {})
+            stale = [o for o, (_, seen) in known.items() if now - seen > TALK_PEERS_TTL_S]
+            for origin in stale:
+                del known[origin]
+            if stale:
+                self._send_rosters(tid)
+
     # --- authorisation re-checks -----------------------------------------------
 
     def recheck_soon(self, transport_id: int) -> None:
@@ -489,7 +630,7 @@ class Relay:
         """Cut every connection (of the ``only`` transports) that lost its right to the stream."""
         clients = [
             c
-            for c in (*self.viewers.values(), *self.publishers.values())
+            for c in (*self.viewers.values(), *self.publishers.values(), *self.talkers.values())
             if only is None or c.transport_id in only
         ]
         transports = {c.transport_id for c in clients}
@@ -528,6 +669,7 @@ class Relay:
         while True:
             await asyncio.sleep(self.settings.feedback_s)
             self.analysis.forget_idle()
+            self._talk_heartbeat()
             for tid, publisher in list(self.publishers.items()):
                 room = self.registry.get(tid)
                 if room is None:

@@ -29,6 +29,7 @@ class Action(enum.StrEnum):
     VITALS_READ = "vitals.read"  # stored vitals and ECG
     STREAM_VIEW = "stream.view"  # the live video, ECG and vitals
     STREAM_PUBLISH = "stream.publish"  # sending them from the ambulance
+    STREAM_TALK = "stream.talk"  # the voice line between the crew and the MC doctor
     REQUEST_READ = "hospital_request.read"  # an acceptance request and its patient glance
     REQUEST_ANSWER = "hospital_request.answer"  # accept or decline it
     ACCESS_LOG_READ = "patient.access_log"  # who read a patient's record
@@ -190,6 +191,19 @@ def crew_publishes(p: Principal, s: Situation) -> Decision:
         return _no(Code.NOT_YOUR_UNIT)
     if p.user_id in t.crew_user_ids:
         return ALLOW if _within_grace(t, s) else _no(Code.RECORD_GRACE_EXPIRED)
+    return _no(Code.NOT_YOUR_UNIT)
+
+
+def crew_talks(p: Principal, s: Situation) -> Decision:
+    """The unit's crew on duty while the transport is active: the voice line to the
+    MC doctor carries nothing of the record, so it ends with the transport."""
+    t = _transport(s)
+    if not t.active:
+        return _no(Code.TRANSPORT_ENDED)
+    if _live_crew(p, t):
+        return Decision(True, joins_crew=p.user_id not in t.crew_user_ids)
+    if p.unit_id == t.unit_id:
+        return _no(Code.OFF_DUTY)
     return _no(Code.NOT_YOUR_UNIT)
 
 
@@ -388,6 +402,10 @@ RULES: dict[tuple[Role, Action], Entry] = {
         "unit's crew on duty while active; recorded crew's queued records until "
         "handover + `RECORD_GRACE_S`",
     ),
+    # The voice line: the crew and the MC doctor who answers for them, nobody else
+    # (the receiving ER watches the picture but does not hear the consultation).
+    (P, Ac.STREAM_TALK): Entry(crew_talks, "unit's crew on duty while active"),
+    (M, Ac.STREAM_TALK): Entry(mc_live, MC_LIVE),
     # Hospital requests.
     (E, Ac.REQUEST_READ): Entry(er_request, "its hospital's, while open or while it receives"),
     (E, Ac.REQUEST_ANSWER): Entry(er_answers, "its hospital's, on duty"),

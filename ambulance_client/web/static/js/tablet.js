@@ -47,6 +47,7 @@ import {
   steps,
   streamOf,
 } from "./tablet-state.js";
+import { followTalk } from "./tablet-talk.js";
 
 // Preset reasons for a look-up without PIN (the server takes the reason as text).
 const PINLESS_REASONS = ["unconscious", "cannot_enter_pin", "minor_or_assisted", "other"];
@@ -940,6 +941,7 @@ const renderAnalysis = drawWhenChanged(
         ? el("p", { class: lines.shockable ? "analysis-rhythm shockable" : "analysis-rhythm", dataset: { testid: "analysis-rhythm", rhythm: analysis.ecg.rhythm } }, lines.rhythm)
         : null,
       lines.news2 || lines.shockIndex ? el("p", { class: "analysis-vitals" }, [lines.news2, lines.shockIndex].filter(Boolean).join(" · ")) : null,
+      lines.partial ? el("p", { class: "analysis-partial muted", dataset: { testid: "analysis-partial" } }, lines.partial) : null,
       lines.alerts.length
         ? el(
             "ul",
@@ -1036,5 +1038,7 @@ onLangChange(() => {
   render();
 });
 applyI18n();
+// Talk-back with the MC doctor: its own panel, following the store (tablet-talk.js).
+followTalk(store);
 render();
 await start();

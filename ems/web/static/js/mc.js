@@ -40,6 +40,7 @@ import {
 import { startPage } from "./page.js";
 import { renderHistory } from "./shared-views.js";
 import { createStore, drawWhenChanged, follow } from "./store.js";
+import { openTalk } from "./talk.js";
 
 const s = await startPage();
 
@@ -209,6 +210,83 @@ function viewerSlot(st, req) {
   return node;
 }
 
+// --- talk-back with the crew -------------------------------------------------------------------
+// One call at a time, for the transport on screen, opened by the doctor's tap (which also
+// lets the page play the crew's voice) and kept across redraws; the text answer below
+// works whatever the voice line does.
+let talk = null; // { transportId, node, line }
+
+function closeTalk() {
+  talk?.line?.close();
+  talk = null;
+}
+
+function drawTalkBox() {
+  if (!talk) return;
+  const { node, line, transportId } = talk;
+  const st = line?.state;
+  const open = Boolean(line) && st.status !== "closed";
+  const status = !st
+    ? null
+    : st.status === "refused"
+      ? t("talk.refused", { reason: errorText({ code: st.code || "generic", status: 0 }) })
+      : st.status !== "open"
+        ? t("talk.connecting")
+        : st.peers.length
+          ? [...new Set(st.peers)].map((role) => t(`talk.peer_${role}`)).join(" · ")
+          : t("talk.nobody");
+  fill(
+    node,
+    el(
+      "div",
+      { class: "mc-talk-row" },
+      el(
+        "button",
+        {
+          type: "button",
+          class: `btn ${open ? "btn-decline" : "btn-accept"}`,
+          id: "mc-talk-toggle",
+          "aria-pressed": open ? "true" : "false",
+          onclick: () => toggleTalk(transportId),
+        },
+        t(open ? "talk.stop" : "talk.start"),
+      ),
+      status ? el("span", { class: "mc-talk-status", id: "mc-talk-status" }, status) : null,
+    ),
+    st?.mic === "on" ? el("p", { class: "mc-talk-live" }, t("talk.mic_live")) : st?.mic === "opening" ? el("p", { class: "muted" }, t("talk.mic_opening")) : null,
+    st?.needsTap ? el("button", { type: "button", class: "btn btn-ghost", id: "mc-talk-tap", onclick: () => line.resume() }, t("talk.tap_to_hear")) : null,
+    st?.unavailable ? el("p", { class: "notice", id: "mc-talk-unavailable", role: "status" }, t(`talk.unavailable_${st.unavailable}`), " ", t("talk.text_works")) : null,
+    st ? el("p", { class: "muted small" }, t("talk.stats", { sent: st.sent, heard: st.decoded, ms: st.latencyMs === null ? "—" : `${Math.round(st.latencyMs)} ms` })) : null,
+  );
+}
+
+async function toggleTalk(transportId) {
+  if (!talk || talk.transportId !== transportId) return;
+  if (talk.line && talk.line.state.status !== "closed") {
+    talk.line.close();
+    talk.line = null;
+    drawTalkBox();
+    return;
+  }
+  const entry = talk;
+  entry.line = openTalk({ relayUrl, transportId, token: s.token, element: entry.node, onChange: () => talk === entry && drawTalkBox() });
+  drawTalkBox();
+  await entry.line.setMic(true);
+}
+
+function talkSlot(st, req) {
+  const tr = transportOf(st, req);
+  if (!relayUrl || !tr || !isLive(tr)) {
+    if (talk?.transportId === req.transport_id) closeTalk();
+    return null;
+  }
+  if (talk?.transportId === req.transport_id) return talk.node;
+  closeTalk();
+  talk = { transportId: req.transport_id, node: el("div", { class: "mc-talk-box", id: "mc-talk", dataset: { transportId: req.transport_id } }), line: null };
+  drawTalkBox();
+  return talk.node;
+}
+
 // --- the queue --------------------------------------------------------------------------------
 function waitingNode(req) {
   return el("span", { class: "mc-waiting", dataset: { since: req.requested_at, until: req.answered_at || "" } }, clockText(waitingSeconds(req, Date.now())));
@@ -339,6 +417,7 @@ function skeleton(req) {
     head: el("div", { class: "mc-head" }),
     note: el("div", { class: "mc-note", id: "mc-note" }),
     live: el("div", { class: "mc-live-box" }),
+    talk: el("div", { class: "mc-talk" }),
     record: el("div", { class: "mc-record", id: "mc-record" }),
     vitals: el("div", { class: "mc-vitals", id: "mc-vitals" }),
     result: el("div", { class: "mc-result", id: "mc-answer-result", "aria-live": "polite" }),
@@ -352,7 +431,7 @@ function skeleton(req) {
     el(
       "div",
       { class: "mc-columns" },
-      el("div", { class: "mc-col-live" }, el("h4", {}, t("er.live")), p.live),
+      el("div", { class: "mc-col-live" }, el("h4", {}, t("er.live")), p.live, el("h4", {}, t("talk.title")), p.talk),
       el("div", { class: "mc-col-side" }, el("h4", {}, t("mc.vitals_trend")), p.vitals, el("h4", {}, t("er.history")), p.record),
     ),
     el("div", { class: "mc-answer", id: "mc-answer" }, p.result, p.form),
@@ -394,6 +473,14 @@ const drawHead = drawWhenChanged(
 const drawLive = drawWhenChanged(
   (st, req) => [req.transport_id, st.transports[req.transport_id]],
   (st, req) => fill(parts.live, viewerSlot(st, req)),
+);
+
+const drawTalk = drawWhenChanged(
+  (st, req) => [req.transport_id, st.transports[req.transport_id]],
+  (st, req) => {
+    const slot = talkSlot(st, req);
+    fill(parts.talk, slot || el("p", { class: "muted" }, t("talk.text_works")));
+  },
 );
 
 const drawRecord = drawWhenChanged(
@@ -508,6 +595,7 @@ const renderDetail = (st) => {
   if (!req) {
     if (shownId !== null || !parts) {
       closeViewer();
+      closeTalk();
       shownId = null;
       parts = null;
       fill(document.getElementById("mc-detail-body"), el("p", { class: "empty" }, t(st.book.open ? "mc.none_selected" : "common.loading")));
@@ -518,11 +606,12 @@ const renderDetail = (st) => {
   if (req.id !== shownId || !parts) {
     shownId = req.id;
     parts = skeleton(req);
-    for (const draw of [drawHead, drawLive, drawRecord, drawVitals, drawAnswer]) draw.reset();
+    for (const draw of [drawHead, drawLive, drawTalk, drawRecord, drawVitals, drawAnswer]) draw.reset();
   }
   meta.textContent = `#${req.id}`;
   drawHead(st, req);
   drawLive(st, req);
+  drawTalk(st, req);
   drawRecord(st, req);
   drawVitals(st, req);
   drawAnswer(st, req);
@@ -583,6 +672,7 @@ onLangChange(() => {
   if (parts) parts.detail.value = typed;
   drawSound();
   live?.viewer?.relabel?.();
+  drawTalkBox();
 });
 
 // The waiting times count up every second, without a redraw.
