@@ -144,6 +144,9 @@ class VitalsAnalysis(_Part):
 
     news2: Count
     news2_trend: list[Count]
+    # Parameters the reading did not carry (a pulseless patient has no SpO2 or pressure
+    # a monitor can read): they score nothing, so the total is a partial one.
+    news2_missing: list[Code] = Field(default_factory=list, max_length=8)
     shock_index: Annotated[float, Field(ge=0)] | None
     shock_index_trend: list[Annotated[float, Field(ge=0)] | None]
 

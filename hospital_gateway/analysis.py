@@ -217,6 +217,7 @@ def _vitals_part(assessment: VitalsAssessment) -> control.VitalsAnalysis:
     return control.VitalsAnalysis(
         news2=d["news2"],
         news2_trend=d["news2_trend"],
+        news2_missing=d["news2_missing"],
         shock_index=d["shock_index"],
         shock_index_trend=d["shock_index_trend"],
     )

@@ -82,6 +82,7 @@ export const MESSAGES = {
     "viewer.confidence": "confidence {pct}%",
     "viewer.analysis_hr": "HR (ECG)",
     "viewer.news2": "NEWS2",
+    "viewer.news2_partial": "NEWS2 is partial: {parameters} not measured",
     "viewer.shock_index": "Shock index",
     "viewer.trend_up": "rising",
     "viewer.trend_down": "falling",
@@ -138,6 +139,7 @@ export const MESSAGES = {
     "viewer.confidence": "確信度 {pct}%",
     "viewer.analysis_hr": "心拍数（心電図）",
     "viewer.news2": "NEWS2",
+    "viewer.news2_partial": "NEWS2 は一部のみ：{parameters} が未測定",
     "viewer.shock_index": "ショック指数",
     "viewer.trend_up": "上昇",
     "viewer.trend_down": "低下",
@@ -204,6 +206,14 @@ export function alertText(alert, tr) {
   if (vars.rhythm) vars.rhythm_name = tr(`viewer.rhythm_${vars.rhythm}`);
   const text = tr(key, vars);
   return text === key ? alert.message : text;
+}
+
+/** "NEWS2 is partial: pulse, SpO₂ not measured" when the reading lacked parameters
+ * (they score nothing), else null. */
+export function partialText(vitals, tr) {
+  const missing = vitals?.news2_missing || [];
+  if (!missing.length) return null;
+  return tr("viewer.news2_partial", { parameters: missing.map((p) => tr(`viewer.param_${p}`)).join(", ") });
 }
 
 function fillIn(text, vars) {
@@ -412,6 +422,8 @@ export function mountViewer(element, { relayUrl, transportId, token, lang, t, co
       figure("shock_index", a.vitals.shock_index == null ? null : a.vitals.shock_index.toFixed(2), si, si);
     }
     rows.push(figures);
+    const partial = partialText(a.vitals, tr);
+    if (partial) rows.push(el("p", { class: "ems-viewer-partial", "data-analysis": "news2_missing" }, partial));
     if (!a.ecg) rows.push(el("p", { class: "ems-viewer-label" }, tr("viewer.decision_support")));
     analysis.replaceChildren(...rows);
     if (!withAlerts) return;

@@ -124,7 +124,7 @@ def background_scene(api: ApiClient, system: System) -> None:
             "chief_complaint": "胸痛、冷汗",
             "suspected_condition": "chest_pain_stemi",
             "address": "みどり市 本町 2-14",
-            "patient_age": 67,
+            "patient_age": 78,  # the age on the card the crew reads (tests.browser.system)
             "patient_sex": "male",
             "caller_account": "夫が急に胸を押さえて倒れた",
             # The unit is assigned now: a call taken two minutes ago, as most are.
@@ -151,6 +151,13 @@ def background_scene(api: ApiClient, system: System) -> None:
     api.call("POST", f"/api/v1/hospital-requests/{mine['id']}/accept", {}, as_user="er")
     api.call("POST", f"/api/v1/transports/{tr_id}/events", {"kind": "loaded"}, as_user="medic")
     system.tablet.stream.start(token=api.token("medic"), transport_id=tr_id)
+    # Before IV access the crew asks the MC doctor from the tablet; the request waits.
+    api.call(
+        "POST",
+        f"/api/v1/transports/{tr_id}/instruction-requests",
+        {"procedure": "iv_fluids", "note": "血圧 88/50、末梢冷感"},
+        as_user="medic",
+    )
 
     # In the ER's own city, with a unit of the city's station: a request the ER would
     # get (not one from a town whose own centre is nearer).

@@ -66,6 +66,17 @@ def main() -> int:
                 written.append(shoot(page, "er", lang))
                 ctx.close()
 
+                ctx = browser.new_context(viewport=viewport)
+                flows.set_language(ctx, lang)
+                page = ctx.new_page()
+                flows.login(page, system.server_url, "mc")
+                page.wait_for_selector("[data-ready=true]")
+                page.locator(".mc-req .mc-req-btn").first.click()
+                page.wait_for_selector("#mc-live[data-frames-decoded]", timeout=15000)
+                page.wait_for_timeout(2500)  # a few seconds of video and ECG
+                written.append(shoot(page, "mc", lang))
+                ctx.close()
+
                 ctx = browser.new_context(viewport=viewport, has_touch=True)
                 flows.set_language(ctx, lang)
                 page = ctx.new_page()

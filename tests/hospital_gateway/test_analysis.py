@@ -103,6 +103,7 @@ def test_a_vf_strip_and_worsening_vitals_reach_the_tablet_and_the_er_as_decision
                 assert news2["values"]["news2"] == 8 and news2["message"]
                 assert alert["vitals"]["news2"] == 8
                 assert alert["vitals"]["news2_trend"] == [0, 8]
+                assert alert["vitals"]["news2_missing"] == []  # a full reading: a full score
                 assert alert["vitals"]["shock_index"] == pytest.approx(115 / 98, abs=0.01)
                 assert alert["label"] == "decision support"
                 assert vf["ecg"]["shockable"] is True
@@ -264,3 +265,19 @@ def test_without_neurokit2_the_relay_streams_and_analyses_nothing(
 def _metrics(port: int) -> str:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
         return str(resp.read().decode())
+
+
+def test_a_pulseless_readings_news2_says_it_is_partial() -> None:
+    """During an arrest the monitor reads no pulse, SpO2 or pressure: NEWS2 of what is
+    left is a partial score, and the message says which parameters it lacks."""
+    from ems.vitals.service import VitalsRecord
+    from ems_contracts.vitals import VitalsPayload
+
+    state = TransportAnalysis(1, window_s=10, every_s=2)
+    reading = VitalsPayload(hr=None, spo2=None, bp_sys=None, bp_dia=None, rr=10, temp_c=36.8)
+    at = dt.datetime.now(dt.UTC)
+    message = state.run(
+        Job(windows=[], readings=[VitalsRecord(seq=1, measured_at=at, values=reading)])
+    )
+    assert message is not None and message.vitals is not None
+    assert set(message.vitals.news2_missing) == {"pulse", "spo2", "systolic_bp"}

@@ -429,6 +429,10 @@ describe("the relay's analysis on the crew's screen", () => {
     const j = analysisLines(analysis, tr(ja));
     assert.equal(j.rhythm, "心室細動 · 電気ショック適応 · 確信度 77% · 判断支援（診断ではありません）");
     assert.equal(j.alerts[1].text, "電気ショック適応の波形：心室細動");
+    assert.equal(e.partial, null);
+    const pulseless = analysisLines({ ...analysis, vitals: { ...analysis.vitals, news2: 1, news2_missing: ["spo2", "systolic_bp", "pulse"] } }, tr(en));
+    assert.equal(pulseless.partial, "NEWS2 is partial: SpO₂, systolic BP, pulse not measured");
+    assert.equal(analysisLines({ ...analysis, vitals: { ...analysis.vitals, news2_missing: ["pulse"] } }, tr(ja)).partial, "NEWS2 は一部のみ：脈拍 が未測定");
     const unknown = analysisLines({ ecg: { rhythm: "unknown", shockable: false, confidence: 0.3 }, vitals: null, alerts: [] }, tr(en));
     assert.ok(!unknown.rhythm.includes("shockable"));
     assert.equal(unknown.news2, null);

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
-import { MESSAGES, alertText, rhythmText, translator, trendOf } from "../../hospital_gateway/static/viewer.js";
+import { MESSAGES, alertText, partialText, rhythmText, translator, trendOf } from "../../hospital_gateway/static/viewer.js";
 
 const en = translator({ lang: "en" });
 const ja = translator({ lang: "ja" });
@@ -24,6 +24,13 @@ describe("viewer analysis", () => {
     const vf = { reason: "shockable_rhythm", message: "m", values: { rhythm: "vf", confidence: 0.6 } };
     assert.equal(alertText(vf, ja), "電気ショック適応の波形：心室細動");
     assert.equal(alertText({ reason: "something_new", message: "As the relay says", values: {} }, ja), "As the relay says");
+  });
+
+  it("says when NEWS2 is a partial score, naming what the monitor could not read", () => {
+    assert.equal(partialText({ news2: 1, news2_missing: ["spo2", "pulse"] }, en), "NEWS2 is partial: SpO₂, pulse not measured");
+    assert.equal(partialText({ news2: 1, news2_missing: ["systolic_bp"] }, ja), "NEWS2 は一部のみ：収縮期血圧 が未測定");
+    assert.equal(partialText({ news2: 3, news2_missing: [] }, en), null);
+    assert.equal(partialText(null, en), null);
   });
 
   it("has every analysis string in both languages", () => {

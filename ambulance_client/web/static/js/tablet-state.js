@@ -601,7 +601,7 @@ export function analysisOf(state) {
  * and the alerts newest first, each said from its reason and values (the relay's
  * English message only for a reason this page does not know). */
 export function analysisLines(analysis, t) {
-  const out = { rhythm: null, shockable: false, news2: null, shockIndex: null, alerts: [] };
+  const out = { rhythm: null, shockable: false, news2: null, shockIndex: null, partial: null, alerts: [] };
   const ecg = analysis?.ecg;
   if (ecg) {
     const parts = [t(`viewer.rhythm_${ecg.rhythm}`)];
@@ -614,6 +614,9 @@ export function analysisLines(analysis, t) {
   if (vitals) {
     out.news2 = `${t("viewer.news2")} ${vitals.news2}`;
     if (vitals.shock_index !== null && vitals.shock_index !== undefined) out.shockIndex = `${t("viewer.shock_index")} ${vitals.shock_index.toFixed(2)}`;
+    // Parameters the monitor could not read score nothing: the total is a partial one.
+    const missing = vitals.news2_missing || [];
+    if (missing.length) out.partial = t("viewer.news2_partial", { parameters: missing.map((p) => t(`viewer.param_${p}`)).join(", ") });
   }
   out.alerts = [...(analysis?.alerts || [])].reverse().map((alert) => {
     const key = `viewer.alert_${alert.reason}`;
