@@ -20,7 +20,7 @@ from ambulance_client.web import create_agent_app
 ROOT = Path(__file__).resolve().parents[3]
 SERVER_WEB = ROOT / "ems" / "web"
 TABLET_WEB = ROOT / "ambulance_client" / "web"
-SHARED = ("common.js", "shared-views.js", "domain.js", "store.js", "generated/enums.js")
+SHARED = ("common.js", "shared-views.js", "domain.js", "store.js", "talk.js", "generated/enums.js")
 PACKAGES = ("ems", "hospital_gateway", "ambulance_client", "card_issuer", "ems_contracts")
 
 

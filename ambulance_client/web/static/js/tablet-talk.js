@@ -14,6 +14,8 @@ const RELAY_URL = document.querySelector('meta[name="relay-url"]')?.content || "
 let line = null; // { transportId, talk }
 let panel = null;
 let box = null;
+let drawn = ""; // what the panel shows now, but for the counters
+let statsNode = null;
 
 function roleText(peers) {
   if (!peers.length) return t("talk.nobody");
@@ -25,17 +27,30 @@ function refusal(code) {
   return t("talk.refused", { reason });
 }
 
+function statsText(st) {
+  return t("talk.stats", { sent: st.sent, heard: st.decoded, ms: st.latencyMs === null ? "—" : `${Math.round(st.latencyMs)} ms` });
+}
+
 function draw() {
   if (!box) return;
   if (!line) {
     panel.hidden = true;
     fill(box);
+    drawn = "";
     return;
   }
   panel.hidden = false;
   if (!line.talk) return; // opening: drawn once ``openTalk`` returns
   const st = line.talk.state;
   const talk = line.talk;
+  // The counters change fifty times a second: they alone never rebuild the buttons
+  // (a tap must not land on a button that is being replaced).
+  const signature = JSON.stringify([currentLang(), st.status, st.code, st.peers, st.mic, st.unavailable, st.needsTap]);
+  if (signature === drawn && statsNode) {
+    statsNode.textContent = statsText(st);
+    return;
+  }
+  drawn = signature;
   const unavailable = st.unavailable ? el("p", { class: "notice talk-unavailable", id: "talk-unavailable", role: "status" }, t(`talk.unavailable_${st.unavailable}`), " ", t("talk.text_works")) : null;
   let status;
   if (st.status === "refused") status = refusal(st.code);
@@ -61,11 +76,7 @@ function draw() {
     micOn ? el("p", { class: "talk-live", role: "status" }, t("talk.mic_live")) : null,
     st.needsTap ? el("button", { type: "button", class: "btn btn-ghost", id: "talk-tap", onclick: () => talk.resume() }, t("talk.tap_to_hear")) : null,
     unavailable,
-    el(
-      "p",
-      { class: "muted small talk-stats" },
-      t("talk.stats", { sent: st.sent, heard: st.decoded, ms: st.latencyMs === null ? "—" : `${Math.round(st.latencyMs)} ms` }),
-    ),
+    (statsNode = el("p", { class: "muted small talk-stats" }, statsText(st))),
   );
 }
 

@@ -214,7 +214,9 @@ function viewerSlot(st, req) {
 // One call at a time, for the transport on screen, opened by the doctor's tap (which also
 // lets the page play the crew's voice) and kept across redraws; the text answer below
 // works whatever the voice line does.
-let talk = null; // { transportId, node, line }
+let talk = null; // { transportId, node, line, drawn, stats }
+
+const talkStats = (st) => t("talk.stats", { sent: st.sent, heard: st.decoded, ms: st.latencyMs === null ? "—" : `${Math.round(st.latencyMs)} ms` });
 
 function closeTalk() {
   talk?.line?.close();
@@ -225,6 +227,14 @@ function drawTalkBox() {
   if (!talk) return;
   const { node, line, transportId } = talk;
   const st = line?.state;
+  // The counters change fifty times a second: they alone never rebuild the buttons.
+  const signature = JSON.stringify([currentLang(), Boolean(line), st?.status, st?.code, st?.peers, st?.mic, st?.unavailable, st?.needsTap]);
+  if (st && signature === talk.drawn && talk.stats) {
+    talk.stats.textContent = talkStats(st);
+    return;
+  }
+  talk.drawn = signature;
+  talk.stats = st ? el("p", { class: "muted small" }, talkStats(st)) : null;
   const open = Boolean(line) && st.status !== "closed";
   const status = !st
     ? null
@@ -256,7 +266,7 @@ function drawTalkBox() {
     st?.mic === "on" ? el("p", { class: "mc-talk-live" }, t("talk.mic_live")) : st?.mic === "opening" ? el("p", { class: "muted" }, t("talk.mic_opening")) : null,
     st?.needsTap ? el("button", { type: "button", class: "btn btn-ghost", id: "mc-talk-tap", onclick: () => line.resume() }, t("talk.tap_to_hear")) : null,
     st?.unavailable ? el("p", { class: "notice", id: "mc-talk-unavailable", role: "status" }, t(`talk.unavailable_${st.unavailable}`), " ", t("talk.text_works")) : null,
-    st ? el("p", { class: "muted small" }, t("talk.stats", { sent: st.sent, heard: st.decoded, ms: st.latencyMs === null ? "—" : `${Math.round(st.latencyMs)} ms` })) : null,
+    talk.stats,
   );
 }
 
