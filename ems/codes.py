@@ -389,7 +389,6 @@ REGISTRY: dict[ErrorCode, CodeInfo] = {
         (400,), "A patient is locked to a hospital that is not in the mass-casualty plan."
     ),
     C.DUPLICATE_PATIENT: CodeInfo((400,), "Patient ids in a mass-casualty plan must be unique."),
-    C.UNKNOWN_PROCEDURE: CodeInfo(
     C.NOT_TIME_CRITICAL: CodeInfo(
         (409,),
         "Ask ahead is for a suspected stroke, STEMI, cardiac arrest or major trauma; "
@@ -405,6 +404,7 @@ REGISTRY: dict[ErrorCode, CodeInfo] = {
     C.ASK_AHEAD_SETTLED: CodeInfo(
         (409,), "The crew has already confirmed or withdrawn the early requests."
     ),
+    C.UNKNOWN_PROCEDURE: CodeInfo(
         (400,), "Not one of the specified procedures configured (`INSTRUCTION_PROCEDURES`)."
     ),
     C.INSTRUCTION_NOT_FOUND: CodeInfo((404,), "No request for instruction has this id."),
