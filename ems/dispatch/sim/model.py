@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from ems.dispatch import coverage, early, optimizer, ranking, routing
 from ems.dispatch.acceptance import AcceptanceModel, Answer
 from ems.dispatch.needs import derive_needs
-from ems.dispatch.optimizer import LEVEL_RANK, PatientNeeds
+from ems.dispatch.optimizer import PatientNeeds
 from ems.dispatch.region import RegionPack
 
 # Transports per person per year in Japan: 7.64 M dispatches / 124 M people (2023),
@@ -59,6 +59,8 @@ CELL = 100  # cells of 0.01° (about 1 km)
 _ND = statistics.NormalDist()
 CANDIDATES = 10  # nearest suitable hospitals handed to the ranking per round
 UNIT_CANDIDATES = 5  # units (earliest on scene) handed to the assignment
+SERIOUS = ("critical", "serious")  # FDMA's 重症以上, the cases its inquiry counts are of
+CRITICAL_CARE = ("icu", "ccu", "scu")  # a tertiary centre's beds, pooled for its patients
 
 
 class Lever:
@@ -115,6 +117,7 @@ class SimParams:
     ask_ahead_tap_min: float = 0.5
     early_wrong_p: float = 0.3
     growth_exponent: float = 0.75
+    tertiary_detour_min: float = 10.0
 
 
 def _time_critical_share() -> float:
@@ -168,6 +171,17 @@ ASSUMPTIONS: tuple[tuple[str, str], ...] = (
      " suspicion wrong and withdraws (then asks as without the lever)"),
     ("growth_exponent", "assumption: stations and hospitals grow as population^0.75 "
      "(big cities have fewer ambulances per person: Tokyo ≈ 2 per 100,000)"),
+    ("crew_list", "a crew asks first the hospitals likely to accept, as the region's"
+     " transport rules list them: only hospitals with the capability and a bed of the"
+     " category at all; for serious and critical cases (FDMA's ≥ 4-inquiry count is of"
+     " these) the nearest tertiary centre first; the published on-duty rota (輪番) known,"
+     " so a secondary hospital whose specialist is off tonight is asked last"),
+    ("tertiary_detour_min", "assumption: for a serious or critical case a crew passes a"
+     " suitable secondary hospital for a tertiary centre up to 10 min further"),
+    ("last_bastion", "a tertiary centre (最後の砦) accepts a serious or critical patient"
+     " unless truly full: no bed free across its critical-care beds (ICU, CCU, SCU and the"
+     " patient's category, pooled); its ER doctors being busy, or other reasons, do not"
+     " refuse such a patient (on-call staff are called in)"),
 )  # fmt: skip
 
 
@@ -496,7 +510,7 @@ def simulate(stream: Stream, levers: frozenset[str]) -> RunResult:
         by_station[s].append(u)
     away: set[int] = set()
     station_order: dict[tuple[int, int], list[int]] = {}
-    suitable_order: dict[tuple[tuple[int, int], frozenset[str], str | None], list[int]] = {}
+    suitable_order: dict[tuple[tuple[int, int], frozenset[str], str, bool], list[int]] = {}
     admissions: dict[tuple[int, str], list[float]] = {}  # release times, sorted
     doctors: list[list[float]] = [[] for _ in hospitals]  # release times
     model = AcceptanceModel()
@@ -559,6 +573,10 @@ def simulate(stream: Stream, levers: frozenset[str]) -> RunResult:
         no other reason. The same patient at the same moment gets the same answer."""
         if not inc.needs.required_capabilities <= h.capabilities:
             return False
+        if h.level == "tertiary" and inc.urgency in SERIOUS:
+            # The last bastion: refused only when truly full, its ER team all busy or
+            # no bed of the category free; never for other reasons.
+            return er_doctor_free(h, t) and free_beds(h, inc.needs.bed_category, t, False)[0] > 0
         if inc.needs.required_capabilities and not stream.specialist_on(h, t):
             return False  # outside specialty tonight
         if not er_doctor_free(h, t):
@@ -567,23 +585,29 @@ def simulate(stream: Stream, levers: frozenset[str]) -> RunResult:
             return False  # beds full
         return stream.other_yes(inc, h.idx)
 
-    def order_for(inc: Incident, row: list[float]) -> list[int]:
-        """Hospitals a crew would ask, nearest first, a lower level than preferred after."""
-        key = (inc.cell, inc.needs.required_capabilities, inc.needs.preferred_level)
+    def order_for(inc: Incident, row: list[float], t: float) -> list[int]:
+        """Hospitals a crew would ask at ``t``, most likely to accept first: those with
+        the capability and a bed of the category at all, nearest first; for a serious
+        or critical case the tertiary centres first unless a suitable hospital is more
+        than ``tertiary_detour_min`` nearer; hospitals off the on-duty rota tonight last."""
+        needs = inc.needs
+        serious = inc.urgency in SERIOUS
+        key = (inc.cell, needs.required_capabilities, needs.bed_category, serious)
         order = suitable_order.get(key)
         if order is None:
-            pref = LEVEL_RANK.get(inc.needs.preferred_level or "", 0)
-            caps = inc.needs.required_capabilities
-            cands = [h for h in hospitals if caps <= h.capabilities] or hospitals
+            caps, cat = needs.required_capabilities, needs.bed_category
+            capable = [h for h in hospitals if caps <= h.capabilities] or hospitals
+            cands = [h for h in capable if h.beds.get(cat) or cat == "general"] or capable
+            detour = p.tertiary_detour_min if serious else 0.0
             cands.sort(
-                key=lambda h: (
-                    row[h.idx] + (10.0 if LEVEL_RANK.get(h.level, 0) < pref else 0.0),
-                    h.idx,
-                )
+                key=lambda h: (row[h.idx] + (0.0 if h.level == "tertiary" else detour), h.idx)
             )
             order = [h.idx for h in cands[: max(p.max_calls, 2 * CANDIDATES)]]
             suitable_order[key] = order
-        return order
+        if not needs.required_capabilities:
+            return order
+        on = [i for i in order if stream.specialist_on(hospitals[i], t)]
+        return on if len(on) == len(order) else on + [i for i in order if i not in on]
 
     def candidate_units(
         row: list[float], cell: tuple[int, int], t_d: float, k: int
@@ -707,7 +731,7 @@ def simulate(stream: Stream, levers: frozenset[str]) -> RunResult:
         ready = loaded + _ln(d[3], p.pre_call_min, 0.5)
         minor = inc.urgency == "minor"
         cat = inc.needs.bed_category
-        order = order_for(inc, row)
+        order = order_for(inc, row, ready)
         inquiries = rounds = 0
         chosen: int | None = None
         t = ready
@@ -718,7 +742,7 @@ def simulate(stream: Stream, levers: frozenset[str]) -> RunResult:
             # would otherwise start asking.
             e_set: set[int] = set()
             e_chosen, e_t, e_asked, e_rounds = parallel_rounds(
-                inc, order, t_d + p.ask_ahead_tap_min, e_set, d
+                inc, order_for(inc, row, t_d), t_d + p.ask_ahead_tap_min, e_set, d
             )
             inquiries += e_asked
             rounds += e_rounds

@@ -146,6 +146,33 @@ def test_big_city_moves_toward_fdmas_city_column() -> None:
     assert big["meta"]["hospitals"] > 11 and big["meta"]["units"] > 20
 
 
+def test_four_plus_inquiry_share_is_counted_and_reported_with_its_interval() -> None:
+    """The report's ≥ 4-inquiry share of serious cases is the mean over replications of
+    a hand count on each replication's outcomes, with the t interval of those counts."""
+    report = run(SimParams(days=4, seed=11), replications=3, ablation=False)
+    for policy, levers in (("A", frozenset()), ("B", model.IN_B)):
+        shares = []
+        for seed in (11, 12, 13):
+            p = SimParams(days=4, seed=11)
+            out = simulate(Stream(Region(load_region(), p), p, seed), levers).outcomes
+            serious = [o for o in out if o.serious]
+            assert serious
+            shares.append(sum(1 for o in serious if o.inquiries >= 4) / len(serious))
+        m, lo, hi = stats.mean_ci(shares)
+        assert report[policy]["share_4plus_inquiries"] == pytest.approx(m, abs=5e-5)
+        assert report["ci95"][f"{policy}.share_4plus_inquiries"] == pytest.approx(
+            [lo, hi], abs=5e-5
+        )
+    # A serious case is critical or serious; a refusal before the yes is one more inquiry.
+    p = SimParams(days=4, seed=11)
+    stream = Stream(Region(load_region(), p), p, 11)
+    out = simulate(stream, frozenset()).outcomes
+    assert [o.serious for o in out] == [
+        i.urgency in ("critical", "serious") for i in stream.incidents
+    ]
+    assert all(o.inquiries >= 1 for o in out)
+
+
 def test_interval_covers_a_known_mean_95_percent_of_the_time() -> None:
     rng = random.Random(9)
     hits = 0
