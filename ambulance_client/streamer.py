@@ -39,6 +39,7 @@ from ambulance_client.encoder import Encoder, codec_string, make_encoder
 from ambulance_client.monitor import SimulatedMonitor
 from ambulance_client.outbox import Outbox
 from ems_contracts import control
+from ems_contracts.codes import ErrorCode as E
 from ems_contracts.frames import (
     MAX_FRAME,
     Frame,
@@ -50,16 +51,17 @@ from ems_contracts.frames import (
 
 log = logging.getLogger("ambulance_client.streamer")
 
+# The relay's codes, by name from the shared registry (ems_contracts.codes).
 # Codes after which reconnecting cannot help.
-FATAL_CODES = frozenset({"invalid_token", "unauthenticated", "forbidden", "transport_not_found"})
+FATAL_CODES = frozenset({E.INVALID_TOKEN, E.UNAUTHENTICATED, E.FORBIDDEN, E.TRANSPORT_NOT_FOUND})
 # Codes for which the relay refuses one record for good.
 REJECT_CODES = frozenset(
-    {"invalid_payload", "malformed_frame", "frame_too_large", "wrong_transport"}
+    {E.INVALID_PAYLOAD, E.MALFORMED_FRAME, E.FRAME_TOO_LARGE, E.WRONG_TRANSPORT}
 )
 # The transport ended longer ago than the relay's grace period: its record is closed.
-GRACE_EXPIRED = "record_grace_expired"
+GRACE_EXPIRED = E.RECORD_GRACE_EXPIRED
 # The transport ended: the relay takes records, not video.
-ENDED_CODES = frozenset({"transport_completed", "transport_cancelled"})
+ENDED_CODES = frozenset({E.TRANSPORT_COMPLETED, E.TRANSPORT_CANCELLED})
 ALERTS_KEPT = 5  # the crew's screen shows the latest few alerts of the stream
 
 
@@ -323,10 +325,10 @@ class Streamer:
         elif code in ENDED_CODES:
             # The video task ends at its next frame; records keep flowing.
             self._records_only = True
-        elif seq is not None and code == "busy":
+        elif seq is not None and code == E.BUSY:
             self.outbox.retry(seq)
             self._records_ready.set()
-        elif code in FATAL_CODES or code in ("access_revoked", "invalid_token"):
+        elif code in FATAL_CODES or code in (E.ACCESS_REVOKED, E.INVALID_TOKEN):
             raise StreamRefused(code, error.detail)
 
     def _record_closed(self, code: str) -> None:

@@ -13,7 +13,6 @@ import json
 import sys
 from pathlib import Path
 
-from ems.codes import ErrorCode
 from ems.dispatch.early import TIME_CRITICAL
 from ems.dispatch.reasons import TEMPLATES
 from ems.fleet.models import UnitStatus
@@ -21,6 +20,7 @@ from ems.hospital_requests.models import DeclineReason, RequestStatus
 from ems.hospitals.models import BedCategory, Capability, DiversionStatus, EmergencyLevel
 from ems.incidents.models import Condition, IncidentStatus, Urgency
 from ems.transports.models import TIMELINE, TransportStatus
+from ems_contracts.codes import ErrorCode
 
 TARGET = Path(__file__).resolve().parent / "static" / "js" / "generated" / "enums.js"
 

@@ -1,4 +1,4 @@
-"""The error-code registry (ems/codes.py) against the source and docs/api.md.
+"""The error-code registry (ems_contracts/codes.py) against the source and docs/api.md.
 
 The source of ems/, hospital_gateway/ and ems_contracts/ (the frame and control-message
 errors the relay sends) is read as text: every code it names in one of
@@ -12,9 +12,9 @@ import re
 from pathlib import Path
 
 from ems.access.policy import Code
-from ems.codes import REGISTRY, ErrorCode, markdown_table
 from ems.events import CloseReason
 from ems.transports.models import TransportStatus
+from ems_contracts.codes import REGISTRY, ErrorCode, markdown_table
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs" / "api.md"
@@ -68,7 +68,7 @@ def _sources() -> dict[str, str]:
     return {
         p.relative_to(ROOT).as_posix(): p.read_text(encoding="utf-8")
         for p in files
-        if p != ROOT / "ems" / "codes.py"
+        if p != ROOT / "ems_contracts" / "codes.py"
     }
 
 
@@ -136,7 +136,7 @@ def test_every_code_in_the_source_is_registered() -> None:
     where = _literal_codes()
     assert len(where) > 100, "the scan found too few codes: are the patterns still right?"
     missing = {c: sorted(p) for c, p in sorted(where.items()) if c not in set(ErrorCode)}
-    assert not missing, f"codes missing from ems/codes.py ErrorCode: {missing}"
+    assert not missing, f"codes missing from ems_contracts/codes.py ErrorCode: {missing}"
 
 
 def test_every_registered_code_is_still_used() -> None:
@@ -210,9 +210,10 @@ def test_docs_table_equals_the_registry() -> None:
     missing = sorted(known - set(codes))
     extra = sorted({c for c in codes if codes.count(c) > 1 or c not in known})
     assert not missing and not extra, (
-        f"docs/api.md's error-code rows differ from ems/codes.py: missing {missing}, "
+        f"docs/api.md's error-code rows differ from ems_contracts/codes.py: missing {missing}, "
         f"unknown or repeated {extra}"
     )
     assert rows == expected, (
-        "docs/api.md's '## Error codes' table is not ems.codes.markdown_table(); regenerate it"
+        "docs/api.md's '## Error codes' table is not ems_contracts.codes.markdown_table(); "
+        "regenerate it"
     )

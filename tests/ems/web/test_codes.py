@@ -9,9 +9,9 @@ import re
 import string
 from pathlib import Path
 
-from ems.codes import REGISTRY, ErrorCode
 from ems.dispatch.reasons import TEMPLATES
 from ems.hospital_requests.models import DeclineReason
+from ems_contracts.codes import REGISTRY, ErrorCode
 
 ROOT = Path(__file__).resolve().parents[3]
 I18N = ROOT / "ems" / "web" / "static" / "i18n"
