@@ -155,7 +155,7 @@ def background_scene(api: ApiClient, system: System) -> None:
     api.call(
         "POST",
         f"/api/v1/transports/{tr_id}/instruction-requests",
-        {"procedure": "iv_fluids", "note": "血圧 88/50、末梢冷感"},
+        {"procedure": "iv_fluids", "note": "冷汗著明、胸痛が持続"},
         as_user="medic",
     )
 

@@ -441,7 +441,8 @@ function skeleton(req) {
     el(
       "div",
       { class: "mc-columns" },
-      el("div", { class: "mc-col-live" }, el("h4", {}, t("er.live")), p.live, el("h4", {}, t("talk.title")), p.talk),
+      // The voice line above the picture: at 1366×768 the video fills the column's height.
+      el("div", { class: "mc-col-live" }, el("h4", {}, t("talk.title")), p.talk, el("h4", {}, t("er.live")), p.live),
       el("div", { class: "mc-col-side" }, el("h4", {}, t("mc.vitals_trend")), p.vitals, el("h4", {}, t("er.history")), p.record),
     ),
     el("div", { class: "mc-answer", id: "mc-answer" }, p.result, p.form),
