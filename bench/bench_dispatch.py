@@ -10,7 +10,10 @@ a simulated year.
   replication, no ablation, straight-line travel (the road matrix is a separate cost).
   The goal is a whole year (``sim_year_tokyo_s`` ≤ 120 s); ``sim_year_tokyo_s_est`` is
   the ten days scaled to 365, printed as an estimate, not a measurement: a year at this
-  size takes far longer than the goal today, too long for one ``make bench``.
+  size still takes several times the goal, too long for one ``make bench``. Policy B
+  bounds it: per transport it calls the server's ``rank_hospitals`` (~0.1 ms a round,
+  its reasons), ``coverage.move_up`` and ``assign_units``, which the simulation must
+  not copy; A alone takes about 80 s of one core.
 """
 
 from __future__ import annotations

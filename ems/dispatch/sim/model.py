@@ -102,7 +102,7 @@ class SimParams:
     contact_min: float = 1.3
     contact_to_loaded_min: float = 7.7
     pre_call_min: float = 3.0
-    call_min: float = 5.0
+    call_min: float = 5.7
     max_calls: int = 10
     leave_min: float = 1.0
     screen_response_min: float = 2.0
@@ -140,7 +140,8 @@ ASSUMPTIONS: tuple[tuple[str, str], ...] = (
     ("contact_min", "FDMA 2022 national stage mean, on scene → contact (not modelled)"),
     ("contact_to_loaded_min", "FDMA 2022 national stage mean, contact → loaded (not modelled)"),
     ("pre_call_min", "assumption: assessment in the ambulance before the first request, 3 min"),
-    ("call_min", "FIELD.md: one phone negotiation ≈ 5 min; one hospital at a time"),
+    ("call_min", "FIELD.md: each extra phone call adds 5.7 min on scene (Nara, 19,141 cases,"
+     " e-MATCH data; 'about 5 min' a negotiation); one hospital at a time"),
     ("max_calls", "assumption: after 10 refusals the nearest tertiary centre must take"),
     ("leave_min", "assumption: after the yes, 1 min to secure and leave"),
     ("screen_response_min", "assumption: ER staff answer an on-screen request in ~2 min"),
@@ -272,6 +273,7 @@ class Region:
         ]  # fmt: skip
         self.travel_source = routing.STRAIGHT_LINE if router is None else router.source
         self.rows = self._travel(router)
+        self._rows_np: dict[tuple[int, int], np.ndarray] = {}
 
     def _jitter(self, rng: random.Random, lat: float, lon: float, c: int) -> tuple[float, float]:
         if c == 0:
@@ -318,6 +320,13 @@ class Region:
 
     def row(self, lat: float, lon: float) -> list[float]:
         return self.rows[(round(lat * CELL), round(lon * CELL))]
+
+    def row_np(self, cell: tuple[int, int]) -> np.ndarray:
+        """The cell's travel times as an array (made on first use)."""
+        got = self._rows_np.get(cell)
+        if got is None:
+            got = self._rows_np[cell] = np.array(self.rows[cell])
+        return got
 
 
 # --- one replication's incidents and hospital behaviour -----------------------------------
@@ -520,6 +529,13 @@ def simulate(stream: Stream, levers: frozenset[str]) -> RunResult:
     for u, s in enumerate(reg.unit_station):
         by_station[s].append(u)
     away: set[int] = set()
+    # The same state as arrays, for the units away (a few hundred at Tokyo scale) to be
+    # weighed at once, and the times they are due back, soonest first.
+    away_np = np.zeros(n_units, dtype=bool)
+    back_np = np.zeros(n_units)
+    pos_np = np.array(unit_pos, dtype=np.intp)
+    home_np = np.array(home, dtype=np.intp)
+    due_back: list[tuple[float, int]] = []
     station_order: dict[tuple[int, int], list[int]] = {}
     suitable_order: dict[tuple[tuple[int, int], frozenset[str], str, bool], list[int]] = {}
     admissions: dict[tuple[int, str], list[float]] = {}  # release times, sorted
@@ -534,6 +550,9 @@ def simulate(stream: Stream, levers: frozenset[str]) -> RunResult:
     posts = _PostViews(_posts(reg, town_rows, town_w), n_h) if move_on else None
     freed: list[tuple[float, int]] = []  # (free at, unit): units awaiting their post
     free_at_np = np.zeros(n_units)  # unit_free, for the idle units of a move-up decision
+    rota_order: dict[
+        tuple[tuple[tuple[int, int], frozenset[str], str, bool], int | None], list[int]
+    ] = {}
     fresh_infos: dict[tuple[int, str, int, int], optimizer.HospitalInfo] = {}
     travel_to: dict[tuple[tuple[int, int], int], optimizer.Travel] = {}
 
@@ -555,10 +574,13 @@ def simulate(stream: Stream, levers: frozenset[str]) -> RunResult:
             by_station[home[u] - n_h].remove(u)
             by_station[to].append(u)
             home[u] = n_h + to
+            home_np[u] = n_h + to
             posts.moved(u, to)
             back = unit_free[u] + reg.rows[(-1, unit_pos[u])][home[u]]
             result.unit_busy_min += back - unit_back[u]
             unit_back[u] = back
+            back_np[u] = back
+            heapq.heappush(due_back, (back, u))
 
     def free_beds(h: SimHospital, cat: str, t: float, minor: bool) -> tuple[int, int]:
         cap = h.beds.get(cat, 0) or (1 if cat == "general" else 0)
@@ -620,22 +642,33 @@ def simulate(stream: Stream, levers: frozenset[str]) -> RunResult:
             suitable_order[key] = order
         if not needs.required_capabilities:
             return order
-        on = [i for i in order if stream.specialist_on(hospitals[i], t)]
-        return on if len(on) == len(order) else on + [i for i in order if i not in on]
+        day, hour = int(t // 1440), (t / 60) % 24
+        # The rota changes with the shift (see ``Stream.specialist_on``): one order each.
+        shift = None if day % 7 < 5 and 8 <= hour < 17 else int((t - 17 * 60) // 720)
+        got = rota_order.get((key, shift))
+        if got is None:
+            on = [i for i in order if stream.specialist_on(hospitals[i], t)]
+            got = on if len(on) == len(order) else on + [i for i in order if i not in on]
+            rota_order[(key, shift)] = got
+        return got
 
     def candidate_units(
         row: list[float], cell: tuple[int, int], t_d: float, k: int
     ) -> list[tuple[float, int]]:
         """The k units that can be on scene first: (arrival, unit), earliest first."""
-        for v in [v for v in away if unit_back[v] <= t_d]:
-            away.discard(v)  # back at the station: found through the station order
+        while due_back and due_back[0][0] <= t_d:
+            v = heapq.heappop(due_back)[1]
+            if v in away and unit_back[v] <= t_d:
+                away.discard(v)  # back at the station: found through the station order
+                away_np[v] = False
         best: list[tuple[float, int]] = []
-        for u in away:
-            start = max(unit_free[u], t_d)
-            pos = home[u] if start >= unit_back[u] else unit_pos[u]
-            best.append((start + p.turnout_min + row[pos], u))
-        best.sort()
-        del best[k:]
+        if away:
+            idx = np.flatnonzero(away_np)
+            start = np.maximum(free_at_np[idx], t_d)
+            pos = np.where(start >= back_np[idx], home_np[idx], pos_np[idx])
+            arrive = start + p.turnout_min + reg.row_np(cell)[pos]
+            first = np.lexsort((idx, arrive))[:k]  # earliest, then the lower unit
+            best = list(zip(arrive[first].tolist(), idx[first].tolist(), strict=True))
         order = station_order.get(cell)
         if order is None:
             order = sorted(range(len(reg.stations)), key=lambda s: row[n_h + s])
@@ -823,6 +856,10 @@ def simulate(stream: Stream, levers: frozenset[str]) -> RunResult:
         unit_back[u] = back_at
         unit_pos[u] = chosen
         away.add(u)
+        away_np[u] = True
+        back_np[u] = back_at
+        pos_np[u] = chosen
+        heapq.heappush(due_back, (back_at, u))
         if move_on:
             heapq.heappush(freed, (free_at, u))
         instr: float | None = None
