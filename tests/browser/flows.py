@@ -29,6 +29,17 @@ def words(lang: str) -> dict[str, str]:
     return out
 
 
+TIMEOUT_MS = 20_000
+
+
+def new_page(browser: Any, lang: str, **kw: Any) -> Any:
+    """A page of a fresh browser context in ``lang``, roomy enough for every panel."""
+    ctx = browser.new_context(viewport={"width": 1600, "height": 1000}, **kw)
+    ctx.set_default_timeout(TIMEOUT_MS)
+    set_language(ctx, lang)
+    return ctx.new_page()
+
+
 def tr(lang: str, key: str, **kw: Any) -> str:
     """What the pages say for ``key`` in ``lang``, its placeholders filled from ``kw``."""
     text = words(lang)[key]

@@ -467,5 +467,7 @@ def running_system(
         yield System(server_url, tablet_url, relay_url, seeded, app, tablet, net, server_port)
 
 
-def launch_browser(playwright: Any) -> Any:
-    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+def launch_browser(playwright: Any, *extra_args: str) -> Any:
+    return playwright.chromium.launch(
+        executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, *extra_args], headless=True
+    )

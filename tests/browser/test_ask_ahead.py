@@ -4,43 +4,15 @@ asked sees the card marked as an early request with what the call said."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.browser import flows
-from tests.browser.system import System, launch_browser, running_system
+from tests.browser.flows import new_page
+from tests.browser.system import System
 
 pytestmark = pytest.mark.browser
-
-TIMEOUT_MS = 20_000
-
-
-@pytest.fixture(scope="module")
-def system() -> Iterator[System]:
-    if not Path("/usr/bin/chromium").exists():
-        pytest.skip("Chromium is not installed")
-    with running_system() as s:
-        yield s
-
-
-@pytest.fixture(scope="module")
-def browser(system: System) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = launch_browser(pw)
-        yield b
-        b.close()
-
-
-def new_page(browser: Any, lang: str) -> Any:
-    ctx = browser.new_context(viewport={"width": 1600, "height": 1000})
-    ctx.set_default_timeout(TIMEOUT_MS)
-    flows.set_language(ctx, lang)
-    return ctx.new_page()
 
 
 @pytest.mark.parametrize("lang", ["ja", "en"])

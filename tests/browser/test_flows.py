@@ -4,61 +4,16 @@ handover; the ER's decline in two taps; the tablet's offline queue replayed on r
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.browser import flows
-from tests.browser.system import CARD_PIN, System, launch_browser, running_system
+from tests.browser.flows import new_page, tr
+from tests.browser.system import CARD_PIN, System
 
 pytestmark = pytest.mark.browser
-
-ROOT = Path(__file__).resolve().parents[2]
-# The server's pages and the tablet's page each carry their own dictionaries.
-I18N = (
-    ROOT / "ems" / "web" / "static" / "i18n",
-    ROOT / "ambulance_client" / "web" / "static" / "i18n",
-)
-TIMEOUT_MS = 20_000
-
-
-def tr(lang: str, key: str, **kw: Any) -> str:
-    words: dict[str, str] = {}
-    for folder in reversed(I18N):
-        words |= json.loads((folder / f"{lang}.json").read_text(encoding="utf-8"))
-    text = words[key]
-    for k, v in kw.items():
-        text = text.replace("{" + k + "}", str(v))
-    return text
-
-
-@pytest.fixture(scope="module")
-def system() -> Iterator[System]:
-    if not Path("/usr/bin/chromium").exists():
-        pytest.skip("Chromium is not installed")
-    with running_system() as s:
-        yield s
-
-
-@pytest.fixture(scope="module")
-def browser(system: System) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = launch_browser(pw)
-        yield b
-        b.close()
-
-
-def new_page(browser: Any, lang: str, **kw: Any) -> Any:
-    ctx = browser.new_context(viewport={"width": 1600, "height": 1000}, **kw)
-    ctx.set_default_timeout(TIMEOUT_MS)
-    flows.set_language(ctx, lang)
-    return ctx.new_page()
 
 
 def step(tablet: Any, kind: str) -> None:
@@ -289,7 +244,7 @@ def test_move_up_applies_in_one_tap(system: System, browser: Any) -> None:
         as_user="dispatcher",
     )  # fmt: skip
     ctx = browser.new_context(viewport={"width": 1280, "height": 800})
-    ctx.set_default_timeout(TIMEOUT_MS)
+    ctx.set_default_timeout(flows.TIMEOUT_MS)
     flows.set_language(ctx, "ja")
     page = ctx.new_page()
     flows.login(page, system.server_url, "dispatcher")

@@ -7,37 +7,19 @@ rhythm → the tablet's timeline shows both times."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.browser import flows
-from tests.browser.system import System, launch_browser, running_system
-from tests.browser.test_flows import new_page, tr
+from tests.browser.flows import new_page, tr
+from tests.browser.system import System
 
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture(scope="module")
-def system() -> Iterator[System]:
-    if not Path("/usr/bin/chromium").exists():
-        pytest.skip("Chromium is not installed")
-    with running_system() as s:
-        # The monitor of this tablet plays a cardiac arrest: VF until well after the test.
-        s.tablet.stream.settings.monitor = "arrest"
-        yield s
-
-
-@pytest.fixture(scope="module")
-def browser(system: System) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = launch_browser(pw)
-        yield b
-        b.close()
+# The tablet's monitor plays a cardiac arrest: VF until well after the test.
+TABLET_MONITOR = "arrest"
 
 
 def _clock(page: Any, iso: str) -> str:

@@ -6,40 +6,18 @@ says so, and the text answer still goes through."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.browser import flows
-from tests.browser.system import CHROMIUM, CHROMIUM_ARGS, System, running_system
-from tests.browser.test_flows import new_page, tr
+from tests.browser.flows import new_page, tr
+from tests.browser.system import System
 
 pytestmark = pytest.mark.browser
 
 # A fake microphone (a beep), no permission prompt.
-MEDIA_ARGS = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
-
-
-@pytest.fixture(scope="module")
-def system() -> Iterator[System]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Chromium is not installed")
-    with running_system() as s:
-        yield s
-
-
-@pytest.fixture(scope="module")
-def browser(system: System) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(
-            executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, *MEDIA_ARGS], headless=True
-        )
-        yield b
-        b.close()
+BROWSER_ARGS = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
 
 
 def _call_and_ask(system: System, api: flows.ApiClient, complaint: str) -> tuple[int, int]:
