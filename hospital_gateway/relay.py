@@ -436,7 +436,7 @@ class Relay:
         await self._sync_watch(tid)
         if not room.gop.has_keyframe:
             self.request_keyframe(tid)
-        sender = asyncio.create_task(self._send_loop(client))
+        sender = asyncio.create_task(self._send_loop(client, client.queue))
         try:
             async for message in client.ws:
                 if isinstance(message, bytes):
@@ -461,15 +461,18 @@ class Relay:
             await self._sync_watch(tid)
             self.registry.discard_if_empty(tid)
 
-    async def _send_loop(self, client: Client) -> None:
+    @staticmethod
+    async def _send_loop(client: Client, queue: ViewerQueue | TalkQueue) -> None:
+        """Send what waits in ``queue`` (the viewer's stream or the voice line) to the
+        client, waking when something is queued."""
         try:
             while True:
-                raw = client.queue.pop()
+                raw = queue.pop()
                 if raw is None:
                     client.wake.clear()
                     await client.wake.wait()
                     continue
-                # Waits while this viewer's socket buffer is full: only this viewer waits.
+                # Waits while this client's socket buffer is full: only this client waits.
                 await client.ws.send(raw)
         except ConnectionClosed:
             pass
@@ -486,7 +489,7 @@ class Relay:
         if self.bus is not None:
             await self.bus.join_talk(tid)
         self._talk_changed(tid)
-        sender = asyncio.create_task(self._talk_send_loop(client))
+        sender = asyncio.create_task(self._send_loop(client, client.talk))
         try:
             async for message in client.ws:
                 if isinstance(message, str):
@@ -523,18 +526,6 @@ class Relay:
                 await self.bus.leave_talk(tid)
                 self._remote_talk.pop(tid, None)
             self.registry.discard_if_empty(tid)
-
-    async def _talk_send_loop(self, client: Client) -> None:
-        try:
-            while True:
-                item = client.talk.pop()
-                if item is None:
-                    client.wake.clear()
-                    await client.wake.wait()
-                    continue
-                await client.ws.send(item)
-        except ConnectionClosed:
-            pass
 
     def _speak(self, tid: int, raw: bytes, *, sender: int | None) -> None:
         room = self.registry.get(tid)
