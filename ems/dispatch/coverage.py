@@ -13,8 +13,10 @@ is the share of time a unit is busy, computed from the data (``busy_fraction``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 
 # Assumption: a demand point is covered when an idle unit can drive there within 8
 # minutes. FDMA's national call → scene mean was 10.3 min in 2022 (shared/FIELD.md),
@@ -31,6 +33,9 @@ MAX_MOVES = 3
 class IdleUnit:
     unit_id: int
     site: int  # index of the post (station) it stands at or is heading to
+
+
+_SITE = attrgetter("site")
 
 
 @dataclass(frozen=True)
@@ -102,11 +107,21 @@ def _coverage(counts: Sequence[int], weights: Sequence[float], q: float) -> Cove
 
 def coverage(*, posts: Posts, sites: Sequence[int], busy: float) -> Coverage:
     """Coverage of the demand by idle units standing at ``sites`` (one entry a unit)."""
-    counts = [0] * len(posts.demand_weights)
-    for s in sites:
-        for d in posts.covers[s]:
-            counts[d] += 1
-    return _coverage(counts, posts.demand_weights, min(max(busy, 0.0), 1.0))
+    return _coverage(
+        _counts(posts.covers, sites, len(posts.demand_weights)),
+        posts.demand_weights,
+        min(max(busy, 0.0), 1.0),
+    )
+
+
+def _counts(covers: Sequence[Sequence[int]], sites: Iterable[int], n_d: int) -> list[int]:
+    """Idle units within the threshold of each demand point (units counted per post:
+    a region has hundreds of units at a few dozen posts)."""
+    counts = [0] * n_d
+    for s, k in Counter(sites).items():
+        for d in covers[s]:
+            counts[d] += k
+    return counts
 
 
 def move_up(
@@ -132,15 +147,14 @@ def move_up(
     total = sum(demand_weights)
     covers = posts.covers
     n_s = len(covers)
-    counts = [0] * n_d
-    for idle in units:
-        for d in covers[idle.site]:
-            counts[d] += 1
+    counts = _counts(covers, map(_SITE, units), n_d)
     now = _coverage(counts, demand_weights, q)
     if total <= 0 or n_s < 2 or not units:
         return MoveUpPlan((), now, now, q, posts.threshold_s)
+    before = list(counts)
     w = [x / total for x in demand_weights]
-    site = {u.unit_id: u.site for u in units}
+    # Where each unit that may move stands (the last entry of a unit listed twice).
+    site = {u.unit_id: u.site for u in units if movable is None or u.unit_id in movable}
     moved: set[int] = set()
     steps: list[tuple[int, int, int, float | None]] = []
     for _ in range(max_moves):
@@ -152,7 +166,7 @@ def move_up(
         # Units at the same post are alike: the lowest id stands for its post.
         first: dict[int, int] = {}
         for u in sorted(site):
-            if u in moved or (movable is not None and u not in movable):
+            if u in moved:
                 continue
             first.setdefault(site[u], u)
         for a, u in first.items():
@@ -181,12 +195,13 @@ def move_up(
         moved.add(u)
         steps.append((u, a, b, posts.drive_s(a, b)))
     after_all = _coverage(counts, demand_weights, q)
-    base = [x.site for x in units]
-    index = {x.unit_id: i for i, x in enumerate(units)}
     moves = []
     for u, a, b, drive in steps:
-        alone = list(base)
-        alone[index[u]] = b
-        after = coverage(posts=posts, sites=alone, busy=q)
-        moves.append(Move(u, a, b, drive, now, after))
+        # The region as it stands with this unit alone moved from a to b.
+        alone = list(before)
+        for d in covers[a]:
+            alone[d] -= 1
+        for d in covers[b]:
+            alone[d] += 1
+        moves.append(Move(u, a, b, drive, now, _coverage(alone, demand_weights, q)))
     return MoveUpPlan(tuple(moves), now, after_all, q, posts.threshold_s)

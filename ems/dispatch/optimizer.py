@@ -112,6 +112,7 @@ def rank_hospitals(
     now: dt.datetime,
     exclude_ids: frozenset[int] = frozenset(),
     include_unrecommended: bool = False,
+    with_reasons: bool = True,
 ) -> tuple[list[RankedHospital], list[ExcludedHospital]]:
     """Hospitals that can take the patient, best first, and those that cannot, with why.
 
@@ -123,64 +124,58 @@ def rank_hospitals(
     first, with ``recommended=False`` and the reasons they are not recommended; only
     the closed and the unreachable stay excluded. A crew with no recommended hospital
     left chooses from this list by hand.
+
+    ``with_reasons=False``: the same ranking (order, scores, flags) with empty
+    ``reasons``, for callers that never show them (the simulation ranks hundreds of
+    thousands of times); the reasons are most of the cost.
     """
     ranked: list[RankedHospital] = []
     others: list[RankedHospital] = []
     excluded: list[ExcludedHospital] = []
     cat = needs.bed_category
+    required = needs.required_capabilities
+    preferred = needs.preferred_level
+    preferred_rank = LEVEL_RANK.get(preferred, 0) if preferred else 0
     for h in hospitals:
-        why: list[Reason] = []
-        if h.id in exclude_ids:
-            why.append(reason("already_asked"))
-        missing = sorted(needs.required_capabilities - h.capabilities)
-        if missing:
-            why.append(reason("lacks_capability", capabilities=missing))
-        if h.diversion_active(now):
-            if h.diversion == "closed_to_ambulances":
-                why.append(reason("closed_to_ambulances"))
-            elif cat in h.diverted_categories:
-                why.append(reason("category_diverted", category=cat))
+        asked = h.id in exclude_ids
+        missing = required - h.capabilities if required else required
+        diverted = h.diversion_active(now)
+        closed = diverted and h.diversion == "closed_to_ambulances"
+        cat_diverted = diverted and not closed and cat in h.diverted_categories
         bed = h.beds.get(cat)
-        if bed is not None and bed.fresh(now) and bed.available <= 0:
-            why.append(reason("no_bed", category=cat))
+        fresh = bed is not None and bed.fresh(now)
+        full = fresh and bed is not None and bed.available <= 0
         t = travel.get(h.id)
-        if t is None or t.seconds is None:
-            why.append(reason("unreachable"))
-        if why and not (include_unrecommended and not CLOSED_REASONS & {r.code for r in why}):
+        unreachable = t is None or t.seconds is None
+        not_recommended = bool(asked or missing or closed or cat_diverted or full or unreachable)
+        if not_recommended and not (include_unrecommended and not (closed or unreachable)):
+            why = (
+                _why(asked, missing, closed, cat_diverted, full, unreachable, cat)
+                if with_reasons
+                else []
+            )
             excluded.append(ExcludedHospital(h.id, h.name, tuple(why)))
             continue
         assert t is not None and t.seconds is not None
-        reasons: list[Reason] = list(why)
-        if needs.required_capabilities and not missing:
-            reasons.append(
-                reason("capability_match", capabilities=sorted(needs.required_capabilities))
-            )
         score = float(t.seconds)
+        if not fresh:  # no figure, or an expired one: unknown
+            score += UNKNOWN_BEDS_PENALTY_S
+        below = bool(preferred) and LEVEL_RANK.get(h.level, 0) < preferred_rank
+        if below:
+            score += LEVEL_PREFERENCE_PENALTY_S
+        p = min(max(acceptance.get(h.id, 0.5), 0.0), 1.0)
+        score += (1.0 - p) * REFUSAL_COST_S
         if bed is None:
             status, avail = "unknown", None
-            reasons.append(reason("beds_unknown", category=cat))
-            score += UNKNOWN_BEDS_PENALTY_S
-        elif not bed.fresh(now):
+        elif not fresh:
             status, avail = "stale", None
-            reasons.append(reason("beds_stale", category=cat))
-            score += UNKNOWN_BEDS_PENALTY_S
         else:
             status, avail = "available", bed.available
-            if bed.available > 0:  # a full one says so among the reasons above
-                reasons.append(reason("beds_available", available=bed.available, category=cat))
-        if h.diversion_active(now) and h.diversion == "category_diversion":
-            reasons.append(reason("partial_diversion"))
-        if needs.preferred_level and LEVEL_RANK.get(h.level, 0) < LEVEL_RANK.get(
-            needs.preferred_level, 0
-        ):
-            reasons.append(reason("below_preferred_level", level=needs.preferred_level))
-            score += LEVEL_PREFERENCE_PENALTY_S
-        elif needs.preferred_level:
-            reasons.append(reason("level", level=h.level))
-        p = min(max(acceptance.get(h.id, 0.5), 0.0), 1.0)
-        reasons.append(reason("acceptance_probability", p=round(p, 2)))
-        score += (1.0 - p) * REFUSAL_COST_S
-        (others if why else ranked).append(
+        reasons: tuple[Reason, ...] = ()
+        if with_reasons:
+            why = _why(asked, missing, closed, cat_diverted, full, unreachable, cat)
+            reasons = tuple(why + _credits(needs, h, status, avail, diverted, below, p))
+        (others if not_recommended else ranked).append(
             RankedHospital(
                 hospital_id=h.id,
                 name=h.name,
@@ -190,13 +185,69 @@ def rank_hospitals(
                 bed_status=status,
                 beds_available=avail,
                 acceptance_p=round(p, 3),
-                reasons=tuple(reasons),
-                recommended=not why,
+                reasons=reasons,
+                recommended=not not_recommended,
             )
         )
     ranked.sort(key=lambda r: (r.score_s, r.eta_s, r.hospital_id))
     others.sort(key=lambda r: (r.eta_s, r.score_s, r.hospital_id))
     return ranked + others, excluded
+
+
+def _why(
+    asked: bool,
+    missing: frozenset[str],
+    closed: bool,
+    cat_diverted: bool,
+    full: bool,
+    unreachable: bool,
+    cat: str,
+) -> list[Reason]:
+    """Why a hospital is not recommended (or not listed at all), in a fixed order."""
+    why: list[Reason] = []
+    if asked:
+        why.append(reason("already_asked"))
+    if missing:
+        why.append(reason("lacks_capability", capabilities=sorted(missing)))
+    if closed:
+        why.append(reason("closed_to_ambulances"))
+    elif cat_diverted:
+        why.append(reason("category_diverted", category=cat))
+    if full:
+        why.append(reason("no_bed", category=cat))
+    if unreachable:
+        why.append(reason("unreachable"))
+    return why
+
+
+def _credits(
+    needs: PatientNeeds,
+    h: HospitalInfo,
+    status: str,
+    avail: int | None,
+    diverted: bool,
+    below: bool,
+    p: float,
+) -> list[Reason]:
+    """What a ranked hospital offers and what its score was charged for."""
+    cat = needs.bed_category
+    out: list[Reason] = []
+    if needs.required_capabilities and not needs.required_capabilities - h.capabilities:
+        out.append(reason("capability_match", capabilities=sorted(needs.required_capabilities)))
+    if status == "unknown":
+        out.append(reason("beds_unknown", category=cat))
+    elif status == "stale":
+        out.append(reason("beds_stale", category=cat))
+    elif avail is not None and avail > 0:  # a full one says so among the reasons above
+        out.append(reason("beds_available", available=avail, category=cat))
+    if diverted and h.diversion == "category_diversion":
+        out.append(reason("partial_diversion"))
+    if below:
+        out.append(reason("below_preferred_level", level=needs.preferred_level))
+    elif needs.preferred_level:
+        out.append(reason("level", level=h.level))
+    out.append(reason("acceptance_probability", p=round(p, 2)))
+    return out
 
 
 def choose_k(probabilities: Sequence[float], *, target: float = 0.9, cap: int = 5) -> int:
@@ -270,10 +321,11 @@ def coverage_penalties(
     raw = [0.0] * n
     for d, w in enumerate(demand_weights):
         times = [unit_to_demand_s[u][d] for u in range(n)]
-        order = sorted(range(n), key=lambda u: times[u])
-        best = times[order[0]]
-        second = times[order[1]] if n > 1 else UNREACHABLE_S
-        raw[order[0]] += w * (second - best)
+        # The nearest unit (the first of equals) and the time of the next one.
+        best = min(times)
+        first = times.index(best)
+        second = min(times[:first] + times[first + 1 :]) if n > 1 else UNREACHABLE_S
+        raw[first] += w * (second - best)
     top = max(raw)
     if top <= 0:
         return [0] * n
@@ -305,6 +357,10 @@ def assign_units(
     size = n_i + n_u
     # Scale response time so that no sum of coverage penalties can outweigh one second.
     scale = 1000 * n_u + 1
+    if n_i == 1:
+        one = _assign_one(incident_ids[0], urgencies[0], unit_ids, eta_s[0], pen, scale)
+        if one is not None:
+            return one
     solver = linear_sum_assignment.SimpleLinearSumAssignment()
     for i in range(size):
         for u in range(size):
@@ -335,6 +391,44 @@ def assign_units(
         weighted += URGENCY_WEIGHT.get(urgencies[i], 1) * round(t)
         loss += pen[u]
     return AssignmentPlan(tuple(out), tuple(unassigned), weighted, loss)
+
+
+def _assign_one(
+    incident_id: int,
+    urgency: str,
+    unit_ids: Sequence[int],
+    eta_s: Sequence[float | None],
+    pen: Sequence[int],
+    scale: int,
+) -> AssignmentPlan | None:
+    """One incident: the plan the solver must return when its optimum is unique, else
+    None. Every idle row costs nothing and can take any column, so a matching's cost is
+    the cost of the incident's own arc: the optimal matchings are those giving it a
+    cheapest column. With one cheapest column that column is the solver's answer; with
+    several, which one it returns is the solver's business, so it is asked."""
+    w = URGENCY_WEIGHT.get(urgency, 1)
+    best_u = -1  # the "no unit" column
+    best = w * UNREACHABLE_S * scale
+    tied = False
+    for u in range(len(unit_ids)):
+        t = eta_s[u]
+        if t is None or t >= UNREACHABLE_S:
+            continue
+        cost = w * round(t) * scale + pen[u]
+        if cost < best:
+            best, best_u, tied = cost, u, False
+        elif cost == best:
+            tied = True
+    if tied:
+        return None
+    if best_u < 0:
+        return AssignmentPlan((), (incident_id,), 0, 0)
+    t = eta_s[best_u]
+    assert t is not None
+    eta = round(t)
+    return AssignmentPlan(
+        (UnitAssignment(incident_id, unit_ids[best_u], eta),), (), w * eta, pen[best_u]
+    )
 
 
 def brute_force_assignment(

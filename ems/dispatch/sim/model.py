@@ -555,6 +555,7 @@ def simulate(stream: Stream, levers: frozenset[str]) -> RunResult:
     ] = {}
     fresh_infos: dict[tuple[int, str, int, int], optimizer.HospitalInfo] = {}
     travel_to: dict[tuple[tuple[int, int], int], optimizer.Travel] = {}
+    cover_from: dict[int, list[float]] = {}  # a point's cover time to each town, seconds
 
     def post_freed(now: float) -> None:
         """Move-up (DMEXCLP): each unit freed by ``now``, in order, is posted where the
@@ -689,7 +690,12 @@ def simulate(stream: Stream, levers: frozenset[str]) -> RunResult:
         over the towns (a unit's cover time to a town from where it stands)."""
         units = [u for _, u in cands]
         at = [home[u] if u not in away else unit_pos[u] for u in units]
-        cover = [[town_rows[d][a] * 60 for d in range(len(town_rows))] for a in at]
+        cover = []
+        for a in at:
+            c = cover_from.get(a)
+            if c is None:
+                c = cover_from[a] = [town_rows[d][a] * 60 for d in range(len(town_rows))]
+            cover.append(c)
         pen = optimizer.coverage_penalties(cover, town_w)
         plan = optimizer.assign_units(
             incident_ids=[inc.idx],
@@ -745,6 +751,7 @@ def simulate(stream: Stream, levers: frozenset[str]) -> RunResult:
                 travel=travel,
                 acceptance={i: model.p(i, cat, hour) for i in cands},
                 now=now,
+                with_reasons=False,  # never shown: the same order and scores
             )
             batch = ranking.next_round(ranked)
             if not batch:
