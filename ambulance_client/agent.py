@@ -31,9 +31,10 @@ from ambulance_client.backlog import RecordBacklog
 from ambulance_client.binding import UnitBinding
 from ambulance_client.card_port import CardPort, CardSettings
 from ambulance_client.durable import DurableStore
+from ambulance_client.keyed_outbox import SendResult, utcnow_iso
 from ambulance_client.request_outbox import QueuedRequest, RequestOutbox
 from ambulance_client.stream_port import StreamPort, StreamSettings
-from ambulance_client.timeline_outbox import QueuedEvent, SendResult, TimelineOutbox, utcnow_iso
+from ambulance_client.timeline_outbox import QueuedEvent, TimelineOutbox
 from ambulance_client.upstream import Offline, Upstream
 
 log = logging.getLogger(__name__)

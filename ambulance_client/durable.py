@@ -46,6 +46,11 @@ CREATE TABLE IF NOT EXISTS requests (
     sealed BLOB NOT NULL
 );
 """
+# The tables of rows queued by idempotency key, and the prefix of each row's associated
+# data (``timeline:<key>``, ``request:<key>``): a sealed row opens in its own table only.
+TIMELINE = "timeline"
+REQUESTS = "requests"
+KEYED = {TIMELINE: "timeline", REQUESTS: "request"}
 
 
 def default_state_dir() -> Path:
@@ -105,27 +110,43 @@ class DurableStore:
     def _open(self, sealed: bytes, aad: str) -> bytes:
         return self._aead.decrypt(sealed[:12], sealed[12:], aad.encode())
 
-    # timeline events -------------------------------------------------------------------
-    def put_event(self, key: str, event: dict[str, Any]) -> None:
-        sealed = self._seal(json.dumps(event).encode(), f"timeline:{key}")
+    # rows by idempotency key: timeline events and API writes -------------------------
+    def _keyed(self, table: str) -> str:
+        """The prefix of a keyed table's associated data. Only these names reach the SQL."""
+        if table not in KEYED:
+            raise ValueError(f"{table!r} is not a table of keyed rows")
+        return KEYED[table]
+
+    def put_keyed(self, table: str, key: str, item: dict[str, Any]) -> None:
+        sealed = self._seal(json.dumps(item).encode(), f"{self._keyed(table)}:{key}")
         with self._lock:
             self._db.execute(
-                "INSERT OR REPLACE INTO timeline (key, sealed) VALUES (?, ?)", (key, sealed)
+                f"INSERT OR REPLACE INTO {table} (key, sealed) VALUES (?, ?)", (key, sealed)
             )
 
-    def delete_event(self, key: str) -> None:
+    def delete_keyed(self, table: str, key: str) -> None:
+        self._keyed(table)
         with self._lock:
-            self._db.execute("DELETE FROM timeline WHERE key = ?", (key,))
+            self._db.execute(f"DELETE FROM {table} WHERE key = ?", (key,))
 
-    def events(self) -> list[dict[str, Any]]:
-        """The queued events, oldest first."""
+    def keyed(self, table: str) -> list[dict[str, Any]]:
+        """The rows of ``table`` (``TIMELINE`` or ``REQUESTS``), oldest first."""
+        aad = self._keyed(table)
         with self._lock:
-            rows = self._db.execute("SELECT key, sealed FROM timeline ORDER BY n").fetchall()
+            rows = self._db.execute(f"SELECT key, sealed FROM {table} ORDER BY n").fetchall()
         out: list[dict[str, Any]] = []
         for key, sealed in rows:
-            event: dict[str, Any] = json.loads(self._open(sealed, f"timeline:{key}"))
-            out.append(event)
+            item: dict[str, Any] = json.loads(self._open(sealed, f"{aad}:{key}"))
+            out.append(item)
         return out
+
+    def events(self) -> list[dict[str, Any]]:
+        """The queued timeline events, oldest first."""
+        return self.keyed(TIMELINE)
+
+    def requests(self) -> list[dict[str, Any]]:
+        """The queued API writes, oldest first."""
+        return self.keyed(REQUESTS)
 
     # vitals and ECG records ------------------------------------------------------------
     def put_record(self, transport_id: int, seq: int, raw: bytes) -> None:
@@ -164,25 +185,3 @@ class DurableStore:
                 "SELECT transport_id, count(*) FROM records GROUP BY transport_id"
             ).fetchall()
         return {int(t): int(n) for t, n in rows}
-
-    # API writes (requests for instruction) ---------------------------------------------
-    def put_request(self, key: str, queued: dict[str, Any]) -> None:
-        sealed = self._seal(json.dumps(queued).encode(), f"request:{key}")
-        with self._lock:
-            self._db.execute(
-                "INSERT OR REPLACE INTO requests (key, sealed) VALUES (?, ?)", (key, sealed)
-            )
-
-    def delete_request(self, key: str) -> None:
-        with self._lock:
-            self._db.execute("DELETE FROM requests WHERE key = ?", (key,))
-
-    def requests(self) -> list[dict[str, Any]]:
-        """The queued API writes, oldest first."""
-        with self._lock:
-            rows = self._db.execute("SELECT key, sealed FROM requests ORDER BY n").fetchall()
-        out: list[dict[str, Any]] = []
-        for key, sealed in rows:
-            queued: dict[str, Any] = json.loads(self._open(sealed, f"request:{key}"))
-            out.append(queued)
-        return out

@@ -10,23 +10,21 @@ that reached the server before the link died is not asked twice.
 
 Given a ``durable.DurableStore`` the queue is on disk too (sealed), and survives a crash
 of the agent. As in ``timeline_outbox``, the crew's token is held in memory only: a
-request restored from disk goes with the token of the crew signed in at the time.
+request restored from disk goes with the token of the crew signed in at the time. The
+queue itself is ``keyed_outbox``'s, shared with the timeline events.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import threading
 import uuid
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ambulance_client.timeline_outbox import SendResult, utcnow_iso
-from ambulance_client.upstream import Offline, Upstream
-
-if TYPE_CHECKING:
-    from ambulance_client.durable import DurableStore
+from ambulance_client.durable import REQUESTS, DurableStore
+from ambulance_client.keyed_outbox import KeyedOutbox, utcnow_iso
+from ambulance_client.upstream import Upstream
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 # What the server accepts as a key (ems/idempotency): checked here too, so that a
@@ -77,93 +75,49 @@ class QueuedRequest:
         }
 
 
-class RequestOutbox:
+def _send(upstream: Upstream, item: QueuedRequest, token: str) -> tuple[int, bytes] | None:
+    status, _, data = upstream.call(
+        item.method,
+        item.path,
+        body=item.body.encode(),
+        headers={
+            "Content-Type": "application/json",
+            "Authorization": f"Bearer {token}",
+            IDEMPOTENCY_HEADER: item.key,
+        },
+    )
+    if status >= 500 or status in RETRY_STATUSES or _in_progress(status, data):
+        return None
+    return status, data
+
+
+class RequestOutbox(KeyedOutbox[QueuedRequest]):
     """FIFO of API writes not yet answered by the server.
 
-    Like ``TimelineOutbox``: the lock guards the list only, never a request; one flush
-    sends at a time. A request the server refuses for good (4xx) leaves the queue and is
-    kept in ``rejected`` for the crew to see."""
+    A request the server refuses for good (4xx) leaves the queue and is kept in
+    ``rejected`` for the crew to see."""
 
     def __init__(self, store: DurableStore | None = None) -> None:
-        self.store = store
-        self._items: list[QueuedRequest] = []
-        self.rejected: list[dict[str, Any]] = []
-        self._lock = threading.Lock()
-        self._sending = threading.Lock()
-        if store is not None:
-            self._items = [QueuedRequest(**r) for r in store.requests()]
-
-    def __len__(self) -> int:
-        return len(self._items)
+        super().__init__(
+            store, table=REQUESTS, restore=QueuedRequest, send=_send, refusal_code=_code
+        )
 
     def add(
         self, *, method: str, path: str, body: str, transport_id: int, key: str, token: str
     ) -> QueuedRequest:
-        item = QueuedRequest(
-            key=key,
-            method=method,
-            path=path,
-            body=body,
-            transport_id=transport_id,
-            queued_at=utcnow_iso(),
-            token=token,
+        """Queue a write; one whose key is queued already (the page retried) is not
+        queued twice: the one waiting is returned."""
+        return self.put(
+            QueuedRequest(
+                key=key,
+                method=method,
+                path=path,
+                body=body,
+                transport_id=transport_id,
+                queued_at=utcnow_iso(),
+                token=token,
+            )
         )
-        with self._lock:
-            if any(i.key == key for i in self._items):
-                # The page retried a request already queued: one is enough.
-                return next(i for i in self._items if i.key == key)
-            if self.store is not None:
-                self.store.put_request(item.key, item.stored())
-            self._items.append(item)
-        return item
-
-    def pending(self) -> list[dict[str, Any]]:
-        with self._lock:
-            return [i.public() for i in self._items]
-
-    def flush(self, upstream: Upstream, *, fallback_token: str = "") -> dict[str, SendResult]:
-        """Send in order until the queue is empty or the server cannot take them.
-        Returns the outcome per key of what left the queue."""
-        done: dict[str, SendResult] = {}
-        if not self._sending.acquire(blocking=False):
-            return done
-        try:
-            while True:
-                with self._lock:
-                    if not self._items:
-                        break
-                    item = self._items[0]
-                token = item.token or fallback_token
-                if not token:
-                    break  # restored from disk, and no crew signed in yet
-                try:
-                    status, _, data = upstream.call(
-                        item.method,
-                        item.path,
-                        body=item.body.encode(),
-                        headers={
-                            "Content-Type": "application/json",
-                            "Authorization": f"Bearer {token}",
-                            IDEMPOTENCY_HEADER: item.key,
-                        },
-                    )
-                except Offline:
-                    break
-                if status >= 500 or status in RETRY_STATUSES or _in_progress(status, data):
-                    break
-                with self._lock:
-                    self._items.remove(item)
-                    if self.store is not None:
-                        self.store.delete_request(item.key)
-                if status < 300:
-                    done[item.key] = SendResult("sent", status, data)
-                else:
-                    done[item.key] = SendResult("rejected", status, data)
-                    self.rejected.append({**item.public(), "status": status, "code": _code(data)})
-                    del self.rejected[:-20]
-        finally:
-            self._sending.release()
-        return done
 
 
 def _code(data: bytes) -> str:

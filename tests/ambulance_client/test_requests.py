@@ -131,3 +131,36 @@ def test_offline_a_request_without_a_key_gets_one_and_a_malformed_one_is_refused
     # Other writes are not queued: the crew is told the server is unreachable.
     resp = client.post("/api/v1/transports/7/hospital-requests", json={"hospital_ids": [1]})
     assert resp.status_code == 503
+
+
+def test_a_request_still_in_progress_waits_and_one_refused_for_good_is_shown(
+    tmp_path: Path,
+) -> None:
+    server = DoctorDesk()
+    answers = [
+        (409, {"code": "idempotency_in_progress"}),  # its first try has not finished
+        (422, {"code": "validation_failed"}),
+    ]
+    answer_with = server.call
+
+    def call(method: str, path: str, **kw: Any) -> Any:
+        if path != ASK or not server.reachable:
+            return answer_with(method, path, **kw)
+        status, body = answers.pop(0)
+        return status, [], json.dumps(body).encode()
+
+    server.call = call  # type: ignore[method-assign]
+    server.reachable = False
+    service = agent(server, tmp_path)
+    client = create_agent_app(service).test_client()
+    assert ask(client, "ask-5").status_code == 202
+    server.reachable = True
+    assert service.flush() == {}
+    assert service.status()["requests_queued"] == 1
+    assert service.flush()["ask-5"].status == "rejected"
+    status = service.status()
+    assert status["requests_queued"] == 0
+    assert [
+        (r["idempotency_key"], r["status"], r["code"]) for r in status["requests_rejected"]
+    ] == [("ask-5", 422, "validation_failed")]
+    assert len(agent(server, tmp_path).requests) == 0  # gone from disk too
