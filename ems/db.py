@@ -3,6 +3,7 @@
 The request owns the session: the API layer commits once the service returned,
 and the teardown rolls back whatever was left open. Services only flush.
 CLI commands and workers use ``with db.session_scope() as session:``.
+``claim_row`` is the conditional UPDATE by which the first of racing writers wins.
 """
 
 from __future__ import annotations
@@ -10,10 +11,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 from flask import Flask, current_app, g
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import CursorResult, DateTime, Engine, MetaData, Update, create_engine, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import StaticPool
@@ -119,6 +120,26 @@ def get_session() -> Session:
         g.db_session = get_db().sessionmaker(info={REQUEST_ID: g.get("request_id", "")})
     session: Session = g.db_session
     return session
+
+
+def claim_row(session: Session, stmt: Update) -> bool:
+    """Run a conditional UPDATE meant for one row; True when it changed that row.
+
+    ``stmt`` names the row and the state it must still be in, e.g.
+    ``update(X).where(X.id == x, X.status == OPEN).values(...)``. Conditional UPDATEs
+    settle first-answer-wins races: on PostgreSQL under READ COMMITTED, a second
+    transaction's UPDATE waits for the first one's row lock, then checks its WHERE
+    again against the committed row; the state has moved on, so it changes nothing
+    and its caller learns that it lost. Reading the row and then writing it would let
+    both pass. (On SQLite, BEGIN IMMEDIATE already makes writers take turns.)
+
+    Objects already loaded in the session are left as they were: a caller that needs
+    the new values refreshes its object.
+    """
+    result = cast(
+        CursorResult[Any], session.execute(stmt.execution_options(synchronize_session=False))
+    )
+    return result.rowcount == 1
 
 
 def _close_session(_exc: BaseException | None) -> None:

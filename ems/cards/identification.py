@@ -44,7 +44,7 @@ from ems.cards.models import (
 )
 from ems.cards.pki import CardAuthRefused
 from ems.cards.releases import Release
-from ems.db import utcnow
+from ems.db import claim_row, utcnow
 from ems.errors import Conflict, EmsError
 from ems.patients.records import RecordCipher
 from ems.transports import service as transports
@@ -127,13 +127,12 @@ def _check_challenge(
 
 def _consume(*, session: Session, challenge: CardChallenge, now: dt.datetime) -> None:
     # Conditional update: of two concurrent verifications of one challenge, one wins.
-    result = session.execute(
+    if not claim_row(
+        session,
         update(CardChallenge)
         .where(CardChallenge.id == challenge.id, CardChallenge.used_at.is_(None))
-        .values(used_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    if getattr(result, "rowcount", 1) != 1:
+        .values(used_at=now),
+    ):
         raise CardAuthRefused("the challenge was already used", code="challenge_used", status=409)
     session.refresh(challenge)
 

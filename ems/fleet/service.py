@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from ems.db import utcnow
+from ems.db import claim_row, utcnow
 from ems.errors import Conflict, NotFound, ValidationFailed
 from ems.events import Event, emit
 from ems.fleet.models import UNIT_TRANSITIONS, Unit, UnitStatus
@@ -78,13 +78,9 @@ def transition(
         values["post_station_id"] = None  # a move-up post ends when the unit leaves it
     elif transport_id is not None:
         values["current_transport_id"] = transport_id
-    result = session.execute(
-        update(Unit)
-        .where(Unit.id == unit.id, Unit.status == frm)
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if not claim_row(
+        session, update(Unit).where(Unit.id == unit.id, Unit.status == frm).values(**values)
+    ):
         raise Conflict(f"unit {unit.call_sign} changed meanwhile; reload", code=lost_code)
     session.refresh(unit)
 
@@ -117,13 +113,12 @@ def update_position(
     # One conditional UPDATE instead of a flush of the loaded unit: of two fixes that
     # race, the newer one wins whichever commits first, and the hottest write of the
     # API skips the unit-of-work machinery.
-    result = session.execute(
+    if not claim_row(
+        session,
         update(Unit)
         .where(Unit.id == unit.id, Unit.position_at <= at)
-        .values(lat=lat, lon=lon, position_at=at)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+        .values(lat=lat, lon=lon, position_at=at),
+    ):
         return False
     for name, value in (("lat", lat), ("lon", lon), ("position_at", at)):
         set_committed_value(unit, name, value)

@@ -21,7 +21,7 @@ from ems.access.models import TransportCrew
 from ems.access.policy import Action
 from ems.audit.service import record
 from ems.auth.models import Role, User
-from ems.db import utcnow
+from ems.db import claim_row, utcnow
 from ems.dispatch import ranking
 from ems.dispatch.routing import Router
 from ems.errors import Conflict, NotFound, ValidationFailed
@@ -488,17 +488,16 @@ def accept(*, session: Session, request_id: int, actor: User, ctx: Context) -> A
         code = "already_placed" if req.status is RequestStatus.CANCELLED else "request_closed"
         raise Conflict(f"the request is {req.status.value}", code=code)
     now = utcnow()
-    claimed = session.execute(
+    if not claim_row(
+        session,
         update(Transport)
         .where(
             Transport.id == req.transport_id,
             Transport.destination_hospital_id.is_(None),
             Transport.status == TransportStatus.ACTIVE,
         )
-        .values(destination_hospital_id=req.hospital_id, bed_category=req.bed_category)
-        .execution_options(synchronize_session=False)
-    )
-    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        .values(destination_hospital_id=req.hospital_id, bed_category=req.bed_category),
+    ):
         raise Conflict("another hospital has already accepted this patient", code="already_placed")
     # A hospital that says yes knows its beds better than an expired figure: a stale
     # or missing figure does not block the accept, it is recorded (``bed_status``).

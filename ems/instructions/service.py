@@ -24,7 +24,7 @@ from ems.access.guard import Context
 from ems.access.policy import Action
 from ems.audit.service import record
 from ems.auth.models import Role, User
-from ems.db import utcnow
+from ems.db import claim_row, utcnow
 from ems.errors import Conflict, NotFound, ValidationFailed
 from ems.events import Event, emit
 from ems.fleet.models import Unit
@@ -242,7 +242,8 @@ def answer(
             f"transport {transport.id} is {transport.status.value}", code="transport_closed"
         )
     now = ctx.now()
-    claimed = session.execute(
+    if not claim_row(
+        session,
         update(InstructionRequest)
         .where(InstructionRequest.id == req.id, InstructionRequest.status == InstructionStatus.OPEN)
         .values(
@@ -251,10 +252,8 @@ def answer(
             answered_by=actor.id,
             decision=decision,
             detail=detail.strip(),
-        )
-        .execution_options(synchronize_session=False)
-    )
-    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        ),
+    ):
         raise Conflict("this request has already been answered", code="instruction_answered")
     session.refresh(req)
     session.add(
@@ -298,13 +297,12 @@ def alert_fallback(
     ).all()
     alerted = []
     for req in due:
-        claimed = session.execute(
+        if not claim_row(
+            session,
             update(InstructionRequest)
             .where(InstructionRequest.id == req.id, InstructionRequest.escalated_at.is_(None))
-            .values(escalated_at=now)
-            .execution_options(synchronize_session=False)
-        )
-        if claimed.rowcount != 1:  # type: ignore[attr-defined]
+            .values(escalated_at=now),
+        ):
             continue
         session.refresh(req)
         transport = transports.get(session=session, transport_id=req.transport_id)

@@ -26,7 +26,7 @@ from ems.access.models import TransportCrew
 from ems.access.policy import Action
 from ems.audit import service as audit
 from ems.auth.models import Role, User
-from ems.db import utcnow
+from ems.db import claim_row, utcnow
 from ems.errors import Conflict, NotFound, ValidationFailed
 from ems.fleet import service as fleet
 from ems.fleet.models import Unit, UnitStatus
@@ -234,13 +234,12 @@ def assign(*, session: Session, incident_id: int, unit_id: int, actor: User) -> 
     fleet.transition(
         session=session, unit=unit, to=UnitStatus.DISPATCHED, lost_code="unit_unavailable", now=now
     )
-    claimed = session.execute(
+    if not claim_row(
+        session,
         update(Incident)
         .where(Incident.id == incident.id, Incident.status == IncidentStatus.PENDING)
-        .values(status=IncidentStatus.ASSIGNED)
-        .execution_options(synchronize_session=False)
-    )
-    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        .values(status=IncidentStatus.ASSIGNED),
+    ):
         raise Conflict(
             f"incident {incident.id} was assigned meanwhile", code="incident_not_pending"
         )
@@ -345,13 +344,12 @@ def cancel_incident(
         fleet.transition(session=session, unit=unit, to=UnitStatus.AVAILABLE)
         transport.status = TransportStatus.CANCELLED
     seen = incident.status
-    result = session.execute(
+    if not claim_row(
+        session,
         update(Incident)
         .where(Incident.id == incident.id, Incident.status == seen)
-        .values(status=IncidentStatus.CANCELLED)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+        .values(status=IncidentStatus.CANCELLED),
+    ):
         raise Conflict(f"incident {incident.id} changed meanwhile; reload", code="incident_changed")
     session.refresh(incident)
     session.flush()
@@ -439,7 +437,8 @@ def _record(
 
     col = getattr(Transport, column)
     prev_col = getattr(Transport, COLUMN[KINDS[index - 1]])
-    written = session.execute(
+    if not claim_row(
+        session,
         update(Transport)
         .where(
             Transport.id == transport.id,
@@ -447,10 +446,8 @@ def _record(
             col.is_(None),
             prev_col.is_not(None),
         )
-        .values({column: at})
-        .execution_options(synchronize_session=False)
-    )
-    if written.rowcount != 1:  # type: ignore[attr-defined]
+        .values({column: at}),
+    ):
         _explain_lost_race(session, transport, kind)
         raise Conflict(f"transport {transport.id} changed meanwhile; reload", code="conflict")
     session.refresh(transport)
