@@ -21,6 +21,7 @@ JST = dt.timezone(dt.timedelta(hours=9))
 PRIOR_ACCEPTS = 3.0  # prior mean 0.6 with the weight of five answers
 PRIOR_DECLINES = 2.0
 STRENGTH = 5.0  # answers a lower level needs before it outweighs the level above
+_NONE = (0.0, 0.0)  # (accepted, answered) of a cell with no answers
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,13 +40,16 @@ class AcceptanceModel:
     answers: int = 0
 
     def p(self, hospital_id: int, category: str, hour: int) -> float:
-        acc, n = self.by_hc.get((hospital_id, category), (0.0, 0.0))
+        acc, n = self.by_hc.get((hospital_id, category), _NONE)
         p_hc = (acc + STRENGTH * self.overall) / (n + STRENGTH)
-        acc_h = n_h = 0.0
-        for h in (hour - 1, hour, hour + 1):
-            a, m = self.by_hch.get((hospital_id, category, h % 24), (0.0, 0.0))
-            acc_h += a
-            n_h += m
+        # The hour and its neighbours, summed in that order (the simulation asks this
+        # millions of times: unrolled).
+        get = self.by_hch.get
+        a0, m0 = get((hospital_id, category, (hour - 1) % 24), _NONE)
+        a1, m1 = get((hospital_id, category, hour % 24), _NONE)
+        a2, m2 = get((hospital_id, category, (hour + 1) % 24), _NONE)
+        acc_h = 0.0 + a0 + a1 + a2
+        n_h = 0.0 + m0 + m1 + m2
         return (acc_h + STRENGTH * p_hc) / (n_h + STRENGTH)
 
     def observe(self, answer: Answer) -> None:
