@@ -13,6 +13,7 @@ import itertools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
+from operator import attrgetter
 
 import numpy as np
 from ortools.graph.python import linear_sum_assignment
@@ -132,6 +133,9 @@ def _ranked_hospital(
     return r
 
 
+_BY_SCORE = attrgetter("score_s", "eta_s", "hospital_id")
+_BY_ETA = attrgetter("eta_s", "score_s", "hospital_id")
+
 # Reasons that keep a hospital out even of the full list: no ambulance can go there.
 CLOSED_REASONS = frozenset({"closed_to_ambulances", "unreachable"})
 
@@ -179,11 +183,12 @@ def rank_hospitals(
     for h in hospitals:
         asked = h.id in exclude_ids
         missing = required - h.capabilities if required else required
-        diverted = h.diversion_active(now)
+        # h.diversion_active(now) and bed.fresh(now), inline: this loop is hot.
+        diverted = h.diversion != "open" and (h.diversion_until is None or h.diversion_until > now)
         closed = diverted and h.diversion == "closed_to_ambulances"
         cat_diverted = diverted and not closed and cat in h.diverted_categories
         bed = h.beds.get(cat)
-        fresh = bed is not None and bed.fresh(now)
+        fresh = bed is not None and bed.expires_at is not None and bed.expires_at > now
         full = fresh and bed is not None and bed.available <= 0
         t = travel.get(h.id)
         unreachable = t is None or t.seconds is None
@@ -229,8 +234,8 @@ def rank_hospitals(
                 not not_recommended,
             )
         )
-    ranked.sort(key=lambda r: (r.score_s, r.eta_s, r.hospital_id))
-    others.sort(key=lambda r: (r.eta_s, r.score_s, r.hospital_id))
+    ranked.sort(key=_BY_SCORE)
+    others.sort(key=_BY_ETA)
     return ranked + others, excluded
 
 
