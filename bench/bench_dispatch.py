@@ -10,10 +10,12 @@ a simulated year.
   replication, no ablation, straight-line travel (the road matrix is a separate cost).
   The goal is a whole year (``sim_year_tokyo_s`` ≤ 120 s); ``sim_year_tokyo_s_est`` is
   the ten days scaled to 365, printed as an estimate, not a measurement: a year at this
-  size still takes several times the goal, too long for one ``make bench``. Policy B
-  bounds it: per transport it calls the server's ``rank_hospitals`` (~0.1 ms a round,
-  its reasons), ``coverage.move_up`` and ``assign_units``, which the simulation must
-  not copy; A alone takes about 80 s of one core.
+  size still takes several times the goal (476 s measured on 2026-12-07 with other work
+  running), too long for one ``make bench``. Policy B bounds it, about 9 s of one core
+  per ten days: per transport it calls the server's ``rank_hospitals`` (~30 µs a round
+  without reasons), ``coverage.move_up`` (~45 µs), ``coverage_penalties`` and
+  ``assign_units`` (~15 µs each), which the simulation must not copy, and its own
+  bookkeeping takes the rest; A alone takes about 80 s of one core.
 """
 
 from __future__ import annotations
