@@ -10,8 +10,11 @@ from __future__ import annotations
 from ems.dispatch.optimizer import PatientNeeds
 from ems.dispatch.reasons import Reason, reason
 
-# suspected condition → (capabilities, bed category)
+# suspected condition → (capabilities, bed category). Every condition a call-taker can
+# pick (``ems.incidents.models.Condition``) has its pathway here; the shorter names are
+# those of region data and older clients.
 CONDITIONS: dict[str, tuple[frozenset[str], str]] = {
+    "chest_pain_stemi": (frozenset({"pci"}), "ccu"),
     "stemi": (frozenset({"pci"}), "ccu"),
     "acs": (frozenset({"pci"}), "ccu"),
     "chest_pain": (frozenset({"pci"}), "ccu"),
@@ -21,7 +24,9 @@ CONDITIONS: dict[str, tuple[frozenset[str], str]] = {
     "head_injury": (frozenset({"neurosurgery"}), "icu"),
     "major_trauma": (frozenset({"trauma_surgery"}), "icu"),
     "trauma": (frozenset({"trauma_surgery"}), "general"),
+    "burns": (frozenset({"burns"}), "burn"),
     "burn": (frozenset({"burns"}), "burn"),
+    "paediatric": (frozenset({"paediatrics"}), "paediatric"),
     "obstetric": (frozenset({"obstetrics"}), "maternity"),
     "pregnancy": (frozenset({"obstetrics"}), "maternity"),
     "psychiatric": (frozenset({"psychiatry"}), "psychiatric"),

@@ -110,7 +110,9 @@ def seed(db_url: str, config: Any, *, with_card: bool = True) -> Seeded:
                     BedAvailability(
                         hospital_id=hosp.id,
                         category=BedCategory(cat),
-                        available=max(0, capacity // 2 - (i % 3)),
+                        # Nearly free, a little less for some: the ER signed in keeps
+                        # two beds in every category, one for each language's flow.
+                        available=max(0, capacity - (i % 3)),
                         capacity=capacity,
                         updated_at=now - dt.timedelta(minutes=95 if expired else 10),
                         expires_at=now + dt.timedelta(minutes=-5 if expired else 50),

@@ -11,6 +11,25 @@ def test_stroke_needs_thrombectomy_and_a_stroke_unit() -> None:
     assert n.required_capabilities == {"stroke_thrombectomy"} and n.bed_category == "scu"
 
 
+def test_every_condition_a_call_taker_picks_has_its_pathway() -> None:
+    """The console sends the Condition values; each one (but "other") asks for the
+    capability and bed its patients need, never the general fallback by accident."""
+    from ems.dispatch.needs import CONDITIONS
+    from ems.incidents.models import Condition
+
+    for condition in Condition:
+        if condition is Condition.OTHER:
+            continue
+        assert condition.value in CONDITIONS, condition
+    stemi = derive_needs(urgency="serious", suspected_condition="chest_pain_stemi")
+    assert stemi.required_capabilities == frozenset({"pci"}) and stemi.bed_category == "ccu"
+    burns = derive_needs(urgency="serious", suspected_condition="burns")
+    assert burns.required_capabilities == frozenset({"burns"}) and burns.bed_category == "burn"
+    child = derive_needs(urgency="moderate", suspected_condition="paediatric")
+    assert "paediatrics" in child.required_capabilities
+    assert child.bed_category == "paediatric"
+
+
 def test_child_needs_paediatrics_and_critical_prefers_tertiary() -> None:
     child = derive_needs(urgency="moderate", suspected_condition="fever", age=4)
     assert "paediatrics" in child.required_capabilities and child.bed_category == "paediatric"

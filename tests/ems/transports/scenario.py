@@ -75,7 +75,8 @@ class Scene:
 def dispatched_scene(
     app: Flask, as_role: Callable[..., Api], call_sign: str = "みどり救急1"
 ) -> Scene:
-    hospital_id = make_hospital(app, beds={"general": 3, "ccu": 1})
+    # A PCI centre with a CCU bed: where a suspected STEMI goes.
+    hospital_id = make_hospital(app, capabilities=("pci",), beds={"general": 3, "ccu": 1})
     unit_id = make_unit(app, call_sign=call_sign)
     dispatcher = as_role(Role.DISPATCHER)
     medic = as_role(Role.PARAMEDIC, unit_id=unit_id)
