@@ -43,7 +43,11 @@ def _free_port() -> int:
         return port
 
 
-def _setup_database(url: str) -> dict[str, object]:
+def _setup_database(url: str, *, viewer: str = "er") -> dict[str, object]:
+    """A migrated database with one unit's transport, its paramedic and one viewer,
+    with bearer tokens. ``viewer="er"``: staff of the destination hospital (the
+    stream's audience). ``viewer="doctor"``: the MC doctor of a base hospital, after
+    the crew asked for an instruction (the voice line's other end)."""
     from ems.auth.models import Role, User
     from ems.auth.service import issue_token
     from ems.cli import upgrade_database
@@ -51,35 +55,55 @@ def _setup_database(url: str) -> dict[str, object]:
     from ems.fleet.models import Station, Unit
     from ems.hospitals.models import EmergencyLevel, Hospital
     from ems.incidents.models import Incident, Urgency
+    from ems.instructions.models import InstructionRequest
     from ems.transports.models import Transport
 
+    doctor = viewer == "doctor"
     upgrade_database(url)
     db = Database(url)
     with db.session_scope() as s:
-        h = Hospital(name="ベンチ病院", lat=35.0, lon=135.0, level=EmergencyLevel.SECONDARY)
+        h = Hospital(
+            name="ベンチ基幹病院" if doctor else "ベンチ病院",
+            lat=35.0,
+            lon=135.0,
+            level=EmergencyLevel.TERTIARY if doctor else EmergencyLevel.SECONDARY,
+        )
         st = Station(name="ベンチ署", lat=35.0, lon=135.0)
         s.add_all([h, st])
         s.flush()
         u = Unit(call_sign="ベンチ1", station_id=st.id, lat=35.0, lon=135.0)
         s.add(u)
         s.flush()
-        inc = Incident(lat=35.0, lon=135.0, chief_complaint="bench", urgency=Urgency.SERIOUS)
+        urgency = Urgency.CRITICAL if doctor else Urgency.SERIOUS
+        inc = Incident(lat=35.0, lon=135.0, chief_complaint="bench", urgency=urgency)
         s.add(inc)
         s.flush()
         t = Transport(
             incident_id=inc.id,
             unit_id=u.id,
-            destination_hospital_id=h.id,
+            destination_hospital_id=None if doctor else h.id,
             call_received_at=utcnow(),
         )
         medic = User(username="bench_medic", password_hash="!", role=Role.PARAMEDIC, unit_id=u.id)
-        er = User(username="bench_er", password_hash="!", role=Role.ER_STAFF, hospital_id=h.id)
-        s.add_all([t, medic, er])
+        other = User(
+            username="bench_mc" if doctor else "bench_er",
+            password_hash="!",
+            role=Role.MC_DOCTOR if doctor else Role.ER_STAFF,
+            hospital_id=h.id,
+        )
+        s.add_all([t, medic, other])
         s.flush()
+        if doctor:
+            # The crew asked: the MC doctors on duty may join the transport's voice line.
+            s.add(
+                InstructionRequest(
+                    transport_id=t.id, unit_id=u.id, procedure="adrenaline", requested_by=medic.id
+                )
+            )
         out = {
             "transport_id": t.id,
             "medic": issue_token(session=s, user=medic, ttl_s=3600)[0],
-            "er": issue_token(session=s, user=er, ttl_s=3600)[0],
+            viewer: issue_token(session=s, user=other, ttl_s=3600)[0],
         }
     db.engine.dispose()
     return out

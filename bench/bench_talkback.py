@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.bench_stream import _free_port, _pct, _wait_healthy
+from bench.bench_stream import _free_port, _pct, _setup_database, _wait_healthy
 
 ROOT = Path(__file__).resolve().parents[1]
 TALK_JS = ROOT / "ems" / "web" / "static" / "js" / "talk.js"
@@ -95,50 +95,6 @@ class _Pages(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def _setup_database(url: str) -> dict[str, object]:
-    from ems.auth.models import Role, User
-    from ems.auth.service import issue_token
-    from ems.cli import upgrade_database
-    from ems.db import Database, utcnow
-    from ems.fleet.models import Station, Unit
-    from ems.hospitals.models import EmergencyLevel, Hospital
-    from ems.incidents.models import Incident, Urgency
-    from ems.instructions.models import InstructionRequest
-    from ems.transports.models import Transport
-
-    upgrade_database(url)
-    db = Database(url)
-    with db.session_scope() as s:
-        h = Hospital(name="ベンチ基幹病院", lat=35.0, lon=135.0, level=EmergencyLevel.TERTIARY)
-        st = Station(name="ベンチ署", lat=35.0, lon=135.0)
-        s.add_all([h, st])
-        s.flush()
-        u = Unit(call_sign="ベンチ1", station_id=st.id, lat=35.0, lon=135.0)
-        s.add(u)
-        s.flush()
-        inc = Incident(lat=35.0, lon=135.0, chief_complaint="bench", urgency=Urgency.CRITICAL)
-        s.add(inc)
-        s.flush()
-        t = Transport(incident_id=inc.id, unit_id=u.id, call_received_at=utcnow())
-        medic = User(username="bench_medic", password_hash="!", role=Role.PARAMEDIC, unit_id=u.id)
-        doctor = User(username="bench_mc", password_hash="!", role=Role.MC_DOCTOR, hospital_id=h.id)
-        s.add_all([t, medic, doctor])
-        s.flush()
-        # The crew asked: the MC doctors on duty may join the transport's voice line.
-        s.add(
-            InstructionRequest(
-                transport_id=t.id, unit_id=u.id, procedure="adrenaline", requested_by=medic.id
-            )
-        )
-        out = {
-            "transport_id": t.id,
-            "medic": issue_token(session=s, user=medic, ttl_s=3600)[0],
-            "doctor": issue_token(session=s, user=doctor, ttl_s=3600)[0],
-        }
-    db.engine.dispose()
-    return out
-
-
 def _measure(page_url: str, relay_url: str, info: dict[str, object]) -> dict[str, float]:
     from playwright.sync_api import sync_playwright
 
@@ -177,7 +133,7 @@ def run() -> dict[str, float]:
         raise RuntimeError("Chromium is not installed")
     with tempfile.TemporaryDirectory(prefix="bench_talk_") as tmp:
         db_url = f"sqlite:///{tmp}/bench.sqlite3"
-        info = _setup_database(db_url)
+        info = _setup_database(db_url, viewer="doctor")
         port = _free_port()
         env = {
             **os.environ,
