@@ -279,15 +279,7 @@ def withdraw(
             "destination_cleared": cleared,
         },
     )
-    for r in cancelled:
-        emit(
-            Event(
-                "request.cancelled",
-                {"id": r.id, "transport_id": r.transport_id, "reason": "ask_ahead_withdrawn"},
-                roles=("er_staff",),
-                hospital_id=r.hospital_id,
-            )
-        )
+    service.announce_cancelled(cancelled, reason="ask_ahead_withdrawn")
     # The stream relay re-checks who may watch on every transport event: the hospitals
     # withdrawn from are cut now, not at the next periodic check.
     transports.announce(transport)

@@ -9,7 +9,7 @@ concurrent accepts can never both win, and a bed count can never go below zero.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, exists, or_, select, update
@@ -238,7 +238,13 @@ def withdraw_open(*, session: Session, transport: Transport, reason: str) -> lis
         r.status = RequestStatus.CANCELLED
         r.responded_at = now
     session.flush()
-    for r in withdrawn:
+    announce_cancelled(withdrawn, reason=reason)
+    return [r.id for r in withdrawn]
+
+
+def announce_cancelled(requests: Iterable[HospitalRequest], *, reason: str) -> None:
+    """Tell each hospital asked that its request is closed, and why."""
+    for r in requests:
         emit(
             Event(
                 "request.cancelled",
@@ -247,7 +253,6 @@ def withdraw_open(*, session: Session, transport: Transport, reason: str) -> lis
                 hospital_id=r.hospital_id,
             )
         )
-    return [r.id for r in withdrawn]
 
 
 def _check_placeable(transport: Transport) -> None:
@@ -553,15 +558,7 @@ def accept(*, session: Session, request_id: int, actor: User, ctx: Context) -> A
             hospital_id=req.hospital_id,
         )
     )
-    for o in others:
-        emit(
-            Event(
-                "request.cancelled",
-                {"id": o.id, "transport_id": o.transport_id, "reason": "accepted_elsewhere"},
-                roles=("er_staff",),
-                hospital_id=o.hospital_id,
-            )
-        )
+    announce_cancelled(others, reason="accepted_elsewhere")
     return AcceptRead(
         request=read,
         transport_id=req.transport_id,
