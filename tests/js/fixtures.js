@@ -41,6 +41,8 @@ export function unit(over = {}) {
     position_at: at(0),
     status_at: at(0),
     current_transport_id: null,
+    post_station_id: null, // a move-up post (another station to wait at)
+    post_station_name: "",
     ...over,
   };
 }

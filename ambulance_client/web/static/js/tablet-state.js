@@ -1,4 +1,5 @@
-// The paramedic tablet's state: the crew's unit and its current transport (with the
+// The paramedic tablet's state: the crew's unit (and its move-up post, while the
+// dispatcher has it wait at another station) and its current transport (with the
 // incident), the hospital side of the transport (recommendations, requests, the
 // crew's choice), the card flow and the patient's history, the requests for a doctor's
 // instruction (asked, queued offline, answered), and the tablet's own link (online,
@@ -579,6 +580,43 @@ export function askPanel(state) {
   if (!state.transport || state.transport.status !== "active") return { mode: "none" };
   const { procedure, sending, error } = state.ask;
   return { mode: "ask", procedures: PROCEDURES, procedure, sending, error, canSend: Boolean(procedure) && !sending };
+}
+
+/** Where the unit waits while the dispatcher has moved it up to another station (the
+ * console's move-up: ``post_station_id`` on the unit, UnitRead): ``{ stationId, name,
+ * at }``, the name as the server sent it (Japanese), ``at`` when the post began if the
+ * record says so; null at its own station (no post, or posted back home). */
+export function postOf(state) {
+  const unit = state.unit;
+  const id = unit?.post_station_id ?? null;
+  if (id === null || id === unit.station_id) return null;
+  return { stationId: id, name: unit.post_station_name || "", at: unit.posted_at || null };
+}
+
+/** The post's station in the page's language (``station``: its Japanese name → the
+ * name to show); its id when the record carried no name. */
+export const postName = (post, station = (name) => name) => station(post.name) || `#${post.stationId}`;
+
+/** What the header says of a post, through the page's ``t``: the station (see
+ * ``postName``), and since when (``time``: the page's clock format) when the post's
+ * start is known. */
+export function postLine(post, t, { station = (name) => name, time = (iso) => iso } = {}) {
+  if (!post) return "";
+  const line = t("tablet.posted_at", { station: postName(post, station) });
+  return post.at ? `${line} · ${t("tablet.posted_since", { time: time(post.at) })}` : line;
+}
+
+/** What the crew is told when a unit record moved the post, from the state before and
+ * after it: "posted" (to another station), "home" (back to wait at its own station), or
+ * null: no change, or the post ended because the unit left to work (dispatched, out of
+ * service), which the status and the assignment say. */
+export function postMoved(before, after) {
+  if (!before.unit || !after.unit) return null; // nothing known before: no news, the header says it
+  const was = postOf(before);
+  const now = postOf(after);
+  if ((was?.stationId ?? null) === (now?.stationId ?? null)) return null;
+  if (now) return "posted";
+  return after.unit?.status === "available" ? "home" : null;
 }
 
 /** The stream as the crew sees it for the current transport. */

@@ -26,6 +26,7 @@ import {
   saveSession,
   session,
   setLoginUrl,
+  stationNamed,
   t,
   toast,
 } from "./shared/common.js";
@@ -42,6 +43,10 @@ import {
   instructionsOf,
   needs,
   PIN_LENGTH,
+  postLine,
+  postMoved,
+  postName,
+  postOf,
   reduce,
   requestsOf,
   steps,
@@ -237,6 +242,32 @@ const renderUnit = drawWhenChanged(
     document.getElementById("unit-status").textContent = t(`status.${st.unit.status}`);
   },
 );
+
+// The move-up post: where the crew waits while the dispatcher has moved the unit away
+// from its own station, in the header until it is posted back home.
+const postText = (post) => postLine(post, t, { station: stationNamed, time: fmtTime });
+
+const renderPost = drawWhenChanged(
+  (st) => [st.unit?.post_station_id, st.unit?.station_id, st.unit?.post_station_name, st.unit?.posted_at],
+  (st) => {
+    const box = document.getElementById("unit-post");
+    const post = postOf(st);
+    box.hidden = !post;
+    box.textContent = postText(post);
+    box.title = box.textContent;
+    box.dataset.station = post ? String(post.stationId) : "";
+  },
+);
+
+/** A unit record from the live stream; the crew is told once when the dispatcher moves
+ * the unit up to another station or back home. */
+function onUnitEvent(data) {
+  const before = store.state;
+  event("unit.updated")(data);
+  const moved = postMoved(before, store.state);
+  if (moved === "posted") toast(t("tablet.posted_toast", { station: postName(postOf(store.state), stationNamed) }), "alert");
+  if (moved === "home") toast(t("tablet.posted_home"), "ok");
+}
 
 const renderAssignment = drawWhenChanged(
   (st) => [st.incident, st.transport, st.hospitals, st.notice],
@@ -954,7 +985,7 @@ const renderAnalysis = drawWhenChanged(
 );
 
 // --- start -----------------------------------------------------------------------------------
-const renderers = [renderNet, renderUnit, renderAssignment, renderSteps, renderStepsInstructions, renderAsk, renderCard, renderHospitals, renderStream, renderAnalysis];
+const renderers = [renderNet, renderUnit, renderPost, renderAssignment, renderSteps, renderStepsInstructions, renderAsk, renderCard, renderHospitals, renderStream, renderAnalysis];
 const render = () => {
   for (const draw of renderers) draw(store.state);
 };
@@ -994,7 +1025,7 @@ async function start() {
     followLocalStatus();
     liveEvents(
       {
-        "unit.updated": event("unit.updated"),
+        "unit.updated": onUnitEvent,
         "transport.updated": event("transport.updated"),
         "incident.updated": event("incident.updated"),
         "hospital.updated": event("hospital.updated"),

@@ -104,6 +104,15 @@ export function stationName(unit) {
   return row?.station || unit?.station_name || "";
 }
 
+/** A station in the current language, from its Japanese name (a move-up post, say):
+ * the names of a unit of that station carry its English name; a station without units
+ * keeps the name it was sent with. */
+export function stationNamed(name) {
+  if (!name || lang !== "en") return name || "";
+  for (const row of unitNames.values()) if (row.station === name && row.station_en) return row.station_en;
+  return name;
+}
+
 /** Pick the name in the current language from objects with name / name_en. */
 export function localName(obj) {
   if (!obj) return "";
