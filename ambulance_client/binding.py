@@ -14,10 +14,12 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+from ems_contracts.codes import ErrorCode as E
+
 
 @dataclass(frozen=True, slots=True)
 class Refusal:
-    code: str  # tablet_other_unit | tablet_paramedics_only
+    code: E  # TABLET_OTHER_UNIT or TABLET_PARAMEDICS_ONLY
     detail: str
 
 
@@ -32,16 +34,16 @@ class UnitBinding:
     def admit(self, user: dict[str, Any]) -> Refusal | None:
         """None when ``user`` may use this tablet (binding it on first use)."""
         if user.get("role") != "paramedic":
-            return Refusal("tablet_paramedics_only", "sign in with a paramedic account")
+            return Refusal(E.TABLET_PARAMEDICS_ONLY, "sign in with a paramedic account")
         unit_id = user.get("unit_id")
         if not isinstance(unit_id, int):
-            return Refusal("tablet_other_unit", "this account is bound to no unit")
+            return Refusal(E.TABLET_OTHER_UNIT, "this account is bound to no unit")
         with self._lock:
             if self.unit_id is None:
                 self.unit_id = unit_id
             if unit_id != self.unit_id:
                 return Refusal(
-                    "tablet_other_unit",
+                    E.TABLET_OTHER_UNIT,
                     f"this tablet belongs to unit {self.call_sign or self.unit_id}",
                 )
         return None

@@ -43,16 +43,18 @@ from ems_contracts.card import (
     PIN_COUNTER_LABEL,
     PIN_PATTERN,
 )
+from ems_contracts.codes import ErrorCode as E
 
 SOFTHSM2_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
 OPENSC_MODULE = "/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so"
 
 
 class CardError(Exception):
-    """A card problem the paramedic must see: ``code`` is stable, ``tries_left`` is
-    set for a wrong PIN."""
+    """A card problem the paramedic must see: ``code`` is one of the registry's (the
+    status the page gets for it is ``card_port.ERROR_STATUS``), ``tries_left`` is set
+    for a wrong PIN."""
 
-    def __init__(self, message: str, *, code: str, tries_left: int | None = None) -> None:
+    def __init__(self, message: str, *, code: E, tries_left: int | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.tries_left = tries_left
@@ -77,7 +79,7 @@ def open_module(path: str, *, softhsm_conf: str | Path | None = None, rescan: bo
             lib = pkcs11.lib(path)
         except RuntimeError as exc:
             raise CardError(
-                f"cannot load the PKCS#11 module {path}: {exc}", code="no_reader"
+                f"cannot load the PKCS#11 module {path}: {exc}", code=E.NO_READER
             ) from None
         current = os.environ.get("SOFTHSM2_CONF")
         if path in _LOADED_CONF and (_LOADED_CONF[path] != current or rescan):
@@ -133,8 +135,8 @@ class CardReader:
         except pkcs11.NoSuchToken:
             pass
         except pkcs11.PKCS11Error as exc:
-            raise CardError(f"the card cannot be read: {exc!r}", code="card_unreadable") from None
-        raise CardError("no My Number card on the reader", code="no_card")
+            raise CardError(f"the card cannot be read: {exc!r}", code=E.CARD_UNREADABLE) from None
+        raise CardError("no My Number card on the reader", code=E.NO_CARD)
 
     @property
     def serial(self) -> str:
@@ -147,11 +149,11 @@ class CardReader:
             with token.open() as session:
                 cert = _first(session, ObjectClass.CERTIFICATE, AUTH_CERT_LABEL)
                 if cert is None:
-                    raise CardError("the card holds no authentication certificate", code="no_card")
+                    raise CardError("the card holds no authentication certificate", code=E.NO_CARD)
                 der: bytes = cert[Attribute.VALUE]
                 return der
         except pkcs11.PKCS11Error as exc:
-            raise CardError(f"the card cannot be read: {exc!r}", code="card_unreadable") from None
+            raise CardError(f"the card cannot be read: {exc!r}", code=E.CARD_UNREADABLE) from None
 
     def pin_status(self) -> PinStatus:
         token = self._token()
@@ -170,12 +172,12 @@ class CardReader:
         """Sign ``data`` with the card's authentication key after the PIN."""
         if not PIN_PATTERN.match(pin):
             # Not sent to the card, so it costs no try.
-            raise CardError("the PIN is 4 digits", code="pin_format")
+            raise CardError("the PIN is 4 digits", code=E.PIN_FORMAT)
         token = self._token()
         if self.software_pin_counter and _read_counter(token) >= MAX_PIN_TRIES:
             raise CardError(
                 "the card is locked after 3 wrong PINs; the municipal office unlocks it",
-                code="card_locked",
+                code=E.CARD_LOCKED,
                 tries_left=0,
             )
         try:
@@ -184,14 +186,14 @@ class CardReader:
             raise self._wrong_pin(token) from None
         except pkcs11.PinLocked:
             raise CardError(
-                "the card is locked after 3 wrong PINs", code="card_locked", tries_left=0
+                "the card is locked after 3 wrong PINs", code=E.CARD_LOCKED, tries_left=0
             ) from None
         except pkcs11.PKCS11Error as exc:
-            raise CardError(f"the card cannot be read: {exc!r}", code="card_unreadable") from None
+            raise CardError(f"the card cannot be read: {exc!r}", code=E.CARD_UNREADABLE) from None
         try:
             key = _first(session, ObjectClass.PRIVATE_KEY, AUTH_KEY_LABEL)
             if key is None:
-                raise CardError("the card holds no authentication key", code="no_card")
+                raise CardError("the card holds no authentication key", code=E.NO_CARD)
             signature: bytes = key.sign(data, mechanism=Mechanism.SHA256_RSA_PKCS)
         finally:
             session.close()
@@ -208,10 +210,10 @@ class CardReader:
         else:
             left = self.pin_status().tries_left
         if left == 0:
-            return CardError("wrong PIN: the card is now locked", code="card_locked", tries_left=0)
+            return CardError("wrong PIN: the card is now locked", code=E.CARD_LOCKED, tries_left=0)
         return CardError(
             f"wrong PIN ({left} tries left)" if left is not None else "wrong PIN",
-            code="wrong_pin",
+            code=E.WRONG_PIN,
             tries_left=left,
         )
 
@@ -275,7 +277,7 @@ class DeviceKey:
 
         key = serialization.load_pem_private_key(key_pem, password=None)
         if not isinstance(key, rsa.RSAPrivateKey):
-            raise CardError("the device key must be RSA", code="device_key_invalid")
+            raise CardError("the device key must be RSA", code=E.DEVICE_KEY_INVALID)
         self._key = key
         self.certificate = x509.load_pem_x509_certificate(cert_pem)
 
@@ -285,7 +287,7 @@ class DeviceKey:
         try:
             return cls((d / "device.key").read_bytes(), (d / "device.pem").read_bytes())
         except FileNotFoundError:
-            raise CardError(f"no device key in {d}", code="device_key_missing") from None
+            raise CardError(f"no device key in {d}", code=E.DEVICE_KEY_MISSING) from None
 
     def certificate_b64(self) -> str:
         from cryptography.hazmat.primitives import serialization
@@ -356,11 +358,11 @@ class HttpApi:
             try:
                 payload = json.loads(err.read() or b"{}")
             except ValueError:
-                payload = {"code": "http_error", "detail": str(err)}
+                payload = {"code": E.HTTP_ERROR, "detail": str(err)}
             return err.code, payload
         except urllib.error.URLError as err:
             raise ServerError(
-                f"the server is unreachable: {err.reason}", code="offline", status=0
+                f"the server is unreachable: {err.reason}", code=E.OFFLINE, status=0
             ) from None
 
     def post(self, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
@@ -371,6 +373,9 @@ class HttpApi:
 
 
 class ServerError(Exception):
+    """The server refused (``code`` is the server's, passed on as it came), or cannot
+    be reached (``offline``, status 0)."""
+
     def __init__(self, message: str, *, code: str, status: int) -> None:
         super().__init__(message)
         self.code = code
@@ -380,7 +385,7 @@ class ServerError(Exception):
 def _ok(status: int, body: dict[str, Any]) -> dict[str, Any]:
     if status >= 400:
         raise ServerError(
-            str(body.get("detail", "refused")), code=str(body.get("code", "error")), status=status
+            str(body.get("detail", "refused")), code=str(body.get("code", E.ERROR)), status=status
         )
     return body
 
@@ -398,7 +403,7 @@ def identify_with_pin(
     try:
         signature = reader.sign(base64.b64decode(challenge["nonce"]), pin)
     except CardError as err:
-        if err.code in ("wrong_pin", "card_locked"):
+        if err.code in (E.WRONG_PIN, E.CARD_LOCKED):
             report_card_event(api=api, transport_id=transport_id, certificate=cert, error=err)
         raise
     return _ok(

@@ -13,27 +13,29 @@ import hashlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from ambulance_client.card import CardReader
+from ems_contracts.codes import ErrorCode as E
 
-# The status of the problem the page gets for each card error code; any other code
-# keeps the error's own status (a server refusal), or 400.
+if TYPE_CHECKING:
+    from ambulance_client.card import CardError, CardReader, ServerError
+
+# The status of the problem the page gets for each of the tablet's own card codes (the
+# registry's); any other code is the server's refusal and keeps the server's status.
 ERROR_STATUS: dict[str, int] = {
-    "wrong_pin": 400,
-    "pin_format": 400,
-    "card_locked": 423,
-    "no_card": 404,
-    "no_reader": 503,
-    "card_unreadable": 503,
-    "device_key_missing": 409,
-    "offline": 503,
+    E.WRONG_PIN: 400,
+    E.PIN_FORMAT: 400,
+    E.CARD_LOCKED: 423,
+    E.NO_CARD: 404,
+    E.NO_READER: 503,
+    E.CARD_UNREADABLE: 503,
+    E.DEVICE_KEY_MISSING: 409,
+    E.DEVICE_KEY_INVALID: 409,
+    E.OFFLINE: 503,
 }
 
 
-def error_status(exc: Exception) -> tuple[str, int]:
+def error_status(exc: CardError | ServerError) -> tuple[str, int]:
     """The stable code of a card or server error, and the HTTP status the page gets."""
-    code: str = getattr(exc, "code", "card_error")
-    return code, ERROR_STATUS.get(code, getattr(exc, "status", 0) or 400)
+    return exc.code, ERROR_STATUS.get(exc.code, getattr(exc, "status", 0) or 400)
 
 
 @dataclass
@@ -88,7 +90,7 @@ class CardPort:
         from ambulance_client.card import CardError, DeviceKey, HttpApi, identify_without_pin
 
         if not self.settings.device_dir:
-            raise CardError("this tablet has no device key", code="device_key_missing")
+            raise CardError("this tablet has no device key", code=E.DEVICE_KEY_MISSING)
         return identify_without_pin(
             api=HttpApi(self.server_url, token),
             reader=self._reader(),

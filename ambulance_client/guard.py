@@ -19,6 +19,8 @@ import hmac
 import ipaddress
 from dataclasses import dataclass
 
+from ems_contracts.codes import ErrorCode as E
+
 LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "[::1]"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 TOKEN_HEADER = "X-Tablet-Token"
@@ -27,7 +29,7 @@ TOKEN_HEADER = "X-Tablet-Token"
 @dataclass(frozen=True)
 class Refusal:
     status: int
-    code: str
+    code: E
     detail: str
 
 
@@ -75,13 +77,13 @@ def check(
 ) -> Refusal | None:
     """The refusal for this request, or None to let it through."""
     if not host_allowed(host, port):
-        return Refusal(421, "wrong_host", "this agent answers only on its own address")
+        return Refusal(421, E.WRONG_HOST, "this agent answers only on its own address")
     if method.upper() in SAFE_METHODS:
         return None
     if origin is not None and origin.rstrip("/").lower() != f"http://{host.strip().lower()}":
-        return Refusal(403, "cross_origin", "writes come from the tablet page only")
+        return Refusal(403, E.CROSS_ORIGIN, "writes come from the tablet page only")
     if path.startswith("/local/") and not (
         token and hmac.compare_digest(token.encode(), session_token.encode())
     ):
-        return Refusal(403, "tablet_token_required", "reload the tablet page")
+        return Refusal(403, E.TABLET_TOKEN_REQUIRED, "reload the tablet page")
     return None

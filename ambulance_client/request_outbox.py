@@ -25,6 +25,7 @@ from typing import Any
 from ambulance_client.durable import REQUESTS, DurableStore
 from ambulance_client.keyed_outbox import KeyedOutbox, utcnow_iso
 from ambulance_client.upstream import Upstream
+from ems_contracts.codes import ErrorCode as E
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 # What the server accepts as a key (ems/idempotency): checked here too, so that a
@@ -121,12 +122,13 @@ class RequestOutbox(KeyedOutbox[QueuedRequest]):
 
 
 def _code(data: bytes) -> str:
+    """The server's code of a refusal; the registry's ``error`` when it sent none."""
     try:
         body = json.loads(data or b"{}")
     except ValueError:
-        return "error"
-    return str(body.get("code", "error")) if isinstance(body, dict) else "error"
+        return E.ERROR
+    return str(body.get("code", E.ERROR)) if isinstance(body, dict) else E.ERROR
 
 
 def _in_progress(status: int, data: bytes) -> bool:
-    return status == 409 and _code(data) == "idempotency_in_progress"
+    return status == 409 and _code(data) == E.IDEMPOTENCY_IN_PROGRESS

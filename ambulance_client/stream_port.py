@@ -16,6 +16,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ems_contracts.codes import ErrorCode as E
+
 if TYPE_CHECKING:
     from ambulance_client.durable import DurableStore
     from ambulance_client.monitor import Scenario
@@ -104,7 +106,7 @@ class StreamPort:
         from ambulance_client.capture import open_source
         from ambulance_client.monitor import SimulatedMonitor
         from ambulance_client.outbox import Outbox
-        from ambulance_client.streamer import StreamConfig, Streamer
+        from ambulance_client.streamer import StreamConfig, Streamer, StreamRefused
 
         with self._lock:
             if self._thread is not None and self._thread.is_alive():
@@ -141,8 +143,11 @@ class StreamPort:
                 try:
                     loop.run_until_complete(streamer.run(self._stop))
                 except Exception as exc:  # the crew sees why the stream ended
-                    self.error = getattr(exc, "code", type(exc).__name__)
-                    log.warning("stream ended", extra={"error": self.error})
+                    # The relay's refusal by its code; any other fault is the tablet's.
+                    self.error = exc.code if isinstance(exc, StreamRefused) else E.STREAM_FAILED
+                    log.warning(
+                        "stream ended", extra={"error": type(exc).__name__, "code": self.error}
+                    )
                 finally:
                     with contextlib.suppress(Exception):
                         source.close()

@@ -227,7 +227,7 @@ class Streamer:
                 open_timeout=self.config.open_timeout_s,
             )
         except InvalidURI as exc:
-            raise StreamRefused("invalid_relay_url", str(exc)) from None
+            raise StreamRefused(E.INVALID_RELAY_URL, str(exc)) from None
         async with ws:
             first = await asyncio.wait_for(ws.recv(), self.config.open_timeout_s)
             try:
@@ -239,7 +239,7 @@ class Streamer:
                 code = welcome.code
                 if code == GRACE_EXPIRED:
                     self._record_closed(code)
-                if code in FATAL_CODES or code in ("off_duty", GRACE_EXPIRED):
+                if code in FATAL_CODES or code in (E.OFF_DUTY, GRACE_EXPIRED):
                     raise StreamRefused(code, welcome.detail)
                 raise ConnectionError(code)
             if not isinstance(welcome, control.Welcome):

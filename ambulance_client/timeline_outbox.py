@@ -23,6 +23,7 @@ from typing import Any
 from ambulance_client.durable import TIMELINE, DurableStore
 from ambulance_client.keyed_outbox import KeyedOutbox, utcnow_iso
 from ambulance_client.upstream import Upstream
+from ems_contracts.codes import ErrorCode as E
 
 
 @dataclass
@@ -57,8 +58,8 @@ def _post(upstream: Upstream, event: QueuedEvent, token: str) -> tuple[int, Any]
 
 
 def _refusal_code(body: Any) -> str:
-    code: str = (body or {}).get("code", "error")
-    return code
+    """The server's code of a refusal; the registry's ``error`` when it sent none."""
+    return str(body.get("code", E.ERROR)) if isinstance(body, dict) else E.ERROR
 
 
 class TimelineOutbox(KeyedOutbox[QueuedEvent]):

@@ -16,6 +16,8 @@ import urllib.parse
 from dataclasses import dataclass
 from typing import Any
 
+from ems_contracts.codes import ErrorCode as E
+
 
 def tls_context() -> ssl.SSLContext:
     """Trust for the server's TLS front: the system's CAs, or the deployment's own CA
@@ -97,4 +99,4 @@ class Upstream:
         try:
             return status, json.loads(data or b"{}")
         except ValueError:
-            return status, {"code": "bad_gateway", "detail": data[:200].decode(errors="replace")}
+            return status, {"code": E.BAD_GATEWAY, "detail": data[:200].decode(errors="replace")}

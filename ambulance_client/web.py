@@ -32,7 +32,7 @@ import queue
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from flask import (
@@ -50,6 +50,11 @@ from ambulance_client import guard, request_outbox
 from ambulance_client.agent import TabletService
 from ambulance_client.card_port import error_status
 from ambulance_client.upstream import Offline
+from ems_contracts.codes import ErrorCode as E
+
+if TYPE_CHECKING:
+    # Imported on use at run time: the PKCS#11 binding loads only when a card is read.
+    from ambulance_client.card import CardError, ServerError
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +135,14 @@ def create_agent_app(service: TabletService, *, port: int | None = None) -> Flas
 # --- helpers -------------------------------------------------------------------------------
 
 
-def problem(status: int, code: str, detail: str = "", **extra: Any) -> Response:
+def problem(status: int, code: E, detail: str = "", **extra: Any) -> Response:
+    """A refusal of the agent's own: its code is the shared registry's, never a literal
+    (tests/ambulance_client/test_codes.py)."""
+    return passed_on(status, code, detail, **extra)
+
+
+def passed_on(status: int, code: str, detail: str = "", **extra: Any) -> Response:
+    """A problem+json answer with a code the agent got from the server (or its own)."""
     resp = jsonify({"status": status, "code": code, "title": code, "detail": detail, **extra})
     resp.status_code = status
     resp.mimetype = "application/problem+json"
@@ -225,18 +237,18 @@ def register_timeline(app: Flask, service: TabletService) -> None:
     def local_timeline() -> Response:
         token = _bearer()
         if not token:
-            return problem(401, "unauthenticated", "sign in first")
+            return problem(401, E.UNAUTHENTICATED, "sign in first")
         body = request.get_json(silent=True) or {}
         kind = body.get("kind")
         transport_id = body.get("transport_id")
         if not isinstance(kind, str) or not isinstance(transport_id, int):
-            return problem(400, "validation_failed", "kind and transport_id are required")
+            return problem(400, E.VALIDATION_FAILED, "kind and transport_id are required")
         result, item = service.record(token=token, transport_id=transport_id, kind=kind)
         if result.status == "rejected":
             payload = result.body if isinstance(result.body, dict) else {}
-            return problem(
+            return passed_on(
                 result.http_status,
-                str(payload.get("code", "rejected")),
+                str(payload.get("code", E.ERROR)),
                 str(payload.get("detail", "")),
             )
         out: dict[str, Any] = {
@@ -253,11 +265,11 @@ def register_timeline(app: Flask, service: TabletService) -> None:
 
 
 def register_card(app: Flask, service: TabletService) -> None:
-    def card_error(exc: Exception) -> Response:
+    def card_error(exc: CardError | ServerError) -> Response:
         code, status = error_status(exc)
-        if code == "offline":
+        if code == E.OFFLINE:
             service.lost()
-        return problem(status, code, str(exc), tries_left=getattr(exc, "tries_left", None))
+        return passed_on(status, code, str(exc), tries_left=getattr(exc, "tries_left", None))
 
     @app.post("/local/card/read")
     def card_read() -> Response:
@@ -277,9 +289,9 @@ def register_card(app: Flask, service: TabletService) -> None:
         pin = body.get("pin")
         transport_id = body.get("transport_id")
         if not token:
-            return problem(401, "unauthenticated", "sign in first")
+            return problem(401, E.UNAUTHENTICATED, "sign in first")
         if not isinstance(pin, str) or not isinstance(transport_id, int):
-            return problem(400, "validation_failed", "pin and transport_id are required")
+            return problem(400, E.VALIDATION_FAILED, "pin and transport_id are required")
         try:
             result = service.card.verify(token=token, transport_id=transport_id, pin=pin)
         except (CardError, ServerError) as exc:
@@ -296,11 +308,11 @@ def register_card(app: Flask, service: TabletService) -> None:
         transport_id = body.get("transport_id")
         reason = body.get("reason")
         if not token:
-            return problem(401, "unauthenticated", "sign in first")
+            return problem(401, E.UNAUTHENTICATED, "sign in first")
         if not isinstance(transport_id, int) or not isinstance(reason, str):
-            return problem(400, "validation_failed", "transport_id and reason are required")
+            return problem(400, E.VALIDATION_FAILED, "transport_id and reason are required")
         if body.get("face_match_confirmed") is not True:
-            return problem(400, "face_match_required", "confirm the face matches the card photo")
+            return problem(400, E.FACE_MATCH_REQUIRED, "confirm the face matches the card photo")
         try:
             result = service.card.pinless(
                 token=token, transport_id=transport_id, reason=reason, face_match_confirmed=True
@@ -321,14 +333,14 @@ def register_stream(app: Flask, service: TabletService) -> None:
         body = request.get_json(silent=True) or {}
         transport_id = body.get("transport_id")
         if not token:
-            return problem(401, "unauthenticated", "sign in first")
+            return problem(401, E.UNAUTHENTICATED, "sign in first")
         if not isinstance(transport_id, int):
-            return problem(400, "validation_failed", "transport_id is required")
+            return problem(400, E.VALIDATION_FAILED, "transport_id is required")
         try:
             return jsonify({"stream": service.stream.start(token=token, transport_id=transport_id)})
         except Exception as exc:  # a camera that will not open is the crew's to know
             log.warning("stream start failed", extra={"error": type(exc).__name__})
-            return problem(503, getattr(exc, "code", "stream_failed"), str(exc))
+            return problem(503, E.STREAM_FAILED, str(exc))
 
     @app.post("/local/stream/stop")
     def stream_stop() -> Response:
@@ -354,7 +366,7 @@ def register_proxy(app: Flask, service: TabletService) -> None:
             if not request_outbox.KEY_PATTERN.fullmatch(key):
                 return problem(
                     400,
-                    "invalid_idempotency_key",
+                    E.INVALID_IDEMPOTENCY_KEY,
                     "the Idempotency-Key header must be 1 to 64 characters of A-Z a-z 0-9 _ . : -",
                 )
         try:
@@ -365,7 +377,7 @@ def register_proxy(app: Flask, service: TabletService) -> None:
             service.lost()
             if transport_id is not None and _bearer():
                 return _queue_request(service, path, body or b"", transport_id, headers)
-            return problem(503, "offline", f"the server is unreachable: {exc}")
+            return problem(503, E.OFFLINE, f"the server is unreachable: {exc}")
         if transport_id is not None and _bearer() and status in (502, 503, 504):
             # A front or a server that cannot take it now: the same as unreachable.
             service.lost()
@@ -394,7 +406,7 @@ def _queue_request(
         parsed = None
     # Checked now rather than refused on replay, long after the crew asked.
     if not isinstance(parsed, dict) or not isinstance(parsed.get("procedure"), str):
-        return problem(400, "validation_failed", "procedure is required")
+        return problem(400, E.VALIDATION_FAILED, "procedure is required")
     item = service.queue_request(
         token=_bearer(),
         method=request.method,
@@ -459,7 +471,7 @@ def _proxy_stream(service: TabletService, path: str, headers: dict[str, str]) ->
         conn, resp = service.upstream.open("GET", path, headers=headers, timeout_s=60)
     except Offline as exc:
         service.lost()
-        return problem(503, "offline", f"the server is unreachable: {exc}")
+        return problem(503, E.OFFLINE, f"the server is unreachable: {exc}")
     if resp.status != 200:
         data = resp.read()
         conn.close()

@@ -1,9 +1,12 @@
-"""Every stable error code the server and the relay send, with its status and meaning.
+"""Every stable error code the server, the relay and the tablet agent send, with its
+status and meaning.
 
 A client branches on ``code`` (in a problem+json answer, a relay ``{"type": "error"}``
 event or close reason, or an event stream's ``stream.closed``), never on ``detail``.
 This registry names them all; docs/api.md's "Error codes" table is ``markdown_table()``,
-and tests/ems/test_codes.py keeps the table, this registry and the source equal.
+and tests/ems/test_codes.py keeps the table, this registry and the source equal. The
+tablet agent (ambulance_client/) names its codes from here (``ErrorCode.X``, never a
+literal), and tests/ambulance_client/test_codes.py holds it to that.
 It imports nothing of ours, so the relay and the tablet may use it as a contract.
 """
 
@@ -14,8 +17,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 # An HTTP status; "ws" for the relay's error events and close reasons; "sse" for the
-# event stream's ``stream.closed``; "4xx/5xx" for the status of the HTTP error itself.
-type Status = int | Literal["ws", "sse", "4xx/5xx"]
+# event stream's ``stream.closed``; "4xx/5xx" for the status of the HTTP error itself;
+# "local" for why the tablet's stream ended, in its agent's ``/local/status``.
+type Status = int | Literal["ws", "sse", "4xx/5xx", "local"]
 
 
 class ErrorCode(enum.StrEnum):
@@ -179,6 +183,26 @@ class ErrorCode(enum.StrEnum):
     CARD_EVENT_RATE_LIMITED = "card_event_rate_limited"
     METRICS_TOKEN_REQUIRED = "metrics_token_required"
     RELAY_FULL = "relay_full"
+    # --- the tablet agent: its local API (/local/*) and the page's proxy (/api/*) ------
+    WRONG_HOST = "wrong_host"
+    CROSS_ORIGIN = "cross_origin"
+    TABLET_TOKEN_REQUIRED = "tablet_token_required"
+    TABLET_OTHER_UNIT = "tablet_other_unit"
+    TABLET_PARAMEDICS_ONLY = "tablet_paramedics_only"
+    VALIDATION_FAILED = "validation_failed"
+    OFFLINE = "offline"
+    BAD_GATEWAY = "bad_gateway"
+    STREAM_FAILED = "stream_failed"
+    INVALID_RELAY_URL = "invalid_relay_url"
+    # --- the tablet's card reader --------------------------------------------------------
+    WRONG_PIN = "wrong_pin"
+    PIN_FORMAT = "pin_format"
+    CARD_LOCKED = "card_locked"
+    NO_CARD = "no_card"
+    NO_READER = "no_reader"
+    CARD_UNREADABLE = "card_unreadable"
+    DEVICE_KEY_MISSING = "device_key_missing"
+    DEVICE_KEY_INVALID = "device_key_invalid"
 
 
 @dataclass(frozen=True)
@@ -228,7 +252,10 @@ REGISTRY: dict[ErrorCode, CodeInfo] = {
         "reload and retry.",
     ),
     C.ERROR: CodeInfo(
-        (400,), "The fallback of an error raised without a code of its own; not sent today."
+        (400, "4xx/5xx"),
+        "The fallback of an error raised without a code of its own; the server sends none "
+        "today. The tablet agent names so a refusal that reached it without a code, with "
+        "the status it came with.",
     ),
     C.INTERNAL_ERROR: CodeInfo(
         (500,), "An unexpected server fault; nothing was written. Report it if it persists."
@@ -583,6 +610,85 @@ REGISTRY: dict[ErrorCode, CodeInfo] = {
         ("ws",),
         "The relay holds as many connections as it allows (`RELAY_MAX_CONNECTIONS`); "
         "closed with 1013, reconnect later.",
+    ),
+    # The tablet agent (ambulance_client/): what the tablet page gets from the agent's
+    # own API (/local/*) and from its same-origin proxy to the server (/api/*), besides
+    # the server's codes it passes on as they came.
+    C.WRONG_HOST: CodeInfo(
+        (421,),
+        "The tablet agent answers only on its own loopback address and port (`Host`); a "
+        "page that rebinds its own name to 127.0.0.1 is refused.",
+    ),
+    C.CROSS_ORIGIN: CodeInfo(
+        (403,), "A write to the tablet agent came from another origin than the tablet page."
+    ),
+    C.TABLET_TOKEN_REQUIRED: CodeInfo(
+        (403,),
+        "A write to the tablet agent's `/local/*` lacks the page's session token "
+        "(`X-Tablet-Token`); reload the tablet page.",
+    ),
+    C.TABLET_OTHER_UNIT: CodeInfo(
+        (403,),
+        "The tablet belongs to another unit (or the account to none): sign in on your own "
+        "unit's tablet. The token the server gave is revoked at once.",
+    ),
+    C.TABLET_PARAMEDICS_ONLY: CodeInfo(
+        (403,),
+        "Only a paramedic signs in on a tablet; the token the server gave is revoked at once.",
+    ),
+    C.VALIDATION_FAILED: CodeInfo(
+        (400,),
+        "A request to the tablet agent lacks a field or has one of the wrong type "
+        "(`transport_id`, `kind`, `pin`, `reason`; `procedure` for a request it queues).",
+    ),
+    C.OFFLINE: CodeInfo(
+        (503,),
+        "The tablet cannot reach the server; timeline steps and requests for instruction "
+        "are queued and sent on reconnection.",
+    ),
+    C.BAD_GATEWAY: CodeInfo(
+        ("4xx/5xx",),
+        "The server, or a front before it, refused a timeline step with a body that is not "
+        "JSON; the status is the one it answered.",
+    ),
+    C.STREAM_FAILED: CodeInfo(
+        (503, "local"),
+        "The tablet could not start streaming (the camera or the encoder would not open), "
+        "or its stream ended on a fault of its own; start it again.",
+    ),
+    C.INVALID_RELAY_URL: CodeInfo(
+        ("local",),
+        "The tablet's relay address (`--relay`) is not a WebSocket URL: its stream "
+        "cannot connect until the tablet is set up again.",
+    ),
+    # The tablet's card reader (ambulance_client/card.py, through /local/card/*).
+    C.WRONG_PIN: CodeInfo(
+        (400,), "The PIN is wrong; `tries_left` says how many tries the card has left."
+    ),
+    C.PIN_FORMAT: CodeInfo(
+        (400,), "The PIN is 4 digits; this one was not sent to the card and cost no try."
+    ),
+    C.CARD_LOCKED: CodeInfo(
+        (423,),
+        "The card is locked after 3 wrong PINs: identify the patient without the PIN; the "
+        "municipal office unlocks the card.",
+    ),
+    C.NO_CARD: CodeInfo(
+        (404,),
+        "No My Number card on the tablet's reader, or the card holds no authentication "
+        "certificate or key.",
+    ),
+    C.NO_READER: CodeInfo(
+        (503,), "The tablet's card reader (its PKCS#11 module) cannot be loaded."
+    ),
+    C.CARD_UNREADABLE: CodeInfo((503,), "The card on the reader cannot be read; place it again."),
+    C.DEVICE_KEY_MISSING: CodeInfo(
+        (409,),
+        "The tablet has no device key, so it cannot sign a read without PIN (the issuer's "
+        "`issue-device`).",
+    ),
+    C.DEVICE_KEY_INVALID: CodeInfo(
+        (409,), "The tablet's device key is not an RSA key; issue the tablet's key again."
     ),
 }
 

@@ -43,7 +43,10 @@ ENUMS: dict[str, tuple[str, list[str]]] = {
     "CAPABILITIES": ("what a hospital treats", [c.value for c in Capability]),
     "EMERGENCY_LEVELS": ("a hospital's emergency level", [lv.value for lv in EmergencyLevel]),
     "REASON_CODES": ("codes of recommendation reasons (reason.<code>)", list(TEMPLATES)),
-    "ERROR_CODES": ("every error code the server and the relay send", [c.value for c in ErrorCode]),
+    "ERROR_CODES": (
+        "every error code the server, the relay and the tablet agent send",
+        [c.value for c in ErrorCode],
+    ),
 }
 
 
