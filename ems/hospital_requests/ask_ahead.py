@@ -253,7 +253,10 @@ def withdraw(
         r.status = RequestStatus.CANCELLED
         r.responded_at = now
     if cleared:
-        # The bed the hospital claimed is its own to release: it is told at once.
+        # The hospital is told at once, and the bed its accept took is given back.
+        service.release_claimed_bed(
+            session=session, transport=transport, actor=actor, reason="ask_ahead_withdrawn"
+        )
         transport.destination_hospital_id = None
         transport.bed_category = None
     session.flush()

@@ -63,3 +63,6 @@ class HospitalRequest(Base):
     early_outcome: Mapped[EarlyOutcome | None] = mapped_column(
         Enum(EarlyOutcome, native_enum=False, length=16), default=None
     )
+    # The accept took one bed off the hospital's fresh figure; it is given back if the
+    # patient does not come after all (withdrawn, re-routed, stood down).
+    bed_claimed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())

@@ -242,6 +242,48 @@ def withdraw_open(*, session: Session, transport: Transport, reason: str) -> lis
     return [r.id for r in withdrawn]
 
 
+def release_claimed_bed(
+    *, session: Session, transport: Transport, actor: User, reason: str
+) -> list[int]:
+    """The patient will not come to the hospital that accepted (the crew withdrew the
+    early request, the destination was changed, the transport was stood down): the bed
+    its accept took off the figure is given back, audited, and every screen told.
+    Returns the hospitals whose figure changed. Call it before the transport's
+    destination changes hands; a bed is given back at most once."""
+    claimed = session.scalars(
+        select(HospitalRequest).where(
+            HospitalRequest.transport_id == transport.id,
+            HospitalRequest.bed_claimed.is_(True),
+        )
+    ).all()
+    released: list[int] = []
+    for r in claimed:
+        r.bed_claimed = False
+        left = hospitals.release_bed(
+            session=session, hospital_id=r.hospital_id, category=r.bed_category
+        )
+        record(
+            session=session,
+            actor=actor,
+            action="hospital.bed_released",
+            target_type="hospital",
+            target_id=str(r.hospital_id),
+            detail={
+                "transport_id": transport.id,
+                "request_id": r.id,
+                "category": r.bed_category,
+                "reason": reason,
+                "available": left,
+            },
+        )
+        if left is not None:
+            released.append(r.hospital_id)
+    session.flush()
+    for hospital_id in released:
+        hospitals.announce(hospitals.get(session=session, hospital_id=hospital_id))
+    return released
+
+
 def announce_cancelled(requests: Iterable[HospitalRequest], *, reason: str) -> None:
     """Tell each hospital asked that its request is closed, and why."""
     for r in requests:
@@ -513,6 +555,7 @@ def accept(*, session: Session, request_id: int, actor: User, ctx: Context) -> A
         allow_unknown=True,
     )
     bed_status = claim.status.value
+    req.bed_claimed = claim.status is hospitals.BedClaimStatus.CLAIMED
     req.status = RequestStatus.ACCEPTED
     req.responded_at = now
     req.responded_by = actor.id

@@ -5,6 +5,7 @@ their data went stale unnoticed, so a figure past its ``expires_at`` reads as st
 and counts as unknown. ``claim_bed`` takes the last free bed of a category with a
 conditional UPDATE, so that two transports racing for it end with one winner; it is
 the one place that decrements a bed count (the dispatcher's accept path uses it too).
+``release_bed`` gives such a bed back when the patient does not come after all.
 """
 
 from __future__ import annotations
@@ -312,6 +313,32 @@ def claim_bed(
         f"no {cat.value} bed is known to be free at hospital {hospital_id}",
         code="no_bed",
     )
+
+
+def release_bed(*, session: Session, hospital_id: int, category: str) -> int | None:
+    """Give back one bed an accept claimed, the patient not coming after all: one more
+    available, never above the capacity (the ER may have counted it back already).
+    Returns the beds now available, or None when nothing changed."""
+    try:
+        cat = BedCategory(category)
+    except ValueError:
+        return None
+    result = session.execute(
+        update(BedAvailability)
+        .where(
+            BedAvailability.hospital_id == hospital_id,
+            BedAvailability.category == cat,
+            BedAvailability.available < BedAvailability.capacity,
+        )
+        .values(available=BedAvailability.available + 1)
+        .returning(BedAvailability.available)
+        .execution_options(synchronize_session=False)
+    )
+    remaining = result.scalar_one_or_none()
+    if remaining is None:
+        return None
+    _expire_cached(session, hospital_id, cat)
+    return int(remaining)
 
 
 def _expire_cached(session: Session, hospital_id: int, category: BedCategory) -> None:

@@ -111,6 +111,8 @@ def cancel_call(
     stood_down = service.cancel_incident(
         session=session, incident=incident, actor=actor, stuck_ids=stuck
     )
+    for transport in stood_down:
+        _release_bed(session=session, actor=actor, transport=transport, reason="call_cancelled")
     audit.record(
         session=session,
         actor=actor,
@@ -205,6 +207,11 @@ def change_destination(
     service.set_destination(
         session=session, transport=transport, hospital_id=hospital_id, bed_category=bed_category
     )
+    if before is not None and before != hospital_id:
+        # The hospital that accepted loses the patient: the bed its accept took is back.
+        _release_bed(
+            session=session, actor=actor, transport=transport, reason="destination_changed"
+        )
     withdrawn = hospital_requests.withdraw_open(
         session=session, transport=transport, reason="destination_set"
     )
@@ -235,6 +242,8 @@ def change_unit_status(
     check_acts_for_unit(actor=actor, ctx=ctx, unit_id=unit.id, action="unit.status")
     was = unit.status
     stood_down = service.set_unit_status(session=session, unit=unit, to=to, actor=actor)
+    if stood_down is not None:
+        _release_bed(session=session, actor=actor, transport=stood_down, reason="stood_down")
     audit.record(
         session=session,
         actor=actor,
@@ -252,6 +261,14 @@ def change_unit_status(
         incidents.announce(session=session, incident_id=stood_down.incident_id)
     fleet.announce(session=session, unit=unit)
     return unit
+
+
+def _release_bed(*, session: Session, actor: User, transport: Transport, reason: str) -> None:
+    """The patient will not reach the hospital that accepted: its bed is given back."""
+    if transport.arrived_hospital_at is None:
+        hospital_requests.release_claimed_bed(
+            session=session, transport=transport, actor=actor, reason=reason
+        )
 
 
 def check_acts_for_unit(*, actor: User, ctx: Context, unit_id: int, action: str) -> None:
