@@ -63,7 +63,6 @@ _ND = statistics.NormalDist()
 CANDIDATES = 10  # nearest suitable hospitals handed to the ranking per round
 UNIT_CANDIDATES = 5  # units (earliest on scene) handed to the assignment
 SERIOUS = ("critical", "serious")  # FDMA's 重症以上, the cases its inquiry counts are of
-CRITICAL_CARE = ("icu", "ccu", "scu")  # a tertiary centre's beds, pooled for its patients
 
 
 class Lever:
@@ -183,9 +182,9 @@ ASSUMPTIONS: tuple[tuple[str, str], ...] = (
     ("tertiary_detour_min", "assumption: for a serious or critical case a crew passes a"
      " suitable secondary hospital for a tertiary centre up to 10 min further"),
     ("last_bastion", "a tertiary centre (最後の砦) accepts a serious or critical patient"
-     " unless truly full: no bed free across its critical-care beds (ICU, CCU, SCU and the"
-     " patient's category, pooled); its ER doctors being busy, or other reasons, do not"
-     " refuse such a patient (on-call staff are called in)"),
+     " unless truly full: its ER team all busy, or no bed of the patient's category free"
+     " (the category's own beds, not pooled with its other critical-care beds); other"
+     " reasons never refuse such a patient there"),
 )  # fmt: skip
 
 
