@@ -222,7 +222,7 @@ def apply(
             if unit.post_station_id is not None
             else Unit.post_station_id.is_(None),
         )
-        .values(post_station_id=post)
+        .values(post_station_id=post, posted_at=None if post is None else utcnow())
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]

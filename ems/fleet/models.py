@@ -68,6 +68,8 @@ class Unit(Base):
     post_station: Mapped[Station | None] = relationship(
         lazy="joined", foreign_keys=[post_station_id]
     )
+    # When the dispatcher posted it there (None while it stands at its own station).
+    posted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
 
     @property
     def station_name(self) -> str:

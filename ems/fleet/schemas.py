@@ -27,6 +27,7 @@ class UnitRead(BaseModel):
     # A move-up post: the station the crew is asked to wait at instead of its own.
     post_station_id: int | None = None
     post_station_name: str = ""
+    posted_at: dt.datetime | None = None
 
 
 class UnitStatusUpdate(BaseModel):

@@ -76,6 +76,7 @@ def transition(
         values["current_transport_id"] = None
     if to in (UnitStatus.DISPATCHED, UnitStatus.OUT_OF_SERVICE):
         values["post_station_id"] = None  # a move-up post ends when the unit leaves it
+        values["posted_at"] = None
     elif transport_id is not None:
         values["current_transport_id"] = transport_id
     if not claim_row(

@@ -4,6 +4,7 @@ code and nothing written."""
 
 from __future__ import annotations
 
+import datetime as dt
 import queue
 from collections.abc import Callable
 from typing import Any
@@ -86,6 +87,9 @@ def test_suggestion_moves_a_unit_into_the_gap_and_applies_in_one_tap(
     event = next(e for e in seen if e.type == "unit.updated")
     assert event.data["post_station_id"] == w["minato"]
     assert event.data["post_station_name"] == "港町消防署"
+    # Since when the crew waits there: the tablet shows it.
+    posted = dt.datetime.fromisoformat(event.data["posted_at"])
+    assert abs((dt.datetime.now(dt.UTC) - posted).total_seconds()) < 60
     assert visible_to(event, role="paramedic", unit_id=w["u1"], hospital_id=None)
     (audit,) = _audits(app, "dispatch.move_up")
     assert audit.actor_id == dispatcher.user_id and audit.target_id == str(w["u1"])
@@ -107,6 +111,7 @@ def test_dispatch_ends_the_post(app: Flask, as_role: Callable[..., Api]) -> None
     r = dispatcher.post(f"/api/v1/incidents/{inc}/assign", {"unit_id": w["u1"]})
     assert r.status_code == 201, r.get_json()
     assert _unit(app, w["u1"]) == (UnitStatus.DISPATCHED, None)
+    assert dispatcher.get(f"/api/v1/units/{w['u1']}").get_json()["posted_at"] is None
 
 
 @pytest.mark.parametrize(
