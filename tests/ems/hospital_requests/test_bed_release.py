@@ -131,9 +131,7 @@ def test_a_refused_destination_change_gives_nothing_back(
     assert scene.transport()["destination_hospital_id"] == hospital_id
 
 
-def test_cancelling_the_call_gives_the_bed_back(
-    app: Flask, as_role: Callable[..., Api]
-) -> None:
+def test_cancelling_the_call_gives_the_bed_back(app: Flask, as_role: Callable[..., Api]) -> None:
     scene, hospital_id, _ = _accepted_ahead(app, as_role)
     r = scene.dispatcher.post(f"/api/v1/incidents/{scene.incident_id}/cancel")
     assert r.status_code == 200, r.get_json()
@@ -141,9 +139,7 @@ def test_cancelling_the_call_gives_the_bed_back(
     assert [e["reason"] for e in _released(app)] == ["call_cancelled"]
 
 
-def test_standing_the_unit_down_gives_the_bed_back(
-    app: Flask, as_role: Callable[..., Api]
-) -> None:
+def test_standing_the_unit_down_gives_the_bed_back(app: Flask, as_role: Callable[..., Api]) -> None:
     scene, hospital_id, _ = _accepted_ahead(app, as_role)
     r = scene.dispatcher.post(f"/api/v1/units/{scene.unit_id}/status", json={"status": "available"})
     assert r.status_code == 200, r.get_json()
