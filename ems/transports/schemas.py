@@ -25,7 +25,11 @@ class TimelineStep(BaseModel):
 class Interval(BaseModel):
     start: TimelineKind
     end: TimelineKind
+    # On the clock.
     seconds: float | None
+    # At life pace: a simulation run faster than life (the demo's fast mode) has its
+    # seconds scaled back by its speed, as today's figures do; the clock's otherwise.
+    life_seconds: float | None
 
 
 class TransportRead(BaseModel):
@@ -39,7 +43,10 @@ class TransportRead(BaseModel):
     created_at: dt.datetime
     timeline: list[TimelineStep]
     intervals: list[Interval]
-    # The two figures FDMA publishes every year.
+    # How many times faster than life a simulation ran this transport (the demo's fast
+    # mode, said by the crew's first step); None at life pace.
+    simulated_speed: float | None = None
+    # The two figures FDMA publishes every year (on the clock).
     call_to_scene_s: float | None
     call_to_hospital_s: float | None
 

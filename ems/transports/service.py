@@ -14,11 +14,12 @@ from __future__ import annotations
 import datetime as dt
 import math
 import statistics
+from collections.abc import Sequence
 from typing import Any, TypedDict
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, Select, exists, func, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from ems.access import guard
 from ems.access.guard import Context
@@ -162,7 +163,54 @@ def list_for(
     if current_hours is not None:
         since = (now or utcnow()) - dt.timedelta(hours=current_hours)
     rows = list_visible(session=session, actor=actor, ctx=ctx, active=active, current_since=since)
-    return [to_read(t) for t in rows]
+    speeds = _speeds(session, [t.id for t in rows]) if rows else {}
+    return [to_read(t, speed=speeds.get(t.id, 1.0)) for t in rows]
+
+
+# --- simulated speed -----------------------------------------------------------------------
+
+# A simulated crew running faster than life (the demo's fast mode) says so in the data
+# of its timeline steps: ``{SIMULATED_SPEED: 10.0}``. Its intervals are then ten times
+# shorter than life; today's figures and the transport's own read scale them back to
+# life-like ones with ``life_seconds``.
+SIMULATED_SPEED = "simulated_speed"
+SIMULATED_SPEED_MAX = 1000.0
+
+
+def _speed(data: object) -> float:
+    raw = data.get(SIMULATED_SPEED) if isinstance(data, dict) else None
+    if isinstance(raw, bool) or not isinstance(raw, int | float):
+        return 1.0
+    return min(max(float(raw), 1.0), SIMULATED_SPEED_MAX)
+
+
+def life_seconds(seconds: float, speed: float) -> float:
+    """``seconds`` on the clock of a run ``speed`` times faster than life, as life would
+    have taken them: the one rule for every figure that undoes the demo's fast mode."""
+    return seconds * speed
+
+
+def _speeds(session: Session, transport_ids: Select[Any] | Sequence[int]) -> dict[int, float]:
+    """How much faster than life each transport ran: the crew's first step carries the
+    speed of a simulated run (one row per transport); 1.0 for a real one."""
+    return {
+        tid: _speed(data)
+        for tid, data in session.execute(
+            select(TransportEvent.transport_id, TransportEvent.data).where(
+                TransportEvent.kind == "arrived_scene",
+                TransportEvent.transport_id.in_(transport_ids),
+            )
+        ).all()
+    }
+
+
+def _speed_of(transport: Transport) -> float:
+    """One transport's speed, read through the session that loaded it (1.0 for a
+    transport no session holds, which has no recorded steps to say otherwise)."""
+    session = object_session(transport)
+    if session is None or transport.id is None:
+        return 1.0
+    return _speeds(session, [transport.id]).get(transport.id, 1.0)
 
 
 # --- reading -------------------------------------------------------------------------------
@@ -174,9 +222,14 @@ def _seconds(a: dt.datetime | None, b: dt.datetime | None) -> float | None:
     return (b - a).total_seconds()
 
 
-def to_read(transport: Transport) -> TransportRead:
+def to_read(transport: Transport, *, speed: float | None = None) -> TransportRead:
+    """The transport as the API shows it. ``speed``: how much faster than life it ran,
+    when the caller has read it already (a list reads all of them in one query)."""
+    if speed is None:
+        speed = _speed_of(transport)
     stamps = [getattr(transport, col) for _, col in TIMELINE]
     kinds: list[TimelineKind] = list(KINDS)
+    spans = [_seconds(stamps[i], stamps[i + 1]) for i in range(len(kinds) - 1)]
     return TransportRead(
         id=transport.id,
         incident_id=transport.incident_id,
@@ -188,9 +241,15 @@ def to_read(transport: Transport) -> TransportRead:
         created_at=transport.created_at,
         timeline=[TimelineStep(kind=k, at=at) for k, at in zip(kinds, stamps, strict=True)],
         intervals=[
-            Interval(start=kinds[i], end=kinds[i + 1], seconds=_seconds(stamps[i], stamps[i + 1]))
-            for i in range(len(kinds) - 1)
+            Interval(
+                start=kinds[i],
+                end=kinds[i + 1],
+                seconds=span,
+                life_seconds=life_seconds(span, speed) if span is not None else None,
+            )
+            for i, span in enumerate(spans)
         ],
+        simulated_speed=speed if speed > 1.0 else None,
         call_to_scene_s=_seconds(transport.call_received_at, transport.arrived_scene_at),
         call_to_hospital_s=_seconds(transport.call_received_at, transport.arrived_hospital_at),
     )
@@ -535,20 +594,6 @@ def _mean(values: list[float]) -> float | None:
     return round(statistics.fmean(values), 2) if values else None
 
 
-# A simulated crew running faster than life (the demo's fast mode) says so in the data
-# of its timeline steps: ``{SIMULATED_SPEED: 10.0}``. Its intervals are then ten times
-# shorter than life, and today's figures scale them back to life-like minutes.
-SIMULATED_SPEED = "simulated_speed"
-SIMULATED_SPEED_MAX = 1000.0
-
-
-def _speed(data: object) -> float:
-    raw = data.get(SIMULATED_SPEED) if isinstance(data, dict) else None
-    if isinstance(raw, bool) or not isinstance(raw, int | float):
-        return 1.0
-    return min(max(float(raw), 1.0), SIMULATED_SPEED_MAX)
-
-
 def stats_today(*, session: Session, now: dt.datetime | None = None) -> TodayStats:
     now = now or utcnow()
     local = now.astimezone(LOCAL_TZ)
@@ -573,7 +618,7 @@ def stats_today(*, session: Session, now: dt.datetime | None = None) -> TodaySta
 
     def minutes(a: int, b: int) -> list[float]:
         spans = ((speed, _seconds(stamps[a], stamps[b])) for speed, stamps in counted)
-        return [speed * s / 60 for speed, s in spans if s is not None]
+        return [life_seconds(s, speed) / 60 for speed, s in spans if s is not None]
 
     hospital = KINDS.index("arrived_hospital")
     to_hospital = minutes(0, hospital)
@@ -608,20 +653,6 @@ def stats_today(*, session: Session, now: dt.datetime | None = None) -> TodaySta
         ],
         **_instruction_figures(session, start.astimezone(dt.UTC), end.astimezone(dt.UTC)),
     )
-
-
-def _speeds(session: Session, transport_ids: Select[Any]) -> dict[int, float]:
-    """How much faster than life each transport ran: the crew's first step carries the
-    speed of a simulated run (one row per transport); 1.0 for a real one."""
-    return {
-        tid: _speed(data)
-        for tid, data in session.execute(
-            select(TransportEvent.transport_id, TransportEvent.data).where(
-                TransportEvent.kind == "arrived_scene",
-                TransportEvent.transport_id.in_(transport_ids),
-            )
-        ).all()
-    }
 
 
 class InstructionFigures(TypedDict):
@@ -662,11 +693,11 @@ def _instruction_figures(
         speed = speeds.get(tid, 1.0)
         asked = _seconds(requested_at, answered_at)
         if asked is not None:
-            to_request.append(speed * asked / 60)
+            to_request.append(life_seconds(asked, speed) / 60)
         if tid not in first or answered_at < first[tid][0]:
             first[tid] = (answered_at, call_at)
     to_call = [
-        speeds.get(tid, 1.0) * s / 60
+        life_seconds(s, speeds.get(tid, 1.0)) / 60
         for tid, (answered_at, call_at) in first.items()
         if (s := _seconds(call_at, answered_at)) is not None
     ]

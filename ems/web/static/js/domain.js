@@ -40,6 +40,41 @@ export function nextStep(tr) {
   return TIMELINE.find((k) => !stepTime(tr, k)) || null;
 }
 
+/** How many times faster than life a simulation ran this transport (the demo's fast
+ * mode, the server's ``simulated_speed``); null at life pace. */
+export function simulatedSpeed(tr) {
+  const speed = Number(tr?.simulated_speed);
+  return Number.isFinite(speed) && speed > 1 ? speed : null;
+}
+
+/** One transport's FDMA timeline, a row per step: its time, done / next / todo, and the
+ * minutes since the step before at life pace. The server scales a fast-mode run's
+ * intervals back to life (``life_seconds``), so a page shows them as they are. */
+export function timelineRows(tr) {
+  const next = nextStep(tr);
+  const life = new Map((tr?.intervals || []).map((i) => [i.end, i.life_seconds]));
+  return TIMELINE.map((kind) => {
+    const at = stepTime(tr, kind);
+    const seconds = at ? life.get(kind) : null;
+    return {
+      kind,
+      at,
+      state: at ? "done" : kind === next ? "next" : "todo",
+      minutes: typeof seconds === "number" && Number.isFinite(seconds) ? seconds / 60 : null,
+    };
+  });
+}
+
+/** A step's interval as the row shows it ("+5.0 分"); "" for none. */
+export function intervalText(minutes, translate) {
+  return minutes === null || minutes === undefined ? "" : translate("timeline.interval", { n: minutes.toFixed(1) });
+}
+
+/** The note on a fast-mode transport's timeline ("模擬 ×10 …"); "" at life pace. */
+export function simulatedText(speed, translate) {
+  return speed ? translate("timeline.simulated", { n: String(Math.round(speed * 10) / 10) }) : "";
+}
+
 /** How a hospital reads on the map: ok, low (1–2 free beds), full (or closed to
  * ambulances) or stale (every figure expired), at ``now`` (ms since the epoch). */
 export function availabilityClass(hospital, now) {

@@ -1,8 +1,7 @@
 // Pieces of view used by more than one page (the tablet's included: scripts/ensure-frontend
 // copies this file there): FDMA timeline, request list, reasons, medical history.
 import { el, fmtTime, localName, t, toast } from "./common.js";
-import { nextStep, stepTime } from "./domain.js";
-import { TIMELINE } from "./generated/enums.js";
+import { intervalText, simulatedSpeed, simulatedText, timelineRows } from "./domain.js";
 
 /** A recommendation's reasons as one readable line. Each reason is a stable
  * ``{code, params, text}`` from the server, translated by ``reason.<code>``; ``text``
@@ -40,22 +39,26 @@ export function oneReason(r) {
   return text === key ? r.text || r.code : text;
 }
 
+/** One transport's FDMA timeline: each step's time and, under it, the minutes since the
+ * step before at life pace; a fast-mode simulation says so above the steps, with its speed. */
 export function renderTimeline(tr) {
-  const next = nextStep(tr);
-  return el(
+  const steps = el(
     "ol",
     { class: "timeline", "aria-label": t("timeline.title") },
-    ...TIMELINE.map((kind) => {
-      const at = stepTime(tr, kind);
-      return el(
+    ...timelineRows(tr).map((row) =>
+      el(
         "li",
-        { class: at ? "done" : kind === next ? "next" : "todo" },
+        { class: row.state },
         el("span", { class: "tl-dot", "aria-hidden": "true" }),
-        el("span", { class: "tl-label" }, t(`timeline.${kind}`)),
-        el("span", { class: "tl-time" }, at ? fmtTime(at) : ""),
-      );
-    }),
+        el("span", { class: "tl-label" }, t(`timeline.${row.kind}`)),
+        el("span", { class: "tl-time" }, row.at ? fmtTime(row.at) : ""),
+        el("span", { class: "tl-interval" }, intervalText(row.minutes, t)),
+      ),
+    ),
   );
+  const note = simulatedText(simulatedSpeed(tr), t);
+  if (!note) return steps;
+  return el("div", { class: "timeline-box" }, el("p", { class: "tl-simulated", role: "note" }, note), steps);
 }
 
 /** A toast for a hospital's answer to an acceptance request (event ``request.accepted`` /
