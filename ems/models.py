@@ -5,7 +5,7 @@ from __future__ import annotations
 from ems.access.models import BreakGlassAccess, BreakGlassReview, TransportCrew
 from ems.audit.models import AuditEntry
 from ems.auth.models import ApiToken, Role, User
-from ems.cards.models import Card, CardChallenge, Device, RecordRelease
+from ems.cards.models import Card, CardChallenge, CrlHighWater, Device, RecordRelease
 from ems.fleet.models import Station, Unit, UnitStatus
 from ems.hospital_requests.models import DeclineReason, HospitalRequest, RequestStatus
 from ems.hospitals.models import (
@@ -38,6 +38,7 @@ __all__ = [
     "Capability",
     "Card",
     "CardChallenge",
+    "CrlHighWater",
     "DeclineReason",
     "Device",
     "DiversionStatus",

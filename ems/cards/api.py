@@ -3,7 +3,9 @@
 Every refusal on these endpoints (a bad certificate, a stale challenge, a
 malformed or oversized body, a reader without the right) is written to the audit
 log by this blueprint's error handler, after the request's own transaction was
-rolled back, with the patient when the card was recognised.
+rolled back, with the patient when the card was recognised. A CRL high-water mark
+the refused request raised (``service.record_crl_mark``) is recorded again after that
+rollback: the CRL that refuses a revoked card is often the one that raised it.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from ems.api import API_PREFIX, endpoint, json_body_or_none
 from ems.audit import web as audit
 from ems.auth.models import Role
 from ems.auth.web import current_user, require_user
-from ems.cards import access_log, identification, releases
+from ems.cards import access_log, identification, releases, service
 from ems.cards.schemas import (
     AccessLogEntry,
     BreakGlassCreate,
@@ -38,7 +40,7 @@ from ems.cards.schemas import (
     ReviewUpdate,
     VerificationCreate,
 )
-from ems.db import get_session
+from ems.db import get_db, get_session
 from ems.errors import EmsError, PayloadTooLarge
 from ems.patients.records import RecordCipher
 from ems.ratelimit import limit
@@ -120,8 +122,14 @@ def audit_refusal(err: EmsError) -> Any:
             detail={"status": err.status},
         )
     # Then render it as every other error is (rollback, denials written, problem+json).
+    session = g.get("db_session")
     handler = current_app.error_handler_spec[None][None][EmsError]
-    return handler(err)
+    response = handler(err)
+    if session is not None and service.raised_crl_marks(session):
+        # A CRL high-water mark raised by the refused request outlives its rollback.
+        with get_db().session_scope() as marks_session:
+            service.keep_crl_marks(rolled_back=session, session=marks_session)
+    return response
 
 
 def _view(release: releases.Release) -> RecordView:

@@ -33,7 +33,7 @@ from ems.access.guard import Context
 from ems.access.policy import Action
 from ems.audit import service as audit
 from ems.auth.models import User
-from ems.cards import pki, releases
+from ems.cards import pki, releases, service
 from ems.cards.models import (
     Assurance,
     Card,
@@ -162,7 +162,13 @@ def _card_certificate(
     # Recognising the card first lets a refusal of a known card reach its holder's log.
     card = _card_for(session=session, cert=cert)
     try:
-        pki.trust_anchors(pki_dir).verify(cert, ca=pki.CARD_CA, now=now, crl_grace_s=crl_grace_s)
+        pki.trust_anchors(pki_dir).verify(
+            cert,
+            ca=pki.CARD_CA,
+            now=now,
+            crl_grace_s=crl_grace_s,
+            crl_marks=service.SessionCrlMarks(session),
+        )
     except CardAuthRefused as err:
         err.patient_id = card.patient_id if card else None
         raise
@@ -289,7 +295,11 @@ def pinless_access(
     device_cert = pki.parse_certificate(device_certificate)
     try:
         pki.trust_anchors(pki_dir).verify(
-            device_cert, ca=pki.DEVICE_CA, now=now, crl_grace_s=crl_grace_s
+            device_cert,
+            ca=pki.DEVICE_CA,
+            now=now,
+            crl_grace_s=crl_grace_s,
+            crl_marks=service.SessionCrlMarks(session),
         )
     except CardAuthRefused as err:
         if not err.code.startswith("untrusted"):
@@ -370,7 +380,11 @@ def card_event(
     card: Card | None = None
     try:
         pki.trust_anchors(pki_dir).verify(
-            cert, ca=pki.CARD_CA, now=now or utcnow(), crl_grace_s=crl_grace_s
+            cert,
+            ca=pki.CARD_CA,
+            now=now or utcnow(),
+            crl_grace_s=crl_grace_s,
+            crl_marks=service.SessionCrlMarks(session),
         )
     except EmsError as err:  # a refused certificate, or no PKI or CRL to check it with
         standing = err.code

@@ -1,13 +1,13 @@
 """Patients' cards, the tablets' device certificates, the one-time challenges a card
-signs, and the releases of a record to a transport (patients and their records are
-``ems.patients.models``)."""
+signs, the releases of a record to a transport, and the newest revocation list read
+of each issuing CA (patients and their records are ``ems.patients.models``)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import enum
 
-from sqlalchemy import Boolean, Enum, ForeignKey, Integer, LargeBinary, String
+from sqlalchemy import BigInteger, Boolean, Enum, ForeignKey, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ems.db import Base, UTCDateTime, utcnow
@@ -98,3 +98,21 @@ class RecordRelease(Base):
     review_note: Mapped[str] = mapped_column(String(1000), default="")
     # Kept so that the review list needs no join; the transport's unit at release time.
     unit_id: Mapped[int | None] = mapped_column(Integer, default=None)
+
+
+class CrlHighWater(Base):
+    """The newest CRL any server process has read from an issuing CA: a CRL file older
+    than this is refused, even by a process that never read the newer one.
+
+    Keyed by the CA certificate's fingerprint, so that a re-created CA (whose CRL
+    numbers start again) begins afresh. Only ever raised (``service.record_crl_mark``).
+    """
+
+    __tablename__ = "crl_high_water"
+
+    ca_fingerprint: Mapped[str] = mapped_column(String(64), primary_key=True)
+    ca: Mapped[str] = mapped_column(String(16))  # "card-ca" or "device-ca", for the reader
+    crl_number: Mapped[int] = mapped_column(BigInteger)
+    this_update: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    crl_sha256: Mapped[str] = mapped_column(String(64))
+    recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -9,7 +9,8 @@ two CRLs. Nothing here reads or writes a key.
 
 ``TrustAnchors`` loads that public material, refreshes the CRLs when their files
 change (refusing once one is past its next update plus ``CRL_GRACE_S``, and never
-going back to an older CRL than one it has read) and verifies a presented
+going back to an older CRL than one it has read, nor than one any process has read:
+``CrlMarks``, kept in the database by ``ems.cards.service``) and verifies a presented
 certificate, giving each failure its own stable error code. Path validation itself
 is done by cryptography's X.509 verification API; the pre-checks only exist so that
 a user learns *why* a certificate was refused.
@@ -20,14 +21,16 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import hashlib
 import logging
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.verification import (
     Criticality,
@@ -165,10 +168,43 @@ def crl_order(crl: x509.CertificateRevocationList) -> tuple[int, dt.datetime]:
     return number, crl.last_update_utc
 
 
+# The database keeps CRL numbers as signed 64-bit integers; RFC 5280 allows up to 20
+# octets, but an issuer counting one per CRL never gets near this.
+MAX_CRL_NUMBER = 2**63 - 1
+
+
+@dataclass(frozen=True)
+class CrlMark:
+    """A CA's CRL as the high-water mark records it: which CA (by its certificate's
+    fingerprint), the CRL's order (``crl_order``) and its digest."""
+
+    ca: str
+    ca_fingerprint: str
+    number: int
+    this_update: dt.datetime
+    sha256: str
+
+    @property
+    def order(self) -> tuple[int, dt.datetime]:
+        return self.number, self.this_update
+
+
+class CrlMarks(Protocol):
+    """Where the newest CRL of each CA seen by any server process is recorded."""
+
+    def raise_mark(self, mark: CrlMark) -> CrlMark:
+        """Record ``mark`` unless one at least as new is on record (the mark never
+        goes down); return the mark on record afterwards."""
+        ...
+
+
 @dataclass
 class _Crl:
     stamp: tuple[int, int, int]
     crl: x509.CertificateRevocationList
+    # The file at ``stamp`` is older than the recorded high-water mark: refused until
+    # the file changes (the mark never goes down, so asking again would not help).
+    superseded: bool = False
 
 
 def _file_stamp(path: Path) -> tuple[int, int, int]:
@@ -206,14 +242,25 @@ class TrustAnchors:
         )
 
     def crl(
-        self, ca: str, *, now: dt.datetime | None = None, grace_s: float = 0
+        self,
+        ca: str,
+        *,
+        now: dt.datetime | None = None,
+        grace_s: float = 0,
+        marks: CrlMarks | None = None,
     ) -> x509.CertificateRevocationList:
         """The CA's current CRL, re-read whenever its file changed (the issuer publishes
         it atomically after every revocation). One past its next update (plus
         ``grace_s``, ``CRL_GRACE_S``) is refused: a revocation the server has not heard
         of must not pass as "not revoked". A file older than the CRL already read (a
         lower CRL number, or an earlier this_update) never replaces it: that would
-        bring revoked cards back."""
+        bring revoked cards back.
+
+        ``marks`` carries that guard across processes and restarts (the server always
+        passes the database's; tools without a database pass none): when the file
+        changed, its CRL raises the CA's high-water mark, and a file older than the
+        mark is refused with ``revocation_unknown``. An unchanged file is answered
+        from memory, without asking ``marks``."""
         path = crl_path(self.pki_dir, ca)
         try:
             stamp = _file_stamp(path)
@@ -229,7 +276,16 @@ class TrustAnchors:
                     cached = self._newer(
                         ca, cached, _Crl(stamp=stamp, crl=self._load_crl(path, ca))
                     )
+                    if marks is not None:
+                        cached = self._against_mark(ca, cached, marks)
                     self._crls[ca] = cached
+        if cached.superseded:
+            raise CardAuthRefused(
+                "the published revocation list is older than one already seen; the issuer "
+                "must publish its current one",
+                code="revocation_unknown",
+                status=503,
+            )
         next_update = cached.crl.next_update_utc
         now = now or dt.datetime.now(dt.UTC)
         if next_update is None or now > next_update + dt.timedelta(seconds=max(0.0, grace_s)):
@@ -256,6 +312,44 @@ class TrustAnchors:
         )
         return _Crl(stamp=fresh.stamp, crl=cached.crl)
 
+    def _against_mark(self, ca: str, current: _Crl, marks: CrlMarks) -> _Crl:
+        """``current``, having raised the CA's high-water mark to it, or flagged as
+        superseded when a newer CRL is on record (read by another process, or by
+        this one before a restart)."""
+        mark = self.mark_of(ca, current.crl)
+        recorded = marks.raise_mark(mark)
+        if recorded.order <= mark.order:
+            return current
+        log.warning(
+            "revocation list older than the newest one seen refused",
+            extra={
+                "ca": ca,
+                "crl_number": mark.number,
+                "this_update": mark.this_update.isoformat(),
+                "seen_crl_number": recorded.number,
+                "seen_this_update": recorded.this_update.isoformat(),
+            },
+        )
+        return _Crl(stamp=current.stamp, crl=current.crl, superseded=True)
+
+    def mark_of(self, ca: str, crl: x509.CertificateRevocationList) -> CrlMark:
+        """The high-water mark ``crl`` stands for."""
+        number, this_update = crl_order(crl)
+        if number > MAX_CRL_NUMBER:
+            raise CardAuthRefused(
+                "the revocation list's number is too large to record",
+                code="revocation_unknown",
+                status=503,
+            )
+        issuer = self.card_ca if ca == CARD_CA else self.device_ca
+        return CrlMark(
+            ca=ca,
+            ca_fingerprint=fingerprint(issuer),
+            number=number,
+            this_update=this_update,
+            sha256=hashlib.sha256(crl.public_bytes(serialization.Encoding.DER)).hexdigest(),
+        )
+
     def _load_crl(self, path: Path, ca: str) -> x509.CertificateRevocationList:
         try:
             crl = x509.load_pem_x509_crl(path.read_bytes())
@@ -279,8 +373,10 @@ class TrustAnchors:
         ca: str,
         now: dt.datetime | None = None,
         crl_grace_s: float = 0,
+        crl_marks: CrlMarks | None = None,
     ) -> x509.Certificate:
-        """Check issuer, validity, key usage, the chain to the root and revocation."""
+        """Check issuer, validity, key usage, the chain to the root and revocation
+        (against the CRL ``crl`` gives, with ``crl_marks`` as its ``marks``)."""
         now = now or dt.datetime.now(dt.UTC)
         issuer = self.card_ca if ca == CARD_CA else self.device_ca
         what = "card certificate" if ca == CARD_CA else "device certificate"
@@ -317,7 +413,7 @@ class TrustAnchors:
             raise CardAuthRefused(
                 f"the {what} does not chain to the trusted root", code=untrusted
             ) from None
-        crl = self.crl(ca, now=now, grace_s=crl_grace_s)
+        crl = self.crl(ca, now=now, grace_s=crl_grace_s, marks=crl_marks)
         revoked = crl.get_revoked_certificate_by_serial_number(cert.serial_number)
         if revoked is not None:
             raise CardAuthRefused(f"the {what} has been revoked", code="certificate_revoked")
