@@ -120,7 +120,6 @@ def background_scene(api: ApiClient, system: System) -> None:
     unit carries an identified patient accepted by the ER's hospital with the stream on;
     another crew's request waits for the ER's answer; one call waits for a unit."""
     seeded = system.seeded
-    hospitals = list(seeded.hospital_ids.values())
     er_h = seeded.er_hospital_id
     medic_unit = seeded.paramedic_unit_id
     now = dt.datetime.now(dt.UTC)
@@ -151,7 +150,14 @@ def background_scene(api: ApiClient, system: System) -> None:
     for kind in ("arrived_scene", "patient_contact"):
         api.call("POST", f"/api/v1/transports/{tr_id}/events", {"kind": kind}, as_user="medic")
     system.tablet.card.verify(token=api.token("medic"), transport_id=tr_id, pin=CARD_PIN)
-    others = [h for h in hospitals if h != er_h][:2]
+    # Two more of the hospitals the server recommends for this patient (a PCI centre
+    # with a CCU bed free), asked with the ER's in one round.
+    recs = api.call("GET", f"/api/v1/transports/{tr_id}/hospital-recommendations", as_user="medic")
+    others = [
+        r["hospital_id"]
+        for r in recs["hospitals"]
+        if r["hospital_id"] != er_h and r.get("recommended", True)
+    ][:2]
     rnd = api.call(
         "POST",
         f"/api/v1/transports/{tr_id}/hospital-requests",

@@ -1,7 +1,7 @@
 // Shared by every page, the tablet's included (scripts/ensure-frontend copies it there):
 // language, session, API calls, live events, small formatters and DOM helpers.
 // Japanese is the default language; the choice is kept in localStorage.
-import { errorMessage, whenText } from "./domain.js";
+import { errorMessage, translate, whenText } from "./domain.js";
 
 const LANG_KEY = "ems.lang";
 const TOKEN_KEY = "ems.token";
@@ -25,12 +25,7 @@ async function loadDictionary(code) {
 
 /** Translate ``key``; ``{name}`` placeholders are filled from ``vars``. */
 export function t(key, vars = {}) {
-  const dict = dictionaries[lang] || {};
-  let text = dict[key] ?? dictionaries.ja?.[key] ?? key;
-  for (const [name, value] of Object.entries(vars)) {
-    text = text.replaceAll(`{${name}}`, String(value));
-  }
-  return text;
+  return translate(dictionaries[lang] || {}, dictionaries.ja || {}, lang, key, vars);
 }
 
 /** Fill every element marked with data-i18n (text), data-i18n-placeholder,

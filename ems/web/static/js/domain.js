@@ -234,3 +234,20 @@ export function isCurrentTransport(tr, now, hours) {
 export function isLive(tr) {
   return Boolean(tr) && tr.status === "active" && !stepTime(tr, "handover");
 }
+
+/** The text of ``key`` in ``dict`` (the page's language, ``lang``), else in ``fallback``
+ * (Japanese), else the key itself, with ``{name}`` placeholders filled from ``vars``.
+ * A count ``vars.n`` picks the language's plural form where the dictionary has one
+ * (English "1 bed free" under ``<key>_one``); Japanese has none. */
+export function translate(dict, fallback, lang, key, vars = {}) {
+  const n = Number(vars.n);
+  const form =
+    "n" in vars && Number.isFinite(n)
+      ? dict[`${key}_${new Intl.PluralRules(lang === "en" ? "en" : "ja").select(n)}`]
+      : undefined;
+  let text = form ?? dict[key] ?? fallback[key] ?? key;
+  for (const [name, value] of Object.entries(vars)) {
+    text = text.replaceAll(`{${name}}`, String(value));
+  }
+  return text;
+}
