@@ -15,6 +15,7 @@ from typing import Any, cast
 
 from flask import Flask, current_app, g
 from sqlalchemy import CursorResult, DateTime, Engine, MetaData, Update, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import StaticPool
@@ -140,6 +141,18 @@ def claim_row(session: Session, stmt: Update) -> bool:
         CursorResult[Any], session.execute(stmt.execution_options(synchronize_session=False))
     )
     return result.rowcount == 1
+
+
+def upsert_insert(session: Session, table: Any) -> Any:
+    """``INSERT`` for ``table`` in the session's dialect, with its ``ON CONFLICT``
+    clauses (``on_conflict_do_nothing``, ``on_conflict_do_update``): PostgreSQL in
+    production, SQLite embedded; both spell them alike."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    if dialect == "sqlite":
+        return sqlite.insert(table)
+    raise RuntimeError(f"unsupported database {dialect}")  # pragma: no cover
 
 
 def _close_session(_exc: BaseException | None) -> None:

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from ems.access import facts
@@ -31,7 +30,7 @@ from ems.access.policy import (
     decide,
 )
 from ems.auth.models import User
-from ems.db import utcnow
+from ems.db import upsert_insert, utcnow
 from ems.errors import Forbidden
 from ems.hospital_requests.models import HospitalRequest
 from ems.transports.models import Transport
@@ -240,11 +239,7 @@ def join_crew(*, session: Session, transport_id: int, user_id: int) -> None:
     if exists is not None:
         return
     values = {"transport_id": transport_id, "user_id": user_id, "joined_at": utcnow()}
-    if session.get_bind().dialect.name == "postgresql":
-        stmt: Any = postgresql.insert(TransportCrew).values(values).on_conflict_do_nothing()
-    else:
-        stmt = sqlite.insert(TransportCrew).values(values).on_conflict_do_nothing()
-    session.execute(stmt)
+    session.execute(upsert_insert(session, TransportCrew).values(values).on_conflict_do_nothing())
 
 
 def _transport_facts(

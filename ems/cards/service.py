@@ -11,16 +11,13 @@ to a transport is ``ems.cards.releases``.
 
 from __future__ import annotations
 
-from typing import Any
-
 from cryptography import x509
 from sqlalchemy import or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from ems.cards import pki
 from ems.cards.models import Card, CrlHighWater, Device
-from ems.db import utcnow
+from ems.db import upsert_insert, utcnow
 from ems.errors import Conflict, NotFound
 from ems.fleet.models import Unit
 from ems.patients import service as patients
@@ -78,14 +75,7 @@ def record_crl_mark(*, session: Session, mark: pki.CrlMark) -> pki.CrlMark:
     waits for the first one's row lock and then checks the WHERE against the
     committed row (as ``ems.db.claim_row`` does); on SQLite writers take turns
     (BEGIN IMMEDIATE)."""
-    dialect = session.get_bind().dialect.name
-    ins: Any
-    if dialect == "postgresql":
-        ins = postgresql.insert(CrlHighWater)
-    elif dialect == "sqlite":
-        ins = sqlite.insert(CrlHighWater)
-    else:  # pragma: no cover - only the two backends are supported
-        raise RuntimeError(f"unsupported database {dialect}")
+    ins = upsert_insert(session, CrlHighWater)
     values = {
         "ca_fingerprint": mark.ca_fingerprint,
         "ca": mark.ca,

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Table, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from ems.access import guard
@@ -24,6 +23,7 @@ from ems.access.guard import Context
 from ems.access.policy import Action
 from ems.audit import service as audit
 from ems.auth.models import User
+from ems.db import upsert_insert
 from ems.transports import service as transports
 from ems.transports.models import TransportEvent
 from ems.vitals.models import EcgSegment, VitalSigns
@@ -84,15 +84,11 @@ def _insert_ignore(session: Session, table: Table, rows: list[dict[str, Any]]) -
     """Insert rows, skipping (transport_id, seq) already stored; returns the new seqs."""
     if not rows:
         return set()
-    dialect = session.get_bind().dialect.name
-    ins: Any
-    if dialect == "postgresql":
-        ins = postgresql.insert(table)
-    elif dialect == "sqlite":
-        ins = sqlite.insert(table)
-    else:  # pragma: no cover - only the two backends are supported
-        raise RuntimeError(f"unsupported database {dialect}")
-    stmt = ins.on_conflict_do_nothing(index_elements=["transport_id", "seq"]).returning(table.c.seq)
+    stmt = (
+        upsert_insert(session, table)
+        .on_conflict_do_nothing(index_elements=["transport_id", "seq"])
+        .returning(table.c.seq)
+    )
     return {int(s) for s in session.scalars(stmt, rows).all()}
 
 
