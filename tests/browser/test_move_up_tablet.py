@@ -5,6 +5,7 @@ the page's language, and says nothing more once the post has ended."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -56,7 +57,9 @@ def test_the_crew_sees_where_it_is_posted_until_the_post_ends(
     # Live, without a reload: the header line and a toast, in the page's language.
     post.wait_for(state="visible")
     line = tr(lang, "tablet.posted_at", station=GAP_STATION[lang])
-    assert post.inner_text() == line
+    # With since when the crew waits there (the unit's posted_at, in local time).
+    since = re.escape(tr(lang, "tablet.posted_since", time="HHMM")).replace("HHMM", r"\d{2}:\d{2}")
+    assert re.fullmatch(re.escape(line) + " · " + since, post.inner_text()), post.inner_text()
     assert post.get_attribute("data-station") == str(move["to_station_id"])
     toast = tr(lang, "tablet.posted_toast", station=GAP_STATION[lang])
     tablet.wait_for_selector(f"#toasts .toast >> text={toast}")
@@ -65,7 +68,7 @@ def test_the_crew_sees_where_it_is_posted_until_the_post_ends(
     tablet.click("[data-lang-toggle]")
     other = "en" if lang == "ja" else "ja"
     tablet.wait_for_function(
-        "line => document.getElementById('unit-post').textContent === line",
+        "line => document.getElementById('unit-post').textContent.startsWith(line)",
         arg=tr(other, "tablet.posted_at", station=GAP_STATION[other]),
     )
     tablet.click("[data-lang-toggle]")
