@@ -107,6 +107,15 @@ def test_call_to_handover(system: System, browser: Any, lang: str) -> None:
     assert not any("/gateway/" in url for url in er_scripts)
     patient.locator(".history").wait_for()
     assert patient.locator(".history-sec").first.get_attribute("data-section") == "allergies"
+    # The agent's status keeps arriving while it streams (the frame count moves); the
+    # panel's button stays the one element, so that a tap on it is never lost.
+    toggle = tablet.query_selector("#stream-toggle")
+    assert toggle is not None
+    count = tablet.locator("#stream-frames").inner_text()
+    tablet.wait_for_function(
+        "t => document.getElementById('stream-frames')?.textContent !== t", arg=count
+    )
+    assert toggle.evaluate("el => el.isConnected")
 
     for kind in ("loaded", "departed_scene", "arrived_hospital"):
         step(tablet, kind)

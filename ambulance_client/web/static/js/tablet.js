@@ -910,20 +910,27 @@ function sendAsk(button) {
 }
 
 // --- stream ----------------------------------------------------------------------------------
+// Drawn again only when what it shows changes (the agent's status arrives many times a
+// second while the crew works): a button replaced under a tap loses the tap. The frame
+// count is updated in place.
 const renderStream = drawWhenChanged(
-  (st) => [st.transport?.id ?? null, st.local.stream],
+  (st) => {
+    const { running, error } = streamOf(st);
+    return [st.transport?.id ?? null, running, error];
+  },
   (st) => {
     const box = document.getElementById("stream-box");
     if (!st.transport) {
       fill(box, el("p", { class: "empty" }, t("tablet.no_assignment")));
       return;
     }
-    const { running, frames, error } = streamOf(st);
+    const { running, error } = streamOf(st);
+    renderFrames.reset(); // the count goes into the new panel
     fill(
       box,
       running ? el("span", { class: "rec-dot", "aria-hidden": "true" }) : null,
       el("span", { dataset: { testid: "stream-state" } }, running ? t("tablet.stream_on") : t("tablet.stream_off")),
-      running && frames !== undefined ? el("span", { class: "muted" }, t("tablet.frames", { n: frames })) : null,
+      running ? el("span", { class: "muted", id: "stream-frames" }) : null,
       el(
         "button",
         {
@@ -948,6 +955,16 @@ const renderStream = drawWhenChanged(
       // The streamer's own words are for the log: the crew reads that it stopped.
       error ? el("p", { class: "form-error", id: "stream-error" }, t("tablet.stream_failed")) : null,
     );
+  },
+);
+
+const renderFrames = drawWhenChanged(
+  (st) => [streamOf(st).frames, st.transport?.id ?? null, streamOf(st).running],
+  (st) => {
+    const span = document.getElementById("stream-frames");
+    if (!span) return;
+    const { frames } = streamOf(st);
+    span.textContent = frames !== undefined ? t("tablet.frames", { n: frames }) : "";
   },
 );
 
@@ -985,7 +1002,7 @@ const renderAnalysis = drawWhenChanged(
 );
 
 // --- start -----------------------------------------------------------------------------------
-const renderers = [renderNet, renderUnit, renderPost, renderAssignment, renderSteps, renderStepsInstructions, renderAsk, renderCard, renderHospitals, renderStream, renderAnalysis];
+const renderers = [renderNet, renderUnit, renderPost, renderAssignment, renderSteps, renderStepsInstructions, renderAsk, renderCard, renderHospitals, renderStream, renderFrames, renderAnalysis];
 const render = () => {
   for (const draw of renderers) draw(store.state);
 };
