@@ -89,7 +89,9 @@ def lock_waiters(db_url: str) -> Iterator[Callable[[], int]]:
 
 
 def _until(check: Callable[[], bool]) -> None:
-    for _ in range(300):
+    # Generous: on a loaded machine a request thread may take seconds to reach its lock.
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
         if check():
             return
         time.sleep(0.05)

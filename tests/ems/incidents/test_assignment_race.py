@@ -132,9 +132,12 @@ def test_the_second_writer_waits_for_the_first_and_then_loses(
 
         thread = threading.Thread(target=b)
         thread.start()
-        # Wait until B is really blocked on A's row lock, not merely started.
+        # Wait until B is really blocked on A's row lock, not merely started (a loaded
+        # machine may take seconds to get B that far).
+        deadline = time.monotonic() + 60
+        waiting = 0
         with db.engine.connect() as probe:
-            for _ in range(500):
+            while time.monotonic() < deadline and thread.is_alive():
                 waiting = probe.execute(
                     text(
                         "SELECT count(*) FROM pg_stat_activity "
@@ -145,7 +148,7 @@ def test_the_second_writer_waits_for_the_first_and_then_loses(
                 if waiting:
                     break
                 time.sleep(0.01)
-            assert waiting, "B never blocked on A's lock"
+            assert waiting, f"B never blocked on A's lock: {outcome}"
         session_a.commit()
         thread.join(timeout=30)
 
