@@ -73,7 +73,7 @@ typecheck: $(STAMP)
 TEST_WORKERS ?= 2
 pytest: setup services
 	TEST_DATABASE_URL=$(PG_TEST_URL) TEST_REDIS_URL=$(REDIS_TEST_URL) \
-		$(VENV)/bin/pytest -q -n $(TEST_WORKERS) --dist loadfile
+		$(VENV)/bin/pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=25
 
 # Unit tests: no database, no browser, no process rig (marked by tests/conftest.py).
 unit: $(STAMP)
