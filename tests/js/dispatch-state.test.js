@@ -126,6 +126,21 @@ describe("live events", () => {
     assert.deepEqual(names(needs(next)), ["hospitalRecs:100", "requests:100"]);
   });
 
+  it("once a hospital has accepted, no recommendations are asked: nobody is left to ask", () => {
+    const { c, state } = loaded();
+    let next = run(
+      reduce,
+      state,
+      c.event("incident.updated", incident({ status: "assigned", transport_id: 100 })),
+      c.event("transport.updated", transport()),
+      { type: "select", id: 1 },
+    );
+    assert.ok(names(needs(next)).includes("hospitalRecs:100"));
+    next = run(reduce, next, c.event("transport.updated", transport({ destination_hospital_id: 5 })));
+    assert.ok(!names(needs(next)).includes("hospitalRecs:100"));
+    assert.ok(names(needs(next)).includes("requests:100"));
+  });
+
   it("a reconnection asks everything again", () => {
     const { c, state } = loaded();
     const next = reduce(state, { type: "resync", tick: c.tick() });

@@ -56,7 +56,9 @@ export function needs(state) {
     if (incident.status === "pending") ask("unitRecs", incident.id);
     const tr = transportOf(state, incident);
     if (tr) {
-      ask("hospitalRecs", tr.id);
+      // Once a hospital has accepted there is nobody more to ask: the requests show
+      // where the patient goes.
+      if (!tr.destination_hospital_id) ask("hospitalRecs", tr.id);
       ask("requests", tr.id);
     }
   }

@@ -349,7 +349,7 @@ function detailParts(st) {
     );
     const askAhead = renderAskAhead(st, incident, tr);
     if (askAhead) parts.push(askAhead);
-    parts.push(renderHospitalRecs(st, tr));
+    if (!tr.destination_hospital_id) parts.push(renderHospitalRecs(st, tr));
     parts.push(
       el(
         "section",
