@@ -40,6 +40,19 @@ function loaded() {
 
 const names = (list) => list.map((n) => n.key);
 
+/** The console with call 1 assigned (transport 100, unit 10), looked at. */
+function assigned() {
+  const { c, state } = loaded();
+  const next = run(
+    reduce,
+    state,
+    c.event("incident.updated", incident({ status: "assigned", transport_id: 100 })),
+    c.event("transport.updated", transport()),
+    { type: "select", id: 1 },
+  );
+  return { c, state: next };
+}
+
 describe("the first load", () => {
   it("asks the lists, then nothing more until something is selected", () => {
     assert.deepEqual(names(needs(initialState())), ["hospitals", "transports", "incidents", "units", "stats"]);
@@ -106,17 +119,10 @@ describe("live events", () => {
   });
 
   it("a new round names its requests by id: the transport's requests are asked again", () => {
-    const { c, state } = loaded();
+    const { c, state } = assigned();
     let next = run(
       reduce,
       state,
-      c.event("incident.updated", incident({ status: "assigned", transport_id: 100 })),
-      c.event("transport.updated", transport()),
-      { type: "select", id: 1 },
-    );
-    next = run(
-      reduce,
-      next,
       c.ask("hospitalRecs", 100)({ hospitals: [], suggested: [] }),
       c.ask("requests", 100)([]),
       c.ask("stats")({}),
@@ -127,16 +133,9 @@ describe("live events", () => {
   });
 
   it("once a hospital has accepted, no recommendations are asked: nobody is left to ask", () => {
-    const { c, state } = loaded();
-    let next = run(
-      reduce,
-      state,
-      c.event("incident.updated", incident({ status: "assigned", transport_id: 100 })),
-      c.event("transport.updated", transport()),
-      { type: "select", id: 1 },
-    );
-    assert.ok(names(needs(next)).includes("hospitalRecs:100"));
-    next = run(reduce, next, c.event("transport.updated", transport({ destination_hospital_id: 5 })));
+    const { c, state } = assigned();
+    assert.ok(names(needs(state)).includes("hospitalRecs:100"));
+    const next = reduce(state, c.event("transport.updated", transport({ destination_hospital_id: 5 })));
     assert.ok(!names(needs(next)).includes("hospitalRecs:100"));
     assert.ok(names(needs(next)).includes("requests:100"));
   });
@@ -214,18 +213,6 @@ describe("the queue", () => {
 });
 
 describe("no dead ends: a transport no hospital is left to ask for", () => {
-  /** The console with call 1 assigned (transport 100, unit 10), looked at. */
-  function assigned() {
-    const { c, state } = loaded();
-    const next = run(
-      reduce,
-      state,
-      c.event("incident.updated", incident({ status: "assigned", transport_id: 100 })),
-      c.event("transport.updated", transport()),
-      { type: "select", id: 1 },
-    );
-    return { c, state: next };
-  }
   const needed = { transport_id: 100, incident_id: 1, unit_id: 10, unit_call_sign: "みどり救急1", declined: [5] };
 
   it("the event raises an alert naming the incident, and asks the transport's requests again", () => {
