@@ -248,8 +248,10 @@ def release_claimed_bed(
     """The patient will not come to the hospital that accepted (the crew withdrew the
     early request, the destination was changed, the transport was stood down): the bed
     its accept took off the figure is given back, audited, and every screen told.
-    Returns the hospitals whose figure changed. Call it before the transport's
-    destination changes hands; a bed is given back at most once."""
+    Returns the hospitals whose figure changed. A bed is given back at most once, and
+    never once the unit has arrived at the hospital (the patient is in it)."""
+    if transport.arrived_hospital_at is not None:
+        return []
     claimed = session.scalars(
         select(HospitalRequest).where(
             HospitalRequest.transport_id == transport.id,

@@ -112,7 +112,9 @@ def cancel_call(
         session=session, incident=incident, actor=actor, stuck_ids=stuck
     )
     for transport in stood_down:
-        _release_bed(session=session, actor=actor, transport=transport, reason="call_cancelled")
+        hospital_requests.release_claimed_bed(
+            session=session, transport=transport, actor=actor, reason="call_cancelled"
+        )
     audit.record(
         session=session,
         actor=actor,
@@ -209,8 +211,8 @@ def change_destination(
     )
     if before is not None and before != hospital_id:
         # The hospital that accepted loses the patient: the bed its accept took is back.
-        _release_bed(
-            session=session, actor=actor, transport=transport, reason="destination_changed"
+        hospital_requests.release_claimed_bed(
+            session=session, transport=transport, actor=actor, reason="destination_changed"
         )
     withdrawn = hospital_requests.withdraw_open(
         session=session, transport=transport, reason="destination_set"
@@ -243,7 +245,9 @@ def change_unit_status(
     was = unit.status
     stood_down = service.set_unit_status(session=session, unit=unit, to=to, actor=actor)
     if stood_down is not None:
-        _release_bed(session=session, actor=actor, transport=stood_down, reason="stood_down")
+        hospital_requests.release_claimed_bed(
+            session=session, transport=stood_down, actor=actor, reason="stood_down"
+        )
     audit.record(
         session=session,
         actor=actor,
@@ -261,14 +265,6 @@ def change_unit_status(
         incidents.announce(session=session, incident_id=stood_down.incident_id)
     fleet.announce(session=session, unit=unit)
     return unit
-
-
-def _release_bed(*, session: Session, actor: User, transport: Transport, reason: str) -> None:
-    """The patient will not reach the hospital that accepted: its bed is given back."""
-    if transport.arrived_hospital_at is None:
-        hospital_requests.release_claimed_bed(
-            session=session, transport=transport, actor=actor, reason=reason
-        )
 
 
 def check_acts_for_unit(*, actor: User, ctx: Context, unit_id: int, action: str) -> None:
