@@ -155,6 +155,26 @@ def _known_card(*, session: Session, cert: x509.Certificate) -> Card:
     return card
 
 
+def _verify(
+    session: Session,
+    pki_dir: str,
+    cert: x509.Certificate,
+    *,
+    ca: str,
+    now: dt.datetime,
+    crl_grace_s: float,
+) -> None:
+    """The trust anchors' check of a presented certificate, with the CRL high-water
+    marks of the caller's transaction: no server check may go back to an older CRL."""
+    pki.trust_anchors(pki_dir).verify(
+        cert,
+        ca=ca,
+        now=now,
+        crl_grace_s=crl_grace_s,
+        crl_marks=service.SessionCrlMarks(session),
+    )
+
+
 def _card_certificate(
     *, session: Session, pki_dir: str, certificate: str, now: dt.datetime, crl_grace_s: float = 0
 ) -> tuple[x509.Certificate, Card]:
@@ -162,13 +182,7 @@ def _card_certificate(
     # Recognising the card first lets a refusal of a known card reach its holder's log.
     card = _card_for(session=session, cert=cert)
     try:
-        pki.trust_anchors(pki_dir).verify(
-            cert,
-            ca=pki.CARD_CA,
-            now=now,
-            crl_grace_s=crl_grace_s,
-            crl_marks=service.SessionCrlMarks(session),
-        )
+        _verify(session, pki_dir, cert, ca=pki.CARD_CA, now=now, crl_grace_s=crl_grace_s)
     except CardAuthRefused as err:
         err.patient_id = card.patient_id if card else None
         raise
@@ -294,13 +308,7 @@ def pinless_access(
     )
     device_cert = pki.parse_certificate(device_certificate)
     try:
-        pki.trust_anchors(pki_dir).verify(
-            device_cert,
-            ca=pki.DEVICE_CA,
-            now=now,
-            crl_grace_s=crl_grace_s,
-            crl_marks=service.SessionCrlMarks(session),
-        )
+        _verify(session, pki_dir, device_cert, ca=pki.DEVICE_CA, now=now, crl_grace_s=crl_grace_s)
     except CardAuthRefused as err:
         if not err.code.startswith("untrusted"):
             err.code = f"device_{err.code}"
@@ -379,12 +387,8 @@ def card_event(
     cert = pki.parse_certificate(certificate)
     card: Card | None = None
     try:
-        pki.trust_anchors(pki_dir).verify(
-            cert,
-            ca=pki.CARD_CA,
-            now=now or utcnow(),
-            crl_grace_s=crl_grace_s,
-            crl_marks=service.SessionCrlMarks(session),
+        _verify(
+            session, pki_dir, cert, ca=pki.CARD_CA, now=now or utcnow(), crl_grace_s=crl_grace_s
         )
     except EmsError as err:  # a refused certificate, or no PKI or CRL to check it with
         standing = err.code

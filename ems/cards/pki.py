@@ -241,6 +241,10 @@ class TrustAnchors:
             device_ca=load_cert_file(cert_path(pki_dir, DEVICE_CA)),
         )
 
+    def issuer(self, ca: str) -> x509.Certificate:
+        """The certificate of the CA named ``ca`` (``CARD_CA`` or ``DEVICE_CA``)."""
+        return self.card_ca if ca == CARD_CA else self.device_ca
+
     def crl(
         self,
         ca: str,
@@ -341,7 +345,7 @@ class TrustAnchors:
                 code="revocation_unknown",
                 status=503,
             )
-        issuer = self.card_ca if ca == CARD_CA else self.device_ca
+        issuer = self.issuer(ca)
         return CrlMark(
             ca=ca,
             ca_fingerprint=fingerprint(issuer),
@@ -355,7 +359,7 @@ class TrustAnchors:
             crl = x509.load_pem_x509_crl(path.read_bytes())
         except ValueError:
             crl = None
-        issuer = self.card_ca if ca == CARD_CA else self.device_ca
+        issuer = self.issuer(ca)
         pub = issuer.public_key()
         assert isinstance(pub, rsa.RSAPublicKey)
         if crl is None or crl.issuer != issuer.subject or not crl.is_signature_valid(pub):
@@ -378,7 +382,7 @@ class TrustAnchors:
         """Check issuer, validity, key usage, the chain to the root and revocation
         (against the CRL ``crl`` gives, with ``crl_marks`` as its ``marks``)."""
         now = now or dt.datetime.now(dt.UTC)
-        issuer = self.card_ca if ca == CARD_CA else self.device_ca
+        issuer = self.issuer(ca)
         what = "card certificate" if ca == CARD_CA else "device certificate"
         untrusted = "untrusted_certificate" if ca == CARD_CA else "untrusted_device"
         # A name check is enough here: the verifier below checks the signatures.
