@@ -206,9 +206,10 @@ def _speeds(session: Session, transport_ids: Select[Any] | Sequence[int]) -> dic
 
 def _speed_of(transport: Transport) -> float:
     """One transport's speed, read through the session that loaded it (1.0 for a
-    transport no session holds, which has no recorded steps to say otherwise)."""
+    transport no session holds, which has no recorded steps to say otherwise, and for
+    one not yet on scene: the speed comes with that step, so there is nothing to ask)."""
     session = object_session(transport)
-    if session is None or transport.id is None:
+    if session is None or transport.id is None or transport.arrived_scene_at is None:
         return 1.0
     return _speeds(session, [transport.id]).get(transport.id, 1.0)
 
