@@ -959,7 +959,10 @@ const renderStream = drawWhenChanged(
 );
 
 const renderFrames = drawWhenChanged(
-  (st) => [streamOf(st).frames, st.transport?.id ?? null, streamOf(st).running],
+  (st) => {
+    const { running, frames } = streamOf(st);
+    return [st.transport?.id ?? null, running, frames];
+  },
   (st) => {
     const span = document.getElementById("stream-frames");
     if (!span) return;
