@@ -2,8 +2,10 @@
 
 ``run`` simulates N seeded replications; within one replication policy A, policy B and
 each lever alone meet the same stream (common random numbers), so differences are
-paired. The runs are spread over the machine's cores (fork: the region's travel grid
-is computed once, in the parent).
+paired. The runs are spread over the machine's cores: the region's travel grid is
+computed once, in the parent, and handed to each worker once. The workers start from a
+fork server, never by forking the caller, which may run threads (a router, a web
+server) whose locks a forked child could inherit held.
 """
 
 from __future__ import annotations
@@ -54,7 +56,12 @@ SUMMARY_KEYS = (
     "call_to_instruction_mean_min",
 )  # fmt: skip
 
-_REGION: Region | None = None  # set in the parent before the workers fork
+_REGION: Region | None = None  # the region the runs of this process simulate
+
+
+def _init_worker(region: Region) -> None:
+    global _REGION
+    _REGION = region
 
 
 def _one(task: tuple[int, str, frozenset[str]]) -> tuple[int, str, dict[str, float], list[float]]:
@@ -99,8 +106,12 @@ def run(
             outs = map(_one, tasks)
             _collect(outs, results, samples, seeds[0], progress)
         else:
-            ctx = multiprocessing.get_context("fork")
-            with ProcessPoolExecutor(n, mp_context=ctx) as pool:
+            ctx = multiprocessing.get_context("forkserver")
+            # The server imports the model once; each worker forked from it starts ready.
+            ctx.set_forkserver_preload([__name__])
+            with ProcessPoolExecutor(
+                n, mp_context=ctx, initializer=_init_worker, initargs=(region,)
+            ) as pool:
                 _collect(pool.map(_one, tasks), results, samples, seeds[0], progress)
     finally:
         _REGION = None

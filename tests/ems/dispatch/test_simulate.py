@@ -4,6 +4,7 @@ way it should, the intervals cover, and the big city shifts toward FDMA's city c
 from __future__ import annotations
 
 import json
+import os
 import random
 import statistics
 from pathlib import Path
@@ -222,6 +223,20 @@ def test_replications_report_intervals_and_levers() -> None:
     assert report["levers"][Lever.CARD]["in_B"] is False
     again = run(SimParams(days=3, seed=7), replications=3, workers=1)
     assert again["A"] == report["A"] and again["B"] == report["B"]
+
+
+def test_parallel_runs_never_fork_the_caller(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The caller may run threads of its own (a router, a web server): a forked worker
+    # could inherit a lock held by a thread that does not exist there. The workers come
+    # from a fork server; the caller itself never forks.
+    def no_fork() -> int:
+        raise AssertionError("the caller forked")
+
+    monkeypatch.setattr(os, "fork", no_fork)
+    report = run(SimParams(days=1, seed=5), replications=2, ablation=False, workers=2)
+    monkeypatch.undo()
+    alone = run(SimParams(days=1, seed=5), replications=2, ablation=False, workers=1)
+    assert report["A"] == alone["A"] and report["B"] == alone["B"]
 
 
 def test_cli_prints_json_and_writes_a_plot(tmp_path: Path) -> None:
