@@ -107,6 +107,13 @@ def test_call_to_handover(system: System, browser: Any, lang: str) -> None:
     assert not any("/gateway/" in url for url in er_scripts)
     patient.locator(".history").wait_for()
     assert patient.locator(".history-sec").first.get_attribute("data-section") == "allergies"
+    # At the ER's 1280×800 every vital keeps its whole label ("心拍数（モニ…" before).
+    er.set_viewport_size({"width": 1280, "height": 800})
+    patient.locator(".ems-viewer-vitals dt").first.wait_for()
+    clipped = patient.locator(".ems-viewer-vitals dt, .ems-viewer-scores dt").evaluate_all(
+        "els => els.filter(e => e.scrollWidth > e.clientWidth).map(e => e.textContent)"
+    )
+    assert clipped == []
     # The agent's status keeps arriving while it streams (the frame count moves); the
     # panel's button stays the one element, so that a tap on it is never lost.
     toggle = tablet.query_selector("#stream-toggle")
