@@ -64,6 +64,7 @@ export const MESSAGES = {
     "viewer.refused_relay_unavailable": "the relay cannot check access now; try again later.",
     "viewer.latency": "latency {ms}",
     "viewer.frames": "{n} frames",
+    "viewer.frames_one": "{n} frame",
     "viewer.hr": "HR",
     "viewer.spo2": "SpO₂ %",
     "viewer.bp_sys": "BP sys",
@@ -227,9 +228,15 @@ export function translator({ lang, t } = {}) {
       const text = t(key, vars);
       if (text && text !== key) return text;
     }
-    const code = typeof lang === "function" ? lang() : lang;
-    const table = MESSAGES[String(code || "en").slice(0, 2)] || MESSAGES.en;
-    return fillIn(table[key] ?? MESSAGES.en[key] ?? key, vars);
+    const code = String((typeof lang === "function" ? lang() : lang) || "en").slice(0, 2);
+    const table = MESSAGES[code] || MESSAGES.en;
+    // A count picks the language's plural form where the table has one ("1 frame").
+    const n = Number(vars.n);
+    const form =
+      "n" in vars && Number.isFinite(n)
+        ? table[`${key}_${new Intl.PluralRules(MESSAGES[code] ? code : "en").select(n)}`]
+        : undefined;
+    return fillIn(form ?? table[key] ?? MESSAGES.en[key] ?? key, vars);
   };
 }
 

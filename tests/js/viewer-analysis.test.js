@@ -39,6 +39,14 @@ describe("viewer analysis", () => {
     for (const rhythm of ["sinus", "af", "vt", "vf", "asystole", "unknown"]) assert.ok(MESSAGES.ja[`viewer.rhythm_${rhythm}`]);
   });
 
+  it("counts frames in the singular for one, on its own tables and on a page's", () => {
+    assert.equal(en("viewer.frames", { n: 1 }), "1 frame");
+    assert.equal(en("viewer.frames", { n: 12 }), "12 frames");
+    assert.equal(ja("viewer.frames", { n: 1 }), "1 フレーム");
+    const page = translator({ lang: "en", t: (key, vars) => (key === "viewer.frames" ? `page ${vars.n}` : key) });
+    assert.equal(page("viewer.frames", { n: 1 }), "page 1");
+  });
+
   it("points the trend arrows past the noise only", () => {
     assert.equal(trendOf([0, 3, 8], 1), "up");
     assert.equal(trendOf([5, 4], 1), "down");
