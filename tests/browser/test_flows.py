@@ -62,6 +62,33 @@ def test_call_to_handover(system: System, browser: Any, lang: str) -> None:
     assert tablet.locator("#net").inner_text() == tr(lang, "tablet.online")
     step(tablet, "arrived_scene")
     step(tablet, "patient_contact")
+    # The console's timeline keeps its eight steps inside the panel at 1366×768, none
+    # running into the next: each step by its short name, the full one in its title
+    # ("Handove" was cut before, and "DepartureHospitalHandover" ran together).
+    disp.set_viewport_size({"width": 1366, "height": 768})
+    disp.locator(
+        ".timeline li.done .tl-label", has_text=tr(lang, "timeline_short.patient_contact")
+    ).wait_for()
+    cut = disp.locator(".timeline").first.evaluate(
+        """ol => {
+          // Every ancestor that clips (overflow other than visible) must hold each label.
+          const clips = [];
+          for (let a = ol.parentElement; a; a = a.parentElement) {
+            if (getComputedStyle(a).overflowX !== "visible") clips.push(a.getBoundingClientRect());
+          }
+          // ... and each label and interval stays in its own step, clear of the next.
+          return [...ol.querySelectorAll(".tl-label, .tl-interval")]
+            .filter((l) => { const r = l.getBoundingClientRect();
+              const own = l.closest("li").getBoundingClientRect();
+              return clips.some((b) => r.right > b.right + 0.5 || r.left < b.left - 0.5)
+                || r.right > own.right + 0.5 || r.left < own.left - 0.5
+                || l.scrollWidth > l.clientWidth + 0.5; })
+            .map((l) => l.textContent);
+        }"""
+    )
+    assert cut == []
+    handover = disp.locator(".timeline .tl-label").last
+    assert handover.get_attribute("title") == tr(lang, "timeline.handover")
 
     # Card tap → PIN pad → history, allergies and medication first.
     tablet.click("#card-tap")

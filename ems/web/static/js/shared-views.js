@@ -39,8 +39,8 @@ export function oneReason(r) {
   return text === key ? r.text || r.code : text;
 }
 
-/** One transport's FDMA timeline: each step's time and, under it, the minutes since the
- * step before at life pace; a fast-mode simulation says so above the steps, with its speed. */
+/** One transport's FDMA timeline: each step's short name, its time and, under it, the
+ * minutes since the step before at life pace; a fast-mode simulation says so above the steps, with its speed. */
 export function renderTimeline(tr) {
   const steps = el(
     "ol",
@@ -50,7 +50,9 @@ export function renderTimeline(tr) {
         "li",
         { class: row.state },
         el("span", { class: "tl-dot", "aria-hidden": "true" }),
-        el("span", { class: "tl-label" }, t(`timeline.${row.kind}`)),
+        // The field's short name (現着, "Scene"), the full one on hover and for readers:
+        // eight steps share a side panel's width.
+        el("abbr", { class: "tl-label", title: t(`timeline.${row.kind}`) }, t(`timeline_short.${row.kind}`)),
         el("span", { class: "tl-time" }, row.at ? fmtTime(row.at) : ""),
         el("span", { class: "tl-interval" }, intervalText(row.minutes, t)),
       ),
