@@ -62,6 +62,7 @@ CELL = 100  # cells of 0.01° (about 1 km)
 _ND = statistics.NormalDist()
 CANDIDATES = 10  # nearest suitable hospitals handed to the ranking per round
 UNIT_CANDIDATES = 5  # units (earliest on scene) handed to the assignment
+BUSY_WINDOW_MIN = 24 * 60.0  # the server's window for move-up's busy fraction (moveup.BUSY_WINDOW)
 SERIOUS = ("critical", "serious")  # FDMA's 重症以上, the cases its inquiry counts are of
 
 
@@ -158,8 +159,9 @@ ASSUMPTIONS: tuple[tuple[str, str], ...] = (
     ("card_min", "FIELD.md: card reading +40 s on scene (FY2024 pilot), no saving: off"),
     ("move_up", "DMEXCLP (FIELD.md: JEMSS move-up): a unit freed at the hospital is posted"
      " to the station coverage.move_up picks (the console's suggestion, applied); towns"
-     " weighted by population; busy fraction measured in the run (first day counted as a"
-     " whole day); assumption: covered = within 8 min of driving under lights; a move"
+     " weighted by population; busy fraction as the server measures it (moveup.busy_fraction:"
+     " unit time on transports, dispatch → handover, over the last 24 h, over every unit);"
+     " assumption: covered = within 8 min of driving under lights; a move"
      " must gain ≥ 1 point of expected coverage; one move per freed unit"),
     ("early", "ask ahead (the console's one tap, POST /incidents/{id}/ask-ahead): calls whose"
      " suspected condition early.is_time_critical names (stroke, STEMI, cardiac arrest, major"
@@ -552,6 +554,7 @@ def simulate(stream: Stream, levers: frozenset[str]) -> RunResult:
     rota_order: dict[
         tuple[tuple[tuple[int, int], frozenset[str], str, bool], int | None], list[int]
     ] = {}
+    on_job = _OnJob(len(stream.incidents))
     fresh_infos: dict[tuple[int, str, int, int], optimizer.HospitalInfo] = {}
     travel_to: dict[tuple[tuple[int, int], int], optimizer.Travel] = {}
     cover_from: dict[int, list[float]] = {}  # a point's cover time to each town, seconds
@@ -564,7 +567,7 @@ def simulate(stream: Stream, levers: frozenset[str]) -> RunResult:
             at, u = heapq.heappop(freed)
             view, sites, standing = posts.view(home[u] - n_h, home)
             idle = [standing[v] for v in np.flatnonzero(free_at_np <= at).tolist()]
-            busy = coverage.busy_fraction(result.unit_busy_min, n_units, max(at, 1440.0))
+            busy = coverage.busy_fraction(on_job.busy_min(at), n_units, BUSY_WINDOW_MIN)
             plan = coverage.move_up(
                 posts=view, units=idle, busy=busy, movable=frozenset({u}), max_moves=1
             )
@@ -854,6 +857,7 @@ def simulate(stream: Stream, levers: frozenset[str]) -> RunResult:
         # The ER team is held from the yes until the patient is treated.
         heapq.heappush(doctors[chosen], arrive + DOCTOR_MIN[inc.urgency])
         handover = _ln(d[15], p.handover_min, 0.4)
+        on_job.add(t_d, arrive + handover)
         free_at = arrive + handover + _ln(d[16], p.after_handover_min, 0.4)
         back_at = free_at + reg.rows[(-1, chosen)][home[u]]
         result.unit_busy_min += back_at - start
@@ -894,6 +898,35 @@ def simulate(stream: Stream, levers: frozenset[str]) -> RunResult:
             )
         )
     return result
+
+
+class _OnJob:
+    """Each transport's dispatch and handover, for the busy fraction move-up is given:
+    the server's (``moveup.busy_fraction``), unit time on transports over the last
+    ``BUSY_WINDOW_MIN``, a transport still under way counted up to the moment asked."""
+
+    def __init__(self, capacity: int) -> None:
+        self.dispatched = np.zeros(capacity)
+        self.handed_over = np.zeros(capacity)
+        self.n = 0
+        # Every transport before ``first`` ended an hour before a window already asked
+        # about; the windows asked about only move forward (units are freed in order).
+        self.first = 0
+
+    def add(self, dispatched: float, handed_over: float) -> None:
+        self.dispatched[self.n] = dispatched
+        self.handed_over[self.n] = handed_over
+        self.n += 1
+
+    def busy_min(self, now: float) -> float:
+        """Minutes of unit time on transports dispatched before ``now``, within the
+        window that ends at ``now``."""
+        start = now - BUSY_WINDOW_MIN
+        while self.first < self.n and self.handed_over[self.first] <= start - 60.0:
+            self.first += 1
+        d = self.dispatched[self.first : self.n]
+        span = np.minimum(self.handed_over[self.first : self.n], now) - np.maximum(d, start)
+        return float(span[(d < now) & (span > 0)].sum())
 
 
 class _PostViews:
