@@ -1,7 +1,8 @@
 """What a patient needs from a hospital, derived from urgency, suspected condition and age.
 
 The mapping follows Japanese practice: suspected STEMI goes to a PCI-capable
-hospital with a CCU bed, suspected stroke to thrombectomy and an SCU, critical
+hospital with a CCU bed (unspecified chest pain too when the call is serious; a
+moderate one to a ward bed there), suspected stroke to thrombectomy and an SCU, critical
 patients preferably to a tertiary centre (救命救急センター), children to paediatrics.
 """
 
@@ -17,7 +18,9 @@ CONDITIONS: dict[str, tuple[frozenset[str], str]] = {
     "chest_pain_stemi": (frozenset({"pci"}), "ccu"),
     "stemi": (frozenset({"pci"}), "ccu"),
     "acs": (frozenset({"pci"}), "ccu"),
-    "chest_pain": (frozenset({"pci"}), "ccu"),
+    # Unspecified chest pain: a hospital that can do PCI for the work-up; a CCU bed only
+    # when the call is serious or critical (see ``SERIOUS_CATEGORY``).
+    "chest_pain": (frozenset({"pci"}), "general"),
     "cardiac_arrest": (frozenset({"pci"}), "icu"),
     "stroke": (frozenset({"stroke_thrombectomy"}), "scu"),
     "intracranial_haemorrhage": (frozenset({"neurosurgery"}), "scu"),
@@ -37,6 +40,12 @@ CONDITIONS: dict[str, tuple[frozenset[str], str]] = {
     "fever": (frozenset(), "general"),
 }
 
+# Conditions whose bed depends on urgency: a serious or critical call with unspecified
+# chest pain may be an acute coronary syndrome (CCU); a moderate one is worked up and
+# admitted to a ward, and asking for a CCU bed would turn it away from hospitals whose
+# CCU is full.
+SERIOUS_CATEGORY = {"chest_pain": "ccu"}
+
 CHILD_AGE = 15
 
 
@@ -45,6 +54,8 @@ def derive_needs(
 ) -> PatientNeeds:
     condition = suspected_condition.strip().lower().replace(" ", "_").replace("-", "_")
     caps, category = CONDITIONS.get(condition, (frozenset(), "general"))
+    if urgency in ("serious", "critical"):
+        category = SERIOUS_CATEGORY.get(condition, category)
     reasons: list[Reason] = []
     if condition in CONDITIONS:
         reasons.append(reason("suspected_condition", condition=condition))

@@ -30,6 +30,16 @@ def test_every_condition_a_call_taker_picks_has_its_pathway() -> None:
     assert child.bed_category == "paediatric"
 
 
+def test_unspecified_chest_pain_asks_a_ccu_bed_only_when_serious() -> None:
+    # A PCI-capable hospital either way; a moderate patient goes to a ward bed there and
+    # is not turned away from a hospital whose CCU is full.
+    for urgency, bed in (("critical", "ccu"), ("serious", "ccu"), ("moderate", "general")):
+        n = derive_needs(urgency=urgency, suspected_condition="chest_pain", age=70)
+        assert n.required_capabilities == frozenset({"pci"}) and n.bed_category == bed
+    stemi = derive_needs(urgency="moderate", suspected_condition="chest_pain_stemi")
+    assert stemi.bed_category == "ccu"
+
+
 def test_child_needs_paediatrics_and_critical_prefers_tertiary() -> None:
     child = derive_needs(urgency="moderate", suspected_condition="fever", age=4)
     assert "paediatrics" in child.required_capabilities and child.bed_category == "paediatric"
