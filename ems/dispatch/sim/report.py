@@ -155,10 +155,16 @@ def _report(
         summary: dict[str, float | None] = {}
         for key in SUMMARY_KEYS:
             m, lo, hi = stats.mean_ci(_series(res, seeds, key))
-            nd = 4 if key.startswith("share") or key == "unit_utilisation" else 2
+            share = key.startswith("share") or key == "unit_utilisation"
+            nd = 4 if share else 2
             summary[key] = _r(m, nd)
             if key not in ("incidents", "serious_cases"):
-                ci[f"{policy}.{key}"] = [_r(lo, nd), _r(hi, nd)]
+                # A share lies in [0, 1] and a time or a count is never negative: the t
+                # interval of few replications is cut there, never shown beyond.
+                ci[f"{policy}.{key}"] = [
+                    _r(max(lo, 0.0), nd),
+                    _r(min(hi, 1.0) if share else hi, nd),
+                ]
         out[policy] = summary
     stages: dict[str, dict[str, float | None]] = {}
     for policy in ("A", "B"):
@@ -166,7 +172,7 @@ def _report(
         for st in STAGES:
             m, lo, hi = stats.mean_ci(_series(results[policy], seeds, f"stage.{st}"))
             stages[policy][st] = _r(m, 2)
-            ci[f"{policy}.stages.{st}"] = [_r(lo, 2), _r(hi, 2)]
+            ci[f"{policy}.stages.{st}"] = [_r(max(lo, 0.0), 2), _r(hi, 2)]
     out["stages"] = stages
     a_mean = _series(results["A"], seeds, "mean_min")
     for key in ("mean_min", "p90_min", "call_to_instruction_mean_min"):

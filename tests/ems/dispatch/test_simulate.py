@@ -174,7 +174,8 @@ def test_big_city_moves_toward_fdmas_city_column() -> None:
 
 def test_four_plus_inquiry_share_is_counted_and_reported_with_its_interval() -> None:
     """The report's ≥ 4-inquiry share of serious cases is the mean over replications of
-    a hand count on each replication's outcomes, with the t interval of those counts."""
+    a hand count on each replication's outcomes, with the t interval of those counts
+    (cut at 0 and 1: a share is never shown beyond them)."""
     report = run(SimParams(days=4, seed=11), replications=3, ablation=False)
     for policy, levers in (("A", frozenset()), ("B", model.IN_B)):
         shares = []
@@ -187,7 +188,7 @@ def test_four_plus_inquiry_share_is_counted_and_reported_with_its_interval() -> 
         m, lo, hi = stats.mean_ci(shares)
         assert report[policy]["share_4plus_inquiries"] == pytest.approx(m, abs=5e-5)
         assert report["ci95"][f"{policy}.share_4plus_inquiries"] == pytest.approx(
-            [lo, hi], abs=5e-5
+            [max(lo, 0.0), min(hi, 1.0)], abs=5e-5
         )
     # A serious case is critical or serious; a refusal before the yes is one more inquiry.
     p = SimParams(days=4, seed=11)
@@ -248,6 +249,14 @@ def test_replications_report_intervals_and_levers() -> None:
     assert report["levers"][Lever.CARD]["in_B"] is False
     again = run(SimParams(days=3, seed=7), replications=3, workers=1)
     assert again["A"] == report["A"] and again["B"] == report["B"]
+    # Few replications widen the t interval, never past what a figure can be: a share
+    # stays in [0, 1], a time or a count is never negative.
+    for key, (lo, hi) in report["ci95"].items():
+        if key.startswith("B_minus_A"):
+            continue
+        assert lo is None or lo >= 0, key
+        if "share" in key or "utilisation" in key:
+            assert hi is None or hi <= 1, key
 
 
 def test_parallel_runs_never_fork_the_caller(monkeypatch: pytest.MonkeyPatch) -> None:
