@@ -39,6 +39,9 @@ FDMA_2022 = {
     ">=700k": (10.8, 1.5, 8.7, 14.8, 11.7, None),
     "<50k": (9.7, 1.2, 7.3, 7.6, 19.1, None),
 }
+FDMA_2022_TOTAL = (
+    47.2  # 119 call → handover, as published (its stages, read from a figure, sum to 47.3)
+)
 FDMA_4PLUS = (0.03, 0.04)
 LEVER_NAMES = {
     Lever.PARALLEL: "(1) parallel requests, first accept wins",
@@ -329,6 +332,17 @@ def _lever_table(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+# FDMA's names of the stages (shared/FIELD.md, "Where the minutes go"), for the plot.
+STAGE_LABELS = {
+    "call_to_scene": "119 call → on scene",
+    "scene_to_contact": "on scene → patient contact",
+    "contact_to_loaded": "contact → in the ambulance",
+    "loaded_to_departure": "in the ambulance → leaves (hospital selection)",
+    "departure_to_hospital": "leaves the scene → hospital",
+    "hospital_to_handover": "hospital → handover",
+}
+
+
 def plot(report: dict[str, Any], path: Path) -> None:
     """A PNG: both call → hospital distributions (first replication) and the stages."""
     import matplotlib
@@ -339,7 +353,7 @@ def plot(report: dict[str, Any], path: Path) -> None:
     samples = report["_samples"]
     top = max(max(samples["A"], default=60), max(samples["B"], default=60))
     bins = list(range(0, min(int(top) + 5, 180), 2))
-    fig, (ax, bx) = plt.subplots(1, 2, figsize=(13, 4.8), dpi=110)
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(13, 5.4), dpi=110)
     for policy, colour, label in (
         ("A", "#c0392b", "A: phone one hospital at a time"),
         ("B", "#2471a3", "B: the system"),
@@ -362,13 +376,20 @@ def plot(report: dict[str, Any], path: Path) -> None:
     names = list(cols)
     for j, st in enumerate(STAGES):
         vals = [float(cols[n][st] or 0) for n in names]
-        bx.barh(names, vals, left=left, label=st, color=f"C{j}")
+        bx.barh(names, vals, left=left, label=STAGE_LABELS[st], color=f"C{j}")
         left = [a + b for a, b in zip(left, vals, strict=True)]
+    for i, total in enumerate(left):  # call → handover, at the end of each bar
+        text = f"{total:.1f}"
+        if names[i] == "FDMA 2022":
+            text += f" (published: {FDMA_2022_TOTAL:.1f})"
+        bx.text(total + 0.5, i, text, va="center", fontsize=8)
     for tick, c in zip(bx.get_yticklabels(), colours, strict=False):
         tick.set_color(c)
-    bx.set_xlabel("minutes, stage by stage")
+    bx.set_xlim(0, max(left) * 1.4)
+    bx.set_xlabel("minutes, stage by stage (to handover)")
     bx.set_title("Where the minutes go (mean)")
-    bx.legend(fontsize=7, loc="lower right")
+    # Below the bars, never over them.
+    bx.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, frameon=False)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)

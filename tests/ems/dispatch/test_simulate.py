@@ -273,6 +273,13 @@ def test_parallel_runs_never_fork_the_caller(monkeypatch: pytest.MonkeyPatch) ->
     assert report["A"] == alone["A"] and report["B"] == alone["B"]
 
 
+def test_the_plot_names_every_stage_as_fdma_does() -> None:
+    from ems.dispatch.sim.report import STAGE_LABELS
+
+    assert set(STAGE_LABELS) == set(model.STAGES)
+    assert "_" not in "".join(STAGE_LABELS.values())
+
+
 def test_cli_prints_json_and_writes_a_plot(tmp_path: Path) -> None:
     png = tmp_path / "sim.png"
     result = CliRunner().invoke(
