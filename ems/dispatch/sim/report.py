@@ -366,6 +366,11 @@ def plot(report: dict[str, Any], path: Path) -> None:
         ax.axvline(s["mean_min"], color=colour, linestyle="--", linewidth=1)
     m = report["meta"]
     ax.set_title(f"119 call → hospital, {m['days']:g} days, {m['population']:,} people")
+    if m["replications"] > 1:  # the bars are the first replication; the means all of them
+        ax.text(
+            0.99, 0.80, f"transports of replication 1; means of {m['replications']}",
+            transform=ax.transAxes, ha="right", fontsize=8, color="#555",
+        )  # fmt: skip
     ax.set_xlabel("minutes")
     ax.set_ylabel("transports")
     ax.legend(fontsize=8)
