@@ -4,7 +4,8 @@ Starts the whole system (see ``tests.browser.system``), plays a short scenario s
 the pages have something to show (calls, a dispatched unit, an identified patient, parallel
 hospital requests, one accepted with the stream running) and writes
 ``screenshots/<page>-<lang>-<width>x<height>.png`` at the two laptop sizes the command
-centre and the ER use (1280×800 and 1366×768).
+centre and the ER use (1280×800 and 1366×768) and at two tablet sizes (1024×768
+landscape, where the MC console is one column, and 800×1280 portrait).
 """
 
 from __future__ import annotations
@@ -18,7 +19,12 @@ from tests.browser import flows
 from tests.browser.system import ROOT, launch_browser, running_system
 
 OUT = ROOT / "screenshots"
-VIEWPORTS = ({"width": 1280, "height": 800}, {"width": 1366, "height": 768})
+VIEWPORTS = (
+    {"width": 1280, "height": 800},
+    {"width": 1366, "height": 768},
+    {"width": 1024, "height": 768},
+    {"width": 800, "height": 1280},
+)
 
 
 def shoot(page: Any, name: str, lang: str) -> Path:

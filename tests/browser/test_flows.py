@@ -311,3 +311,99 @@ def test_move_up_applies_in_one_tap(system: System, browser: Any) -> None:
     ):
         api.call("POST", f"/api/v1/units/{uid}/status", {"status": status}, as_user="dispatcher")
     page.context.close()
+
+
+# Where a text's lines break inside a word (neither side a space): "a|b" for each.
+_BREAKS_IN_WORDS = """el => {
+  const out = [];
+  const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+  let top = null, prev = "";
+  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+    for (let i = 0; i < n.length; i++) {
+      const r = document.createRange();
+      r.setStart(n, i);
+      r.setEnd(n, i + 1);
+      const box = r.getClientRects()[0];
+      const ch = n.data[i];
+      if (box && box.width > 0) {
+        const inWord = !/\\s/.test(prev) && !/\\s/.test(ch);
+        if (top !== null && box.top > top + 2 && inWord) out.push(prev + "|" + ch);
+        top = box.top;
+      }
+      prev = ch;
+    }
+  }
+  return out;
+}"""
+
+
+def test_bar_labels_break_between_words_only(system: System, browser: Any) -> None:
+    """The name of the centre on the console's bar at 1024×768 and the tablet's link
+    status on a portrait tablet (800×1280) wrap, when they must, at a space: never
+    "通信指令セ / ンター" or "オンライ / ン"."""
+    ctx = browser.new_context(viewport={"width": 1024, "height": 768})
+    ctx.set_default_timeout(flows.TIMEOUT_MS)
+    flows.set_language(ctx, "ja")
+    disp = ctx.new_page()
+    flows.login(disp, system.server_url, "dispatcher")
+    disp.wait_for_selector("body[data-ready=true]")
+    label = disp.locator(".topbar .context-label")
+    assert label.inner_text().strip()
+    assert label.evaluate(_BREAKS_IN_WORDS) == []
+    ctx.close()
+
+    ctx = browser.new_context(viewport={"width": 800, "height": 1280}, has_touch=True)
+    ctx.set_default_timeout(flows.TIMEOUT_MS)
+    flows.set_language(ctx, "ja")
+    tablet = ctx.new_page()
+    tablet.goto(f"{system.tablet_url}/")
+    flows.tablet_login(tablet)
+    net = tablet.locator("#net")
+    net.wait_for()
+    assert net.inner_text().strip() == tr("ja", "tablet.online")
+    assert net.evaluate(_BREAKS_IN_WORDS) == []
+    ctx.close()
+
+
+# The bar's parts that overlap one another or leave the window ("a × b", "a outside").
+_BAR_COLLISIONS = """() => {
+  const parts = [...document.querySelectorAll(
+    ".topbar .brand, .topbar-context > *, .topbar-tools > *",
+  )].filter(e => e.getClientRects().length);
+  const width = document.documentElement.clientWidth;
+  const boxes = parts.map(e => [e.className || e.tagName, e.getBoundingClientRect()]);
+  const out = [];
+  for (let i = 0; i < boxes.length; i++) {
+    const [a, ra] = boxes[i];
+    if (ra.left < -1 || ra.right > width + 1) out.push(a + " outside");
+    for (let j = i + 1; j < boxes.length; j++) {
+      const [b, rb] = boxes[j];
+      const across = ra.left < rb.right - 1 && rb.left < ra.right - 1;
+      if (across && ra.top < rb.bottom - 1 && rb.top < ra.bottom - 1) out.push(a + " × " + b);
+    }
+  }
+  return out;
+}"""
+
+
+@pytest.mark.parametrize("lang", ["ja", "en"])
+def test_er_board_on_a_portrait_tablet(system: System, browser: Any, lang: str) -> None:
+    """At 800×1280 the ER's bar keeps the hospital's name and its status apart from the
+    link status and the tools, and the panels stand one above the other, each at the
+    full width (a patient's picture and history side by side, not squeezed in half)."""
+    ctx = browser.new_context(viewport={"width": 800, "height": 1280}, has_touch=True)
+    ctx.set_default_timeout(flows.TIMEOUT_MS)
+    flows.set_language(ctx, lang)
+    er = ctx.new_page()
+    flows.login(er, system.server_url, "er")
+    er.wait_for_selector("body[data-ready=true]")
+    er.wait_for_function("document.getElementById('hospital-name').textContent.trim() !== ''")
+    assert er.evaluate(_BAR_COLLISIONS) == []
+    name = er.locator("#hospital-name").bounding_box()
+    assert name is not None and name["width"] >= 80, name
+    incoming = er.locator(".er-grid > .incoming").bounding_box()
+    current = er.locator(".er-grid > .patients").bounding_box()
+    assert incoming is not None and current is not None
+    assert current["y"] >= incoming["y"] + incoming["height"], (incoming, current)
+    assert current["width"] >= 700, current
+    ctx.close()

@@ -387,9 +387,17 @@ const renderHistoryList = drawWhenChanged(
   },
 );
 
+// One column (a tablet, a narrow window): the request sits below the list. A touch screen:
+// focusing the answer box would lay the on-screen keyboard over the picture.
+const ONE_COLUMN = window.matchMedia("(max-width: 1100px)");
+const TOUCH = window.matchMedia("(pointer: coarse)");
+
 function select(id) {
   dispatch({ type: "select", id });
-  document.getElementById("mc-detail")?.focus();
+  // The doctor first reads the request's head (procedure, unit, wait) and watches the
+  // picture; the answer box is at the foot and must not pull the page down to it.
+  if (ONE_COLUMN.matches) document.getElementById("mc-selected")?.scrollIntoView({ block: "start" });
+  if (!TOUCH.matches) document.getElementById("mc-detail")?.focus({ preventScroll: true });
 }
 
 // --- the request on screen ---------------------------------------------------------------------
