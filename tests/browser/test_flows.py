@@ -407,3 +407,38 @@ def test_er_board_on_a_portrait_tablet(system: System, browser: Any, lang: str) 
     assert current["y"] >= incoming["y"] + incoming["height"], (incoming, current)
     assert current["width"] >= 700, current
     ctx.close()
+
+
+def test_console_on_a_portrait_tablet(system: System, browser: Any) -> None:
+    """At 800×1280 the console's panels stand one above the other: a recommended unit's
+    name keeps its words whole ("Kurayoshino Ambulance 2", not "Kurayo / shino") and
+    the units table keeps its actions inside its panel."""
+    api = flows.ApiClient(system.server_url)
+    api.call(
+        "POST",
+        "/api/v1/incidents",
+        {"lat": 35.43, "lon": 133.82, "urgency": "critical", "chief_complaint": "意識障害 (縦)"},
+        as_user="dispatcher",
+    )
+    ctx = browser.new_context(viewport={"width": 800, "height": 1280}, has_touch=True)
+    ctx.set_default_timeout(flows.TIMEOUT_MS)
+    flows.set_language(ctx, "en")
+    disp = ctx.new_page()
+    flows.login(disp, system.server_url, "dispatcher")
+    disp.wait_for_selector("body[data-ready=true]")
+    disp.locator(".incident-card", has_text="意識障害 (縦)").click()
+    disp.wait_for_selector(".rec-name")
+    names = disp.locator(".rec-name")
+    assert names.count() >= 2
+    for i in range(names.count()):
+        assert names.nth(i).evaluate(_BREAKS_IN_WORDS) == [], names.nth(i).inner_text()
+    spill = disp.evaluate(
+        """() => {
+          const panel = document.querySelector(".units").getBoundingClientRect();
+          return [...document.querySelectorAll(".units td, .units th")]
+            .filter(c => c.getBoundingClientRect().right > panel.right + 1)
+            .map(c => c.textContent.trim());
+        }"""
+    )
+    assert spill == []
+    ctx.close()
