@@ -442,3 +442,20 @@ def test_console_on_a_portrait_tablet(system: System, browser: Any) -> None:
     )
     assert spill == []
     ctx.close()
+
+
+def test_tablet_stays_dark_to_the_foot_of_a_one_column_page(system: System, browser: Any) -> None:
+    """Below 1200 px wide (a portrait tablet, a 7-inch one at 1024×600) the panels
+    scroll as one page; the dark theme (a cab at night) covers all of it, never the
+    light default below the first screen."""
+    ctx = browser.new_context(viewport={"width": 1024, "height": 600}, has_touch=True)
+    ctx.set_default_timeout(flows.TIMEOUT_MS)
+    tablet = ctx.new_page()
+    tablet.goto(f"{system.tablet_url}/")
+    flows.tablet_login(tablet)
+    page_h, body_h = tablet.evaluate(
+        "[document.documentElement.scrollHeight, document.body.getBoundingClientRect().height]"
+    )
+    assert page_h > 600  # the page does scroll
+    assert body_h >= page_h - 1, (page_h, body_h)
+    ctx.close()
