@@ -459,3 +459,42 @@ def test_tablet_stays_dark_to_the_foot_of_a_one_column_page(system: System, brow
     assert page_h > 600  # the page does scroll
     assert body_h >= page_h - 1, (page_h, body_h)
     ctx.close()
+
+
+_PILL_COLOURS = """() => {
+  const probe = (cls, count, style) => {
+    const s = document.createElement("span");
+    s.className = cls;
+    if (count !== null) s.dataset.count = String(count);
+    if (style) s.style.background = style;
+    document.body.append(s);
+    const c = getComputedStyle(s).backgroundColor;
+    s.remove();
+    return c;
+  };
+  const red = probe("", null, "var(--red)");
+  return {zero: probe("count-pill", 0), two: probe("count-pill", 2), red};
+}"""
+
+
+def test_a_count_badge_is_red_only_when_something_waits(system: System, browser: Any) -> None:
+    """The ER's incoming requests and the MC's open requests: the badge carries its
+    count for the style, red when something waits, grey at zero (no alarm)."""
+    for user, badge in (("er", "#incoming-count"), ("mc", "#mc-open-count")):
+        page = new_page(browser, "ja")
+        flows.login(page, system.server_url, user)
+        page.wait_for_selector("body[data-ready=true]")
+        pill = page.locator(badge)
+        page.wait_for_function(
+            "sel => document.querySelector(sel).dataset.count === "
+            "document.querySelector(sel).textContent",
+            arg=badge,
+        )
+        colours = page.evaluate(_PILL_COLOURS)
+        assert colours["two"] == colours["red"]
+        assert colours["zero"] != colours["red"]
+        count = int(pill.inner_text())
+        assert pill.evaluate("e => getComputedStyle(e).backgroundColor") == (
+            colours["red"] if count else colours["zero"]
+        )
+        page.context.close()

@@ -533,6 +533,13 @@ export function armSubmit(form) {
   }
 }
 
+// A count badge: its number, and data-count for the style (nothing waiting is no alarm).
+export function setCount(node, n) {
+  if (!node) return;
+  node.textContent = String(n);
+  node.dataset.count = String(n);
+}
+
 /** Replace a node's children, skipping null/false (replaceChildren would print "null"). */
 export function fill(node, ...children) {
   node.replaceChildren(...children.flat().filter((c) => c !== null && c !== undefined && c !== false));

@@ -18,6 +18,7 @@ import {
   once,
   onLangChange,
   onSubmit,
+  setCount,
   t,
   toast,
 } from "./common.js";
@@ -124,7 +125,7 @@ const renderIncoming = drawWhenChanged(
     if (!st.book["requests:sent"]) return; // not loaded yet
     const list = document.getElementById("incoming-list");
     const shown = incoming(st);
-    document.getElementById("incoming-count").textContent = String(shown.length);
+    setCount(document.getElementById("incoming-count"), shown.length);
     fill(list, ...shown.map((req) => requestCard(req, st.declining === req.id)));
     if (!shown.length) list.append(el("li", { class: "empty" }, t("er.no_requests")));
   },

@@ -16,6 +16,7 @@ import {
   fmtWhen,
   liveEvents,
   onLangChange,
+  setCount,
   t,
   toast,
 } from "./common.js";
@@ -309,7 +310,7 @@ const renderQueue = drawWhenChanged(
     const open = openRequests(st);
     const shown = selectedRequest(st);
     const fresh = unseen(st);
-    document.getElementById("mc-open-count").textContent = String(open.length);
+    setCount(document.getElementById("mc-open-count"), open.length);
     const alert = document.getElementById("mc-alert");
     alert.hidden = !fresh.length;
     fill(
