@@ -450,10 +450,11 @@ def test_console_on_a_portrait_tablet(system: System, browser: Any) -> None:
     ctx.close()
 
 
-def test_tablet_stays_dark_to_the_foot_of_a_one_column_page(system: System, browser: Any) -> None:
+def test_tablet_in_one_column(system: System, browser: Any) -> None:
     """Below 1200 px wide (a portrait tablet, a 7-inch one at 1024×600) the panels
-    scroll as one page; the dark theme (a cab at night) covers all of it, never the
-    light default below the first screen."""
+    scroll as one page in the order of the work: the timeline, then the card (who the
+    patient is, the history), then the hospitals; and the dark theme (a cab at night)
+    covers all of it, never the light default below the first screen."""
     ctx = browser.new_context(viewport={"width": 1024, "height": 600}, has_touch=True)
     ctx.set_default_timeout(flows.TIMEOUT_MS)
     tablet = ctx.new_page()
@@ -464,6 +465,13 @@ def test_tablet_stays_dark_to_the_foot_of_a_one_column_page(system: System, brow
     )
     assert page_h > 600  # the page does scroll
     assert body_h >= page_h - 1, (page_h, body_h)
+    tops = [
+        tablet.locator(sel).bounding_box()
+        for sel in ("#steps-panel", "#card-panel", "#hosp-panel", "#ask-doctor", "#stream-panel")
+    ]
+    assert all(b is not None for b in tops)
+    ys = [b["y"] for b in tops if b is not None]
+    assert ys == sorted(ys), ys
     ctx.close()
 
 
