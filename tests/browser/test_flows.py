@@ -313,7 +313,8 @@ def test_move_up_applies_in_one_tap(system: System, browser: Any) -> None:
     page.context.close()
 
 
-# Where a text's lines break inside a word (neither side a space): "a|b" for each.
+# Where a text's lines break inside a word (neither side a space nor a soft hyphen, the
+# labels' own hyphenation points): "a|b" for each.
 _BREAKS_IN_WORDS = """el => {
   const out = [];
   const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
@@ -323,10 +324,12 @@ _BREAKS_IN_WORDS = """el => {
       const r = document.createRange();
       r.setStart(n, i);
       r.setEnd(n, i + 1);
-      const box = r.getClientRects()[0];
+      // The last box: at a soft hyphen taken, the hyphen's glyph is the next letter's first.
+      const boxes = r.getClientRects();
+      const box = boxes[boxes.length - 1];
       const ch = n.data[i];
       if (box && box.width > 0) {
-        const inWord = !/\\s/.test(prev) && !/\\s/.test(ch);
+        const inWord = !/[\\s\\u00ad]/.test(prev) && !/[\\s\\u00ad]/.test(ch);
         if (top !== null && box.top > top + 2 && inWord) out.push(prev + "|" + ch);
         top = box.top;
       }
@@ -415,10 +418,14 @@ def test_er_board_on_tablets(system: System, browser: Any, lang: str) -> None:
         ctx.close()
 
 
-def test_console_on_a_portrait_tablet(system: System, browser: Any) -> None:
-    """At 800×1280 the console's panels stand one above the other: a recommended unit's
-    name keeps its words whole ("Kurayoshino Ambulance 2", not "Kurayo / shino") and
-    the units table keeps its actions inside its panel."""
+def test_console_at_narrow_and_laptop_sizes(system: System, browser: Any) -> None:
+    """The console in every layout: one column on a portrait tablet (800×1280), the
+    narrow left column of a window ≤ 1200 px (1024×768), three columns on the command
+    centre's laptops (1280×800, 1366×768). A recommended unit's name keeps its words
+    whole ("Kurayoshino Ambulance 2", not "Kurayo / shino"); the units table and the
+    day's figures stay inside their panels, the stages' legend with whole words; and
+    the bar of the stages keeps its height (in a short panel it had shrunk to
+    nothing)."""
     api = flows.ApiClient(system.server_url)
     api.call(
         "POST",
@@ -426,28 +433,44 @@ def test_console_on_a_portrait_tablet(system: System, browser: Any) -> None:
         {"lat": 35.43, "lon": 133.82, "urgency": "critical", "chief_complaint": "意識障害 (縦)"},
         as_user="dispatcher",
     )
-    ctx = browser.new_context(viewport={"width": 800, "height": 1280}, has_touch=True)
-    ctx.set_default_timeout(flows.TIMEOUT_MS)
-    flows.set_language(ctx, "en")
-    disp = ctx.new_page()
-    flows.login(disp, system.server_url, "dispatcher")
-    disp.wait_for_selector("body[data-ready=true]")
-    disp.locator(".incident-card", has_text="意識障害 (縦)").click()
-    disp.wait_for_selector(".rec-name")
-    names = disp.locator(".rec-name")
-    assert names.count() >= 2
-    for i in range(names.count()):
-        assert names.nth(i).evaluate(_BREAKS_IN_WORDS) == [], names.nth(i).inner_text()
-    spill = disp.evaluate(
-        """() => {
-          const panel = document.querySelector(".units").getBoundingClientRect();
-          return [...document.querySelectorAll(".units td, .units th")]
-            .filter(c => c.getBoundingClientRect().right > panel.right + 1)
-            .map(c => c.textContent.trim());
-        }"""
-    )
-    assert spill == []
-    ctx.close()
+    for width, height in ((800, 1280), (1024, 768), (1280, 800), (1366, 768)):
+        ctx = browser.new_context(viewport={"width": width, "height": height})
+        ctx.set_default_timeout(flows.TIMEOUT_MS)
+        flows.set_language(ctx, "en")
+        disp = ctx.new_page()
+        flows.login(disp, system.server_url, "dispatcher")
+        disp.wait_for_selector("body[data-ready=true]")
+        disp.locator(".incident-card", has_text="意識障害 (縦)").click()
+        disp.wait_for_selector(".rec-name")
+        names = disp.locator(".rec-name")
+        assert names.count() >= 2
+        for i in range(names.count()):
+            assert names.nth(i).evaluate(_BREAKS_IN_WORDS) == [], (width, names.nth(i).inner_text())
+        spill = disp.evaluate(
+            """() => {
+              const out = [];
+              for (const [panel, parts] of [[".units", ".units td, .units th"],
+                                            ["#kpi-body", ".kpi-tile, .stack-legend li"]]) {
+                const box = document.querySelector(panel).getBoundingClientRect();
+                for (const c of document.querySelectorAll(parts)) {
+                  const r = c.getBoundingClientRect();
+                  if (r.right > box.right + 1) out.push(c.textContent.trim());
+                }
+              }
+              return out;
+            }"""
+        )
+        assert spill == [], width
+        disp.wait_for_selector("#kpi-body .stack", state="attached")
+        bar = disp.locator("#kpi-body .stack").bounding_box()
+        assert bar is not None and bar["height"] >= 20, (width, bar)
+        legend = disp.locator("#kpi-body .stack-legend li span")
+        for i in range(legend.count()):
+            assert legend.nth(i).evaluate(_BREAKS_IN_WORDS) == [], (
+                width,
+                legend.nth(i).inner_text(),
+            )
+        ctx.close()
 
 
 def test_tablet_in_one_column(system: System, browser: Any) -> None:
