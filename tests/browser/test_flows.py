@@ -4,6 +4,7 @@ handover; the ER's decline in two taps; the tablet's offline queue replayed on r
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -141,6 +142,15 @@ def test_call_to_handover(system: System, browser: Any, lang: str) -> None:
         "els => els.filter(e => e.scrollWidth > e.clientWidth).map(e => e.textContent)"
     )
     assert clipped == []
+    # At 1024×768 the history's column is narrow: its dates still stay whole
+    # ("2005-06- / 01" before), each the end of its line's text.
+    er.set_viewport_size({"width": 1024, "height": 768})
+    dates = patient.locator(".history-sec li .history-date")
+    assert dates.count() >= 2
+    for i in range(dates.count()):
+        date = dates.nth(i)
+        assert re.fullmatch(r"— \d{4}-\d{2}-\d{2}", date.inner_text()), date.inner_text()
+        assert date.evaluate("e => e.getClientRects().length") == 1, date.inner_text()
     # The agent's status keeps arriving while it streams (the frame count moves); the
     # panel's button stays the one element, so that a tap on it is never lost.
     toggle = tablet.query_selector("#stream-toggle")

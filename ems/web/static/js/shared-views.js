@@ -102,9 +102,10 @@ export function renderRequests(requests, hospitals) {
   return list;
 }
 
-function itemText(item) {
-  if (item === null || item === undefined) return "";
-  if (typeof item !== "object") return String(item);
+/** A history item as [what, when]: "ワルファリン… (1mg · …)", "— 2016-09-20" (or ""). */
+function itemParts(item) {
+  if (item === null || item === undefined) return ["", ""];
+  if (typeof item !== "object") return [String(item), ""];
   const main =
     item.substance || item.medication || item.condition || item.procedure || item.observation ||
     item.display || item.name || item.kind || "";
@@ -120,7 +121,14 @@ function itemText(item) {
     .filter(Boolean)
     .join(" · ");
   const date = item.date || item.since || item.onset || "";
-  return [main, extra && `(${extra})`, date && `— ${String(date).slice(0, 10)}`].filter(Boolean).join(" ");
+  return [[main, extra && `(${extra})`].filter(Boolean).join(" "), date ? `— ${String(date).slice(0, 10)}` : ""];
+}
+
+/** An item's line, its date kept whole ("2005-06-01", never "2005-06- / 01"). */
+function itemNodes(item) {
+  const [what, when] = itemParts(item);
+  if (!when) return [what];
+  return [what ? `${what} ` : "", el("span", { class: "history-date" }, when)];
 }
 
 const FIRST = ["allergies", "medications"];
@@ -156,7 +164,7 @@ export function renderHistory(record) {
       { class: `history-sec${critical ? " critical" : ""}`, dataset: { section: key } },
       el("h5", {}, t(`history.${key}`)),
       list.length
-        ? el("ul", {}, ...list.map((i) => el("li", {}, itemText(i))))
+        ? el("ul", {}, ...list.map((i) => el("li", {}, ...itemNodes(i))))
         : el("p", { class: "muted" }, t(key === "allergies" ? "history.no_known_allergies" : "history.none")),
     );
   };
