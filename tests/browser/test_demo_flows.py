@@ -663,6 +663,15 @@ def test_errors_speak_the_pages_language(
     disp.click("#new-call-submit")
     disp.wait_for_selector("#new-call-error:not([hidden])")
     assert disp.locator("#new-call-error").inner_text() == flows.tr(lang, "dispatch.need_complaint")
+    # Said where the eye is: under the field, in sight with it once it takes the focus
+    # (by the buttons at the form's foot it had been scrolled out of sight).
+    where = disp.locator("#new-call-error").evaluate(_SEEN)
+    hidden = [p for p in where["problems"] if "is scrolled by" not in p]
+    assert not hidden, where
+    assert disp.evaluate("document.activeElement.name") == "chief_complaint"
+    assert disp.locator("input[name=chief_complaint]").get_attribute("aria-describedby") == (
+        "new-call-error"
+    )
     assert_in_language(lang, error_texts(disp))
     disp.context.close()
 

@@ -240,12 +240,21 @@ function newCallProblem() {
 onSubmit(form, async () => {
   const err = form.querySelector(".form-error");
   err.hidden = true;
-  for (const f of form.querySelectorAll("[aria-invalid]")) f.removeAttribute("aria-invalid");
+  // By the buttons, unless a field's problem moves it (the server's refusals show here).
+  form.querySelector(".form-actions").before(err);
+  for (const f of form.querySelectorAll("[aria-invalid]")) {
+    f.removeAttribute("aria-invalid");
+    f.removeAttribute("aria-describedby");
+  }
   const problem = newCallProblem();
   if (problem) {
     err.textContent = problem.message;
     err.hidden = false;
+    // Right under the field it is about: the form scrolls, and by the buttons at its
+    // foot the message was out of sight once the field took the focus.
+    (problem.field.closest(".field-row") || problem.field.closest(".field")).after(err);
     problem.field.setAttribute("aria-invalid", "true");
+    problem.field.setAttribute("aria-describedby", err.id);
     problem.field.focus();
     return;
   }
