@@ -428,6 +428,18 @@ def test_er_board_on_tablets(system: System, browser: Any, lang: str) -> None:
         ctx.close()
 
 
+# A select's chosen text against its room: [width it needs with its padding and the
+# arrow, width it has].
+_SELECT_ROOM = """s => {
+  const cs = getComputedStyle(s);
+  const ctx = document.createElement("canvas").getContext("2d");
+  ctx.font = `${cs.fontWeight} ${cs.fontSize} ${cs.fontFamily}`;
+  const text = s.options[s.selectedIndex].text;
+  const pad = parseFloat(cs.paddingLeft) + parseFloat(cs.paddingRight);
+  return [Math.ceil(ctx.measureText(text).width + pad + 20), s.clientWidth];
+}"""
+
+
 def test_console_at_narrow_and_laptop_sizes(system: System, browser: Any) -> None:
     """The console in every layout: one column on a portrait tablet (800×1280), the
     narrow left column of a window ≤ 1200 px (1024×768), three columns on the command
@@ -435,7 +447,7 @@ def test_console_at_narrow_and_laptop_sizes(system: System, browser: Any) -> Non
     whole ("Kurayoshino Ambulance 2", not "Kurayo / shino"); the units table and the
     day's figures stay inside their panels, the stages' legend with whole words; and
     the bar of the stages keeps its height (in a short panel it had shrunk to
-    nothing)."""
+    nothing); the new call's district select shows its whole choice."""
     api = flows.ApiClient(system.server_url)
     api.call(
         "POST",
@@ -480,6 +492,10 @@ def test_console_at_narrow_and_laptop_sizes(system: System, browser: Any) -> Non
                 width,
                 legend.nth(i).inner_text(),
             )
+        # The new call's district shows its whole choice ("Pick a district", not "Pick a c").
+        disp.click("#new-call-toggle")
+        need, room = disp.locator("#town-select").evaluate(_SELECT_ROOM)
+        assert need <= room, (width, need, room)
         ctx.close()
 
 
