@@ -32,9 +32,11 @@ def words(lang: str) -> dict[str, str]:
 TIMEOUT_MS = 20_000
 
 
-def new_page(browser: Any, lang: str, **kw: Any) -> Any:
-    """A page of a fresh browser context in ``lang``, roomy enough for every panel."""
-    ctx = browser.new_context(viewport={"width": 1600, "height": 1000}, **kw)
+def new_page(browser: Any, lang: str, viewport: tuple[int, int] = (1600, 1000), **kw: Any) -> Any:
+    """A page of a fresh browser context in ``lang``, by default roomy enough for every
+    panel; ``viewport`` (width, height) for a given screen."""
+    width, height = viewport
+    ctx = browser.new_context(viewport={"width": width, "height": height}, **kw)
     ctx.set_default_timeout(TIMEOUT_MS)
     set_language(ctx, lang)
     return ctx.new_page()
@@ -109,6 +111,23 @@ def tablet_login(page: Any, username: str = "medic") -> None:
     page.fill("#tab-login input[name=password]", PASSWORD)
     page.click("#tab-login button[type=submit]")
     page.wait_for_selector("#work-view:not([hidden])")
+
+
+def assigned_call(
+    api: ApiClient, unit_id: int, complaint: str, *, urgency: str = "moderate", **fields: Any
+) -> tuple[int, int]:
+    """A call in Midori city assigned to ``unit_id``: (incident id, transport id)."""
+    inc = api.call(
+        "POST",
+        "/api/v1/incidents",
+        {"lat": 35.5, "lon": 134.22, "urgency": urgency, "chief_complaint": complaint, **fields},
+        as_user="dispatcher",
+    )
+    api.call(
+        "POST", f"/api/v1/incidents/{inc['id']}/assign", {"unit_id": unit_id}, as_user="dispatcher"
+    )
+    got = api.call("GET", f"/api/v1/incidents/{inc['id']}", as_user="dispatcher")
+    return int(inc["id"]), int(got["transport_id"])
 
 
 def _iso(d: dt.datetime) -> str:

@@ -185,26 +185,10 @@ def _transport_id(system: System, complaint: str) -> int:
     return int(next(i["transport_id"] for i in items if i["chief_complaint"] == complaint))
 
 
-def _assigned_transport(system: System, unit_id: int, complaint: str) -> int:
-    api = flows.ApiClient(system.server_url)
-    inc = api.call(
-        "POST",
-        "/api/v1/incidents",
-        {"lat": 35.5, "lon": 134.22, "urgency": "moderate", "chief_complaint": complaint},
-        as_user="dispatcher",
-    )
-    api.call(
-        "POST", f"/api/v1/incidents/{inc['id']}/assign", {"unit_id": unit_id}, as_user="dispatcher"
-    )
-    return int(
-        api.call("GET", f"/api/v1/incidents/{inc['id']}", as_user="dispatcher")["transport_id"]
-    )
-
-
 def test_er_declines_in_two_taps(system: System, browser: Any) -> None:
     api = flows.ApiClient(system.server_url)
     unit = system.seeded.unit_ids[3]
-    transport_id = _assigned_transport(system, unit, "腰痛 (decline)")
+    _, transport_id = flows.assigned_call(api, unit, "腰痛 (decline)")
     er = new_page(browser, "ja")
     flows.login(er, system.server_url, "er")
     er.wait_for_selector("body[data-ready=true]")
@@ -231,7 +215,7 @@ def test_er_declines_in_two_taps(system: System, browser: Any) -> None:
 def test_tablet_queues_offline_and_replays(system: System, browser: Any) -> None:
     api = flows.ApiClient(system.server_url)
     unit = system.seeded.paramedic_unit_id
-    transport_id = _assigned_transport(system, unit, "めまい (offline)")
+    _, transport_id = flows.assigned_call(api, unit, "めまい (offline)")
     tablet = new_page(browser, "ja", has_touch=True)
     tablet.goto(f"{system.tablet_url}/")
     flows.tablet_login(tablet)
@@ -296,10 +280,7 @@ def test_move_up_applies_in_one_tap(system: System, browser: Any) -> None:
         "POST", f"/api/v1/units/{lone['id']}/status", {"status": "out_of_service"},
         as_user="dispatcher",
     )  # fmt: skip
-    ctx = browser.new_context(viewport={"width": 1280, "height": 800})
-    ctx.set_default_timeout(flows.TIMEOUT_MS)
-    flows.set_language(ctx, "ja")
-    page = ctx.new_page()
+    page = new_page(browser, "ja", (1280, 800))
     flows.login(page, system.server_url, "dispatcher")
     page.wait_for_selector("body[data-ready=true]")
     row = page.locator("#moveup .moveup-row").first
@@ -354,28 +335,22 @@ def test_bar_labels_break_between_words_only(system: System, browser: Any) -> No
     """The name of the centre on the console's bar at 1024×768 and the tablet's link
     status on a portrait tablet (800×1280) wrap, when they must, at a space: never
     "通信指令セ / ンター" or "オンライ / ン"."""
-    ctx = browser.new_context(viewport={"width": 1024, "height": 768})
-    ctx.set_default_timeout(flows.TIMEOUT_MS)
-    flows.set_language(ctx, "ja")
-    disp = ctx.new_page()
+    disp = new_page(browser, "ja", (1024, 768))
     flows.login(disp, system.server_url, "dispatcher")
     disp.wait_for_selector("body[data-ready=true]")
     label = disp.locator(".topbar .context-label")
     assert label.inner_text().strip()
     assert label.evaluate(_BREAKS_IN_WORDS) == []
-    ctx.close()
+    disp.context.close()
 
-    ctx = browser.new_context(viewport={"width": 800, "height": 1280}, has_touch=True)
-    ctx.set_default_timeout(flows.TIMEOUT_MS)
-    flows.set_language(ctx, "ja")
-    tablet = ctx.new_page()
+    tablet = new_page(browser, "ja", (800, 1280), has_touch=True)
     tablet.goto(f"{system.tablet_url}/")
     flows.tablet_login(tablet)
     net = tablet.locator("#net")
     net.wait_for()
     assert net.inner_text().strip() == tr("ja", "tablet.online")
     assert net.evaluate(_BREAKS_IN_WORDS) == []
-    ctx.close()
+    tablet.context.close()
 
 
 # The bar's parts that overlap one another or leave the window ("a × b", "a outside").
@@ -406,10 +381,7 @@ def test_er_board_on_tablets(system: System, browser: Any, lang: str) -> None:
     portrait the panels stand one above the other, each at the full width (a patient's
     picture and history side by side, not squeezed in half)."""
     for width, height in ((800, 1280), (1024, 768)):
-        ctx = browser.new_context(viewport={"width": width, "height": height}, has_touch=True)
-        ctx.set_default_timeout(flows.TIMEOUT_MS)
-        flows.set_language(ctx, lang)
-        er = ctx.new_page()
+        er = new_page(browser, lang, (width, height), has_touch=True)
         flows.login(er, system.server_url, "er")
         er.wait_for_selector("body[data-ready=true]")
         er.wait_for_function("document.getElementById('hospital-name').textContent.trim() !== ''")
@@ -425,7 +397,7 @@ def test_er_board_on_tablets(system: System, browser: Any, lang: str) -> None:
             assert incoming is not None and current is not None
             assert current["y"] >= incoming["y"] + incoming["height"], (incoming, current)
             assert current["width"] >= 700, current
-        ctx.close()
+        er.context.close()
 
 
 # A select's chosen text against its room: [width it needs with its padding and the
@@ -456,10 +428,7 @@ def test_console_at_narrow_and_laptop_sizes(system: System, browser: Any) -> Non
         as_user="dispatcher",
     )
     for width, height in ((800, 1280), (1024, 768), (1280, 800), (1366, 768)):
-        ctx = browser.new_context(viewport={"width": width, "height": height})
-        ctx.set_default_timeout(flows.TIMEOUT_MS)
-        flows.set_language(ctx, "en")
-        disp = ctx.new_page()
+        disp = new_page(browser, "en", (width, height))
         flows.login(disp, system.server_url, "dispatcher")
         disp.wait_for_selector("body[data-ready=true]")
         disp.locator(".incident-card", has_text="意識障害 (縦)").click()
@@ -496,7 +465,7 @@ def test_console_at_narrow_and_laptop_sizes(system: System, browser: Any) -> Non
         disp.click("#new-call-toggle")
         need, room = disp.locator("#town-select").evaluate(_SELECT_ROOM)
         assert need <= room, (width, need, room)
-        ctx.close()
+        disp.context.close()
 
 
 def test_tablet_in_one_column(system: System, browser: Any) -> None:
@@ -504,9 +473,7 @@ def test_tablet_in_one_column(system: System, browser: Any) -> None:
     scroll as one page in the order of the work: the timeline, then the card (who the
     patient is, the history), then the hospitals; and the dark theme (a cab at night)
     covers all of it, never the light default below the first screen."""
-    ctx = browser.new_context(viewport={"width": 1024, "height": 600}, has_touch=True)
-    ctx.set_default_timeout(flows.TIMEOUT_MS)
-    tablet = ctx.new_page()
+    tablet = new_page(browser, "ja", (1024, 600), has_touch=True)
     tablet.goto(f"{system.tablet_url}/")
     flows.tablet_login(tablet)
     page_h, body_h = tablet.evaluate(
@@ -521,7 +488,7 @@ def test_tablet_in_one_column(system: System, browser: Any) -> None:
     assert all(b is not None for b in tops)
     ys = [b["y"] for b in tops if b is not None]
     assert ys == sorted(ys), ys
-    ctx.close()
+    tablet.context.close()
 
 
 _PILL_COLOURS = """() => {

@@ -40,26 +40,12 @@ def test_the_crew_asks_and_the_doctor_instructs_with_the_picture_and_the_rhythm(
 ) -> None:
     api = flows.ApiClient(system.server_url)
     complaint = f"心肺停止 ({lang})"
-    inc = api.call(
-        "POST",
-        "/api/v1/incidents",
-        {
-            "lat": 35.5,
-            "lon": 134.22,
-            "urgency": "critical",
-            "chief_complaint": complaint,
-            "suspected_condition": "cardiac_arrest",
-        },
-        as_user="dispatcher",
-    )
-    api.call(
-        "POST",
-        f"/api/v1/incidents/{inc['id']}/assign",
-        {"unit_id": system.seeded.paramedic_unit_id},
-        as_user="dispatcher",
-    )
-    transport_id = int(
-        api.call("GET", f"/api/v1/incidents/{inc['id']}", as_user="dispatcher")["transport_id"]
+    _, transport_id = flows.assigned_call(
+        api,
+        system.seeded.paramedic_unit_id,
+        complaint,
+        urgency="critical",
+        suspected_condition="cardiac_arrest",
     )
 
     mc = new_page(browser, lang)
@@ -164,19 +150,9 @@ def test_opening_a_request_shows_its_head_and_a_desk_types_the_answer_at_once(
     on-screen keyboard covers the picture. A desk: the box takes the keys at once and
     the page does not move."""
     api = flows.ApiClient(system.server_url)
-    inc = api.call(
-        "POST",
-        "/api/v1/incidents",
-        {"lat": 35.5, "lon": 134.22, "urgency": "critical", "chief_complaint": "呼吸苦"},
-        as_user="dispatcher",
+    _, tr_id = flows.assigned_call(
+        api, system.seeded.paramedic_unit_id, "呼吸苦", urgency="critical"
     )
-    api.call(
-        "POST",
-        f"/api/v1/incidents/{inc['id']}/assign",
-        {"unit_id": system.seeded.paramedic_unit_id},
-        as_user="dispatcher",
-    )
-    tr_id = api.call("GET", f"/api/v1/incidents/{inc['id']}", as_user="dispatcher")["transport_id"]
     asked = api.call(
         "POST",
         f"/api/v1/transports/{tr_id}/instruction-requests",
@@ -184,14 +160,11 @@ def test_opening_a_request_shows_its_head_and_a_desk_types_the_answer_at_once(
         as_user="medic",
     )
 
-    for viewport, touch in (
-        ({"width": 1024, "height": 768}, True),  # a tablet: the console in one column
-        ({"width": 1366, "height": 768}, False),  # a desk
+    for (width, height), touch in (
+        ((1024, 768), True),  # a tablet: the console in one column
+        ((1366, 768), False),  # a desk
     ):
-        ctx = browser.new_context(viewport=viewport, has_touch=touch)
-        ctx.set_default_timeout(flows.TIMEOUT_MS)
-        flows.set_language(ctx, "en")
-        mc = ctx.new_page()
+        mc = new_page(browser, "en", (width, height), has_touch=touch)
         flows.login(mc, system.server_url, "mc")
         mc.wait_for_selector("body[data-ready=true]")
         mc.locator(f'.mc-req[data-request-id="{asked["id"]}"] .mc-req-btn').click()
@@ -200,16 +173,16 @@ def test_opening_a_request_shows_its_head_and_a_desk_types_the_answer_at_once(
 
         head = mc.locator("#mc-procedure").bounding_box()
         assert head is not None
-        assert head["y"] >= 0 and head["y"] + head["height"] <= viewport["height"], (viewport, head)
+        assert head["y"] >= 0 and head["y"] + head["height"] <= height, (width, head)
         focused = mc.evaluate("document.activeElement?.id")
         if touch:
             assert focused != "mc-detail"
             # The picture no taller than leaves its ECG strip on the first screen.
             video = mc.locator(".mc-live-box .ems-viewer-video").bounding_box()
-            assert video is not None and video["height"] <= 0.4 * viewport["height"] + 1, video
+            assert video is not None and video["height"] <= 0.4 * height + 1, video
             ecg = mc.locator(".mc-live-box canvas.ems-viewer-ecg").bounding_box()
-            assert ecg is not None and ecg["y"] + 40 <= viewport["height"], ecg
+            assert ecg is not None and ecg["y"] + 40 <= height, ecg
         else:
             assert focused == "mc-detail"
             assert mc.evaluate("window.scrollY") == 0
-        ctx.close()
+        mc.context.close()

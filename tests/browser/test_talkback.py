@@ -20,25 +20,6 @@ pytestmark = pytest.mark.browser
 BROWSER_ARGS = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
 
 
-def _call_and_ask(system: System, api: flows.ApiClient, complaint: str) -> tuple[int, int]:
-    inc = api.call(
-        "POST",
-        "/api/v1/incidents",
-        {"lat": 35.5, "lon": 134.22, "urgency": "critical", "chief_complaint": complaint},
-        as_user="dispatcher",
-    )
-    api.call(
-        "POST",
-        f"/api/v1/incidents/{inc['id']}/assign",
-        {"unit_id": system.seeded.paramedic_unit_id},
-        as_user="dispatcher",
-    )
-    transport_id = int(
-        api.call("GET", f"/api/v1/incidents/{inc['id']}", as_user="dispatcher")["transport_id"]
-    )
-    return int(inc["id"]), transport_id
-
-
 def _decoded(page: Any, selector: str, more_than: int) -> None:
     page.wait_for_function(
         "([sel, n]) => Number(document.querySelector(sel)?.dataset.audioDecoded || 0) > n",
@@ -51,7 +32,9 @@ def test_the_doctor_and_the_crew_hear_each_other(system: System, browser: Any) -
     lang = "ja"
     api = flows.ApiClient(system.server_url)
     complaint = "意識障害（通話）"
-    incident_id, transport_id = _call_and_ask(system, api, complaint)
+    incident_id, transport_id = flows.assigned_call(
+        api, system.seeded.paramedic_unit_id, complaint, urgency="critical"
+    )
 
     tablet = new_page(browser, lang, has_touch=True)
     tablet.goto(f"{system.tablet_url}/")
@@ -103,7 +86,9 @@ def test_a_refused_microphone_is_said_and_the_text_answer_still_works(
 ) -> None:
     lang = "en"
     api = flows.ApiClient(system.server_url)
-    incident_id, transport_id = _call_and_ask(system, api, "fall (talk)")
+    incident_id, transport_id = flows.assigned_call(
+        api, system.seeded.paramedic_unit_id, "fall (talk)", urgency="critical"
+    )
     tablet = new_page(browser, lang, has_touch=True)
     tablet.goto(f"{system.tablet_url}/")
     flows.tablet_login(tablet)
